@@ -1,0 +1,30 @@
+"""``archiver profiles``: list the installed transcript format profiles."""
+
+from __future__ import annotations
+
+import click
+
+from ..profiles import ProfileError, available_profiles, search_path
+
+
+@click.command("profiles", short_help="List installed transcript format profiles.")
+@click.option("--profiles-dir", "profiles_dirs", multiple=True, type=click.Path(file_okay=False),
+              help="Extra folder of profiles (repeatable); also ARCHIVER_PROFILES.")
+@click.option("-v", "--verbose", is_flag=True, help="Also show each profile's folder and subjects.")
+def command(profiles_dirs: tuple[str, ...], verbose: bool) -> None:
+    """Liệt kê các hồ sơ định dạng (profile) đã cài / list installed format profiles."""
+    try:
+        profiles = available_profiles(profiles_dirs)
+    except ProfileError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not profiles:
+        folders = ", ".join(str(p) for p in search_path(profiles_dirs))
+        raise click.ClickException(f"Không tìm thấy profile nào / no profiles found in: {folders}")
+    width = max(len(p) for p in profiles)
+    for pid, profile in sorted(profiles.items()):
+        click.echo(f"{pid:<{width}}  {profile.title}")
+        click.echo(f"{'':<{width}}  {profile.description}")
+        if verbose:
+            click.echo(f"{'':<{width}}  folder: {profile.path}")
+            subjects = ", ".join(f"{s.code}" for s in profile.subjects)
+            click.echo(f"{'':<{width}}  subjects: {subjects}")

@@ -1,0 +1,83 @@
+"""The bundled fonts, and text made safe to typeset with them.
+
+Fonts come from ``archiver/fonts`` inside the package, never from the system: a PDF/A
+must embed its fonts, and a clerk's Windows PC must give the same bytes as CI.
+"""
+
+from __future__ import annotations
+
+import threading
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from reportlab.lib.fonts import addMapping
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+
+FONT_DIR = Path(__file__).resolve().parent.parent / "fonts"
+
+# Names are prefixed so they never collide with fonts another reportlab user registers
+# in the same process.
+REGULAR = "ArchiverSerif"
+BOLD = "ArchiverSerif-Bold"
+_FILES = {REGULAR: "NotoSerif-Regular.ttf", BOLD: "NotoSerif-Bold.ttf"}
+
+# Drawn instead of a character the font lacks, so no .notdef box is ever embedded.
+REPLACEMENT = "\ufffd"
+
+_lock = threading.Lock()
+_coverage: frozenset[int] | None = None
+
+
+@dataclass(frozen=True)
+class FontSet:
+    regular: str
+    bold: str
+    coverage: frozenset[int]
+
+
+def ensure_fonts() -> FontSet:
+    """Register the bundled fonts with reportlab once per process."""
+    global _coverage
+    with _lock:
+        if _coverage is None:
+            faces = []
+            for name, filename in _FILES.items():
+                font = TTFont(name, str(FONT_DIR / filename))
+                pdfmetrics.registerFont(font)
+                faces.append(frozenset(font.face.charToGlyph))
+            # <b> inside a Paragraph maps to the bold face through this family.
+            addMapping(REGULAR, 0, 0, REGULAR)
+            addMapping(REGULAR, 1, 0, BOLD)
+            addMapping(REGULAR, 0, 1, REGULAR)
+            addMapping(REGULAR, 1, 1, BOLD)
+            _coverage = frozenset.intersection(*faces)
+    return FontSet(REGULAR, BOLD, _coverage)
+
+
+def clean(value: object, missing: set[str] | None = None) -> str:
+    """NFC text with only characters both faces can draw.
+
+    Vietnamese letters all have precomposed forms, so NFC turns decomposed input
+    (``a`` + U+0301) into single glyphs; reportlab does no mark positioning, and a
+    combining mark drawn on its own would sit in the wrong place. Control characters
+    are dropped; anything the font lacks becomes U+FFFD and is reported in ``missing``
+    so the page can say the XML holds characters this rendering cannot show.
+    """
+    text = unicodedata.normalize("NFC", "" if value is None else str(value))
+    coverage = ensure_fonts().coverage
+    out: list[str] = []
+    for ch in text:
+        if ch in "\t\r\n":
+            out.append(" ")
+            continue
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            continue
+        if ord(ch) in coverage:
+            out.append(ch)
+        else:
+            out.append(REPLACEMENT)
+            if missing is not None:
+                missing.add(ch)
+    return "".join(out)

@@ -1,0 +1,199 @@
+"""The business content of a transcript, read through its profile's field map.
+
+Pure data: no verification here. Rendering, packaging and the site read a
+:class:`Transcript`; the verifier reads the XML itself. Text is normalised to NFC for
+display and search; the original bytes are never touched.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from lxml import etree
+
+from .profiles import Profile
+
+
+def nfc(value: str | None) -> str:
+    return unicodedata.normalize("NFC", value or "").strip()
+
+
+@dataclass(frozen=True)
+class School:
+    code: str
+    name: str
+    province: str
+
+
+@dataclass(frozen=True)
+class Student:
+    citizen_id: str
+    student_code: str
+    name: str
+    birth_date: str
+    gender: str
+    ethnicity: str
+    birth_place: str
+    father_name: str = ""
+    mother_name: str = ""
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    school_year: str
+    class_name: str
+    school_name: str
+
+
+@dataclass(frozen=True)
+class SubjectResult:
+    id: str
+    code: str
+    name: str
+    assessment: str  # "score" | "comment"
+    term1: str
+    term2: str
+    year: str
+    comment: str
+    teacher: str
+
+
+@dataclass(frozen=True)
+class TermRatings:
+    term1: str
+    term2: str
+    year: str
+
+
+@dataclass(frozen=True)
+class Assessed:
+    code: str
+    name: str
+    level: str
+
+
+@dataclass(frozen=True)
+class SignerEntry:
+    """One TTKy: a signer the signed data requires."""
+
+    role: str
+    subject: str
+    name: str
+    signer_id: str
+    signature_id: str
+
+
+@dataclass(frozen=True)
+class Replacement:
+    lookup_code: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Transcript:
+    profile_id: str
+    lookup_code: str
+    register_number: str
+    level: str
+    school_year: str
+    effective_date: str
+    school: School
+    student: Student
+    class_name: str
+    grade: str
+    history: tuple[HistoryItem, ...] = ()
+    subjects: tuple[SubjectResult, ...] = ()
+    learning: TermRatings | None = None
+    conduct: TermRatings | None = None
+    days_absent: str = ""
+    promotion: str = ""
+    title: str = ""
+    qualities: tuple[Assessed, ...] = ()
+    competences: tuple[Assessed, ...] = ()
+    homeroom_comment: str = ""
+    signers: tuple[SignerEntry, ...] = ()
+    replaces: Replacement | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _text(node: etree._Element | etree._ElementTree, xpath: str) -> str:
+    return nfc(node.xpath(f"string({xpath})"))
+
+
+def _read_map(node: etree._Element, mapping: dict[str, str]) -> dict[str, str]:
+    return {key: _text(node, path) for key, path in mapping.items()}
+
+
+def read_transcript(tree: etree._ElementTree | etree._Element, profile: Profile) -> Transcript:
+    """Extract the business content. Missing optional fields come back as ''."""
+    if isinstance(tree, etree._Element):
+        tree = tree.getroottree()
+
+    def f(name: str) -> str:
+        path = profile.fields.get(name)
+        return _text(tree, path) if isinstance(path, str) else ""
+
+    def elements(name: str) -> list[etree._Element]:
+        path = profile.fields.get(name)
+        return list(tree.xpath(path)) if isinstance(path, str) else []
+
+    assessment_values = {v: k for k, v in profile.field_map("assessment_values").items()}
+    subject_map = dict(profile.field_map("subject"))
+    subjects = []
+    for node in elements("subjects"):
+        values = _read_map(node, subject_map)
+        values["assessment"] = assessment_values.get(values["assessment"], values["assessment"])
+        subjects.append(SubjectResult(**values))
+
+    rating_map = dict(profile.field_map("rating"))
+
+    def ratings(name: str) -> TermRatings | None:
+        nodes = elements(name)
+        return TermRatings(**_read_map(nodes[0], rating_map)) if nodes else None
+
+    assessed_map = dict(profile.field_map("assessed"))
+    history_map = dict(profile.field_map("history_item"))
+    signer_map = dict(profile.field_map("signer"))
+    signers = tuple(
+        SignerEntry(**_read_map(node, signer_map)) for node in tree.xpath(profile.signing.signer_list)
+    )
+    replaces_code = f("replaces_lookup_code")
+    return Transcript(
+        profile_id=profile.id,
+        lookup_code=f("lookup_code").lower(),
+        register_number=f("register_number"),
+        level=f("level"),
+        school_year=f("school_year"),
+        effective_date=f("effective_date"),
+        school=School(code=f("school_code"), name=f("school_name"), province=f("province")),
+        student=Student(
+            citizen_id=f("citizen_id"),
+            student_code=f("student_code"),
+            name=f("student_name"),
+            birth_date=f("birth_date"),
+            gender=f("gender"),
+            ethnicity=f("ethnicity"),
+            birth_place=f("birth_place"),
+            father_name=f("father_name"),
+            mother_name=f("mother_name"),
+        ),
+        class_name=f("class_name"),
+        grade=f("grade"),
+        history=tuple(HistoryItem(**_read_map(n, history_map)) for n in elements("history")),
+        subjects=tuple(subjects),
+        learning=ratings("learning_result"),
+        conduct=ratings("conduct_result"),
+        days_absent=f("days_absent"),
+        promotion=f("promotion"),
+        title=f("title"),
+        qualities=tuple(Assessed(**_read_map(n, assessed_map)) for n in elements("qualities")),
+        competences=tuple(Assessed(**_read_map(n, assessed_map)) for n in elements("competences")),
+        homeroom_comment=f("homeroom_comment"),
+        signers=signers,
+        replaces=Replacement(replaces_code.lower(), f("replaces_reason")) if replaces_code else None,
+    )

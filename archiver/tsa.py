@@ -1,0 +1,770 @@
+"""RFC 3161 timestamping: a remote TSA over HTTP, an embedded local TSA, token checks.
+
+Everything here speaks DER ``TimeStampToken`` bytes (a CMS ``ContentInfo`` wrapping
+``SignedData`` over a ``TSTInfo``) so callers can store tokens as they are and hand
+them to any RFC 3161 tool (``openssl ts -verify -token_in`` accepts them).
+
+* :class:`HttpTimestamper` asks a real TSA and refuses any answer it cannot fully
+  check (status, imprint, nonce, CMS signature, critical timeStamping EKU, chain to
+  the configured TSA certificate or trust roots, genTime not in the future).
+* :class:`LocalTimestamper` is the offline default: a TSA key and certificate made
+  once in the user's data directory, issuing tokens in-process with pyHanko. Its
+  tokens are honest about what they are: their certificate says
+  ``O=archiver local TSA`` and verification labels them "local timestamp, not from
+  a trusted TSA".
+* :func:`check_token` is the one place that judges a token; the HTTP client and
+  evidence-record verification both use it.
+
+Transport is plain :mod:`urllib` (no extra HTTP dependency); ASN.1 is asn1crypto's
+``tsp``/``cms`` modules, the same library the evidence records use, and the CMS
+signature and certificate-path checks are pyHanko's (``validate_tst_signed_data``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import secrets
+import shutil
+import socket
+import sys
+import tempfile
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from asn1crypto import algos, cms, keys, pem, tsp, x509
+
+__all__ = [
+    "LOCAL_TSA_LABEL",
+    "LOCAL_TSA_LABEL_VI",
+    "LOCAL_TSA_ORGANIZATION",
+    "HttpTimestamper",
+    "LocalTimestamper",
+    "TimestampError",
+    "Timestamper",
+    "TokenCheck",
+    "TokenFormatError",
+    "TsaConfig",
+    "TsaConfigError",
+    "TsaError",
+    "TsaUnavailable",
+    "check_token",
+    "default_data_dir",
+    "load_certificates",
+    "local_tsa_fingerprint",
+    "make_timestamper",
+    "read_config_file",
+    "resolve_tsa_config",
+]
+
+#: Subject organisation of every certificate the embedded TSA makes; verification
+#: recognises local tokens by it (and reports the certificate fingerprint as well,
+#: because anyone can put this string in a certificate).
+LOCAL_TSA_ORGANIZATION = "archiver local TSA"
+LOCAL_TSA_LABEL = "local timestamp, not from a trusted TSA"
+LOCAL_TSA_LABEL_VI = "dấu thời gian cục bộ, không phải của TSA tin cậy"
+
+#: TSA policy OID written into local tokens. A UUID arc (ITU-T X.667, 2.25.*) needs
+#: no registration; pyHanko's default would claim a commercial TSA's policy.
+LOCAL_TSA_POLICY = "2.25.238229701413324059567652941165988329370"
+
+# pyHanko logs expected outcomes (e.g. "no path to a trust root") as warnings with
+# tracebacks; we report those findings ourselves, so keep them off the user's console
+# unless the application configures logging.
+for _name in ("pyhanko", "pyhanko_certvalidator"):
+    logging.getLogger(_name).addHandler(logging.NullHandler())
+
+_HASH = "sha256"
+_DIGEST_SIZE = 32
+_MAX_RESPONSE_BYTES = 1 << 20  # a TimeStampResp is a few KiB; more is not a TSA
+
+
+class TimestampError(Exception):
+    """Base class for everything that goes wrong while getting or reading a token."""
+
+
+class TokenFormatError(TimestampError):
+    """The bytes are not a readable RFC 3161 TimeStampToken."""
+
+
+class TsaError(TimestampError):
+    """The TSA answered, but not with a token we can accept (or was misconfigured).
+
+    Callers keep the work as "pending timestamp" and try again after fixing the cause.
+    """
+
+    def __init__(self, url: str, message: str) -> None:
+        super().__init__(f"TSA {url}: {message}")
+        self.url = url
+
+
+class TsaUnavailable(TsaError):
+    """The TSA could not be reached (or kept timing out) after all retries."""
+
+
+class TsaConfigError(TimestampError):
+    """The TSA settings (arguments, environment, archiver.toml) cannot be used."""
+
+
+@runtime_checkable
+class Timestamper(Protocol):
+    """Anything that turns a SHA-256 digest into a DER TimeStampToken."""
+
+    def timestamp(self, digest: bytes) -> bytes: ...
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    """What :func:`check_token` found out about one TimeStampToken."""
+
+    gen_time: datetime
+    tsa_name: str
+    hash_algorithm: str
+    imprint: bytes
+    nonce: int | None
+    imprint_ok: bool | None  # None when no expected digest was given
+    signature_ok: bool  # CMS signature and signed attributes are intact
+    eku_ok: bool  # signer has the critical, sole id-kp-timeStamping EKU
+    trusted: bool  # signer certificate chains to one of the trust roots
+    local: bool  # issued by an archiver embedded (local) TSA
+    tsa_fingerprint: str  # SHA-256 of the signer certificate, hex
+    problems: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        """Sound token: right imprint, valid signature, proper EKU, and either
+        trusted or an (honestly labelled) local token."""
+        return (
+            self.imprint_ok is not False
+            and self.signature_ok
+            and self.eku_ok
+            and (self.trusted or self.local)
+        )
+
+
+_T = TypeVar("_T")
+
+
+def _run(coro: Coroutine[Any, Any, _T]) -> _T:
+    """Run pyHanko's async validation from sync code, even inside a running loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def _load_token(token: bytes | cms.ContentInfo) -> tuple[cms.ContentInfo, tsp.TSTInfo]:
+    try:
+        info = cms.ContentInfo.load(token, strict=True) if isinstance(token, bytes) else token
+        if info["content_type"].native != "signed_data":
+            raise ValueError("not CMS SignedData")
+        signed = info["content"]
+        eci = signed["encap_content_info"]
+        if eci["content_type"].native != "tst_info":
+            raise ValueError("SignedData does not carry a TSTInfo")
+        tst_info = eci["content"].parsed
+        if not isinstance(tst_info, tsp.TSTInfo):
+            raise ValueError("SignedData does not carry a TSTInfo")
+        # Touch the fields we rely on so that lazy parsing fails here, not later.
+        _ = tst_info["gen_time"].native, tst_info["message_imprint"].native
+        _ = tst_info["nonce"].native, tst_info["tsa"].native
+        _ = [si["sid"].native for si in signed["signer_infos"]]
+        _ = [c.chosen.subject.native for c in signed["certificates"] or ()]
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+        raise TokenFormatError(f"not a readable RFC 3161 timestamp token ({exc})") from exc
+    return info, tst_info
+
+
+def _signer_certificate(signed: cms.SignedData) -> x509.Certificate | None:
+    infos = signed["signer_infos"]
+    if len(infos) != 1:
+        return None
+    sid = infos[0]["sid"]
+    for choice in signed["certificates"] or ():
+        cert = choice.chosen
+        if not isinstance(cert, x509.Certificate):
+            continue
+        if sid.name == "issuer_and_serial_number":
+            if (
+                cert.issuer == sid.chosen["issuer"]
+                and cert.serial_number == sid.chosen["serial_number"].native
+            ):
+                return cert
+        elif cert.key_identifier == sid.chosen.native:
+            return cert
+    return None
+
+
+def _eku_problem(cert: x509.Certificate) -> str | None:
+    """RFC 3161 §2.3: the TSA certificate MUST have exactly one EKU, id-kp-timeStamping,
+    and the extension MUST be critical."""
+    eku = cert.extended_key_usage_value
+    if eku is None or "time_stamping" not in eku.native:
+        return "the TSA certificate lacks the id-kp-timeStamping extended key usage"
+    if len(eku.native) != 1:
+        return "the TSA certificate has extended key usages besides id-kp-timeStamping"
+    if "extended_key_usage" not in cert.critical_extensions:
+        return "the TSA certificate's extended key usage is not marked critical"
+    return None
+
+
+def _describe_indication(indication: Any) -> str:
+    name = getattr(indication, "name", None)
+    return name.lower().replace("_", " ") if name else str(indication)
+
+
+def _is_local(cert: x509.Certificate) -> bool:
+    return cert.subject.native.get("organization_name") == LOCAL_TSA_ORGANIZATION
+
+
+def _tsa_name(tst_info: tsp.TSTInfo, signer: x509.Certificate | None) -> str:
+    tsa = tst_info["tsa"]
+    if tsa.native is not None:
+        if tsa.name == "directory_name":
+            return tsa.chosen.human_friendly
+        return str(tsa.native)
+    return signer.subject.human_friendly if signer is not None else "(unknown TSA)"
+
+
+def check_token(
+    token: bytes | cms.ContentInfo,
+    expected_digest: bytes | None,
+    trust_roots: Sequence[x509.Certificate],
+    *,
+    at: datetime | None = None,
+) -> TokenCheck:
+    """Check one TimeStampToken and report every finding (never raises on a bad token,
+    only on one that cannot be read at all: :class:`TokenFormatError`).
+
+    ``trust_roots`` are the certificates a TSA may chain to (or be); ``at`` is the
+    moment the certificate path must be valid (default: now). The imprint must use
+    SHA-256 or the hash the caller's digest length implies.
+    """
+    from pyhanko.sign.validation.errors import SignatureValidationError
+    from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
+    from pyhanko_certvalidator import ValidationContext
+
+    info, tst_info = _load_token(token)
+    signed = info["content"]
+    imprint = tst_info["message_imprint"]["hashed_message"].native
+    hash_algorithm = tst_info["message_imprint"]["hash_algorithm"]["algorithm"].native
+    gen_time = tst_info["gen_time"].native
+    signer = _signer_certificate(signed)
+    problems: list[str] = []
+
+    imprint_ok: bool | None = None
+    if expected_digest is not None:
+        imprint_ok = imprint == expected_digest
+        if not imprint_ok:
+            problems.append("the token is for different data (message imprint does not match)")
+
+    if signer is None:
+        problems.append("the token does not include its TSA certificate")
+        return TokenCheck(
+            gen_time=gen_time,
+            tsa_name=_tsa_name(tst_info, None),
+            hash_algorithm=hash_algorithm,
+            imprint=imprint,
+            nonce=tst_info["nonce"].native,
+            imprint_ok=imprint_ok,
+            signature_ok=False,
+            eku_ok=False,
+            trusted=False,
+            local=False,
+            tsa_fingerprint="",
+            problems=tuple(problems),
+        )
+
+    eku = _eku_problem(signer)
+    if eku:
+        problems.append(eku)
+
+    context = ValidationContext(
+        trust_roots=list(trust_roots),
+        moment=at or datetime.now(timezone.utc),
+        allow_fetching=False,  # archives are checked offline; no OCSP/CRL fetching
+        revocation_mode="soft-fail",
+    )
+    signature_ok = trusted = False
+    try:
+        status = _run(
+            validate_tst_signed_data(signed, context, lambda _algo: imprint)  # imprint checked above
+        )
+        signature_ok = bool(status["intact"] and status["valid"])
+        trusted = signature_ok and status["trust_problem_indic"] is None
+        if not signature_ok:
+            problems.append("the token's signature is invalid (the token was altered)")
+        elif not trusted:
+            problems.append(
+                "the TSA certificate does not chain to a trusted root "
+                f"({_describe_indication(status['trust_problem_indic'])}); add the TSA's "
+                "CA certificate to the trust folder if you trust it"
+            )
+    except (SignatureValidationError, ValueError, KeyError, TypeError) as exc:
+        problems.append(f"the token's signature could not be checked ({exc})")
+
+    return TokenCheck(
+        gen_time=gen_time,
+        tsa_name=_tsa_name(tst_info, signer),
+        hash_algorithm=hash_algorithm,
+        imprint=imprint,
+        nonce=tst_info["nonce"].native,
+        imprint_ok=imprint_ok,
+        signature_ok=signature_ok,
+        eku_ok=eku is None,
+        trusted=trusted,
+        local=_is_local(signer),
+        tsa_fingerprint=signer.sha256.hex(),
+        problems=tuple(problems),
+    )
+
+
+def token_gen_time(token: bytes) -> datetime:
+    """genTime of a token, without any checks (for display and ordering)."""
+    return _load_token(token)[1]["gen_time"].native
+
+
+# --------------------------------------------------------------------- certificates
+
+
+def load_certificates(source: Path | bytes) -> list[x509.Certificate]:
+    """Certificates from PEM (one or many) or DER bytes, a file, or a directory of
+    ``*.pem``/``*.crt``/``*.cer``/``*.der`` files."""
+    if isinstance(source, Path):
+        if source.is_dir():
+            found: list[x509.Certificate] = []
+            for path in sorted(source.iterdir()):
+                if path.suffix.lower() in {".pem", ".crt", ".cer", ".der"}:
+                    found.extend(load_certificates(path))
+            return found
+        data = source.read_bytes()
+        origin = str(source)
+    else:
+        data, origin = source, "certificate bytes"
+    try:
+        if pem.detect(data):
+            return [
+                x509.Certificate.load(der)
+                for kind, _headers, der in pem.unarmor(data, multiple=True)
+                if kind == "CERTIFICATE"
+            ]
+        cert = x509.Certificate.load(data, strict=True)
+        _ = cert.subject.native  # force parsing
+        return [cert]
+    except (ValueError, TypeError) as exc:
+        raise TsaConfigError(f"{origin} is not a PEM or DER certificate ({exc})") from exc
+
+
+# ------------------------------------------------------------------------- HTTP TSA
+
+
+class HttpTimestamper:
+    """RFC 3161 client over HTTP(S) POST that accepts only fully checked tokens.
+
+    ``tsa_cert_path`` is the TSA's certificate or the CA that issued it (PEM/DER);
+    either may be the trust anchor. ``trust_roots`` adds further anchors. Transient
+    failures (connection refused, timeouts, HTTP 5xx/429) are retried ``retries``
+    times with exponential backoff starting at ``backoff`` seconds; then
+    :class:`TsaUnavailable`. An answer that is not a valid, trusted token for our
+    digest raises :class:`TsaError` straight away (retrying would not fix it).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        tsa_cert_path: Path | str | None,
+        trust_roots: Iterable[x509.Certificate] | Path | str | None = None,
+        *,
+        timeout: float = 10.0,
+        retries: int = 2,
+        backoff: float = 1.0,
+        max_clock_skew: timedelta = timedelta(minutes=5),
+    ) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise TsaConfigError(f"TSA URL {url!r} must start with http:// or https://")
+        self.url = url
+        roots: list[x509.Certificate] = []
+        if tsa_cert_path is not None:
+            roots.extend(load_certificates(Path(tsa_cert_path)))
+        if isinstance(trust_roots, (str, Path)):
+            roots.extend(load_certificates(Path(trust_roots)))
+        elif trust_roots is not None:
+            roots.extend(trust_roots)
+        if not roots:
+            raise TsaConfigError(
+                f"no certificate configured for TSA {url}; set ARCHIVER_TSA_CERT or "
+                "[tsa] cert in archiver.toml to the TSA's certificate (or its CA)"
+            )
+        self.trust_roots = tuple(roots)
+        self.timeout = timeout
+        self.retries = max(0, retries)
+        self.backoff = backoff
+        self.max_clock_skew = max_clock_skew
+
+    def __repr__(self) -> str:
+        return f"HttpTimestamper({self.url!r})"
+
+    def timestamp(self, digest: bytes) -> bytes:
+        if len(digest) != _DIGEST_SIZE:
+            raise ValueError(f"expected a {_DIGEST_SIZE}-byte SHA-256 digest, got {len(digest)}")
+        nonce = secrets.randbits(63) + 1  # positive, never zero
+        request = tsp.TimeStampReq(
+            {
+                "version": "v1",
+                "message_imprint": {
+                    "hash_algorithm": algos.DigestAlgorithm({"algorithm": _HASH}),
+                    "hashed_message": digest,
+                },
+                "nonce": nonce,
+                "cert_req": True,  # the token must carry the TSA certificate
+            }
+        )
+        body = self._post(request.dump())
+        return self._accept(body, digest, nonce)
+
+    def _post(self, payload: bytes) -> bytes:
+        last = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            req = urllib.request.Request(
+                self.url,
+                data=payload,
+                method="POST",
+                headers={
+                    "Content-Type": "application/timestamp-query",
+                    "Accept": "application/timestamp-reply",
+                },
+            )
+            try:
+                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                    body = resp.read(_MAX_RESPONSE_BYTES + 1)
+            except urllib.error.HTTPError as exc:
+                if exc.code >= 500 or exc.code == 429:
+                    last = f"HTTP {exc.code} {exc.reason}"
+                    continue
+                raise TsaError(
+                    self.url,
+                    f"refused the request with HTTP {exc.code} {exc.reason}; "
+                    "check the TSA URL and any access credentials",
+                ) from exc
+            except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError) as exc:
+                reason = getattr(exc, "reason", exc)
+                last = "timed out" if isinstance(reason, (TimeoutError, socket.timeout)) else str(reason)
+                continue
+            if len(body) > _MAX_RESPONSE_BYTES:
+                raise TsaError(self.url, "sent an oversized answer; this is not an RFC 3161 TSA")
+            return body
+        raise TsaUnavailable(
+            self.url,
+            f"unreachable after {self.retries + 1} attempts ({last}); the package stays "
+            "'pending timestamp' — try again later or use another TSA",
+        )
+
+    def _accept(self, body: bytes, digest: bytes, nonce: int) -> bytes:
+        try:
+            response = tsp.TimeStampResp.load(body, strict=True)
+            status = response["status"]["status"].native
+            status_text = "; ".join(response["status"]["status_string"].native or [])
+            fail_info = ", ".join(sorted(response["status"]["fail_info"].native or []))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise TsaError(
+                self.url, "answered with something that is not an RFC 3161 timestamp response"
+            ) from exc
+        if status not in ("granted", "granted_with_mods"):
+            detail = ", ".join(x for x in (status_text, fail_info) if x)
+            raise TsaError(self.url, f"refused to timestamp ({status}{': ' + detail if detail else ''})")
+        token = response["time_stamp_token"]
+        if token.native is None:
+            raise TsaError(self.url, "granted the request but sent no token")
+        token_der = token.dump()
+        try:
+            check = check_token(token_der, digest, self.trust_roots)
+        except TokenFormatError as exc:
+            raise TsaError(self.url, str(exc)) from exc
+        if check.nonce != nonce:
+            raise TsaError(self.url, "answered with a token for another request (nonce mismatch)")
+        if check.problems:
+            raise TsaError(self.url, "; ".join(check.problems))
+        skew = check.gen_time - datetime.now(timezone.utc)
+        if skew > self.max_clock_skew:
+            raise TsaError(
+                self.url,
+                f"dated its token {skew} in the future; check this computer's clock "
+                "and the TSA's",
+            )
+        return token_der
+
+
+# ------------------------------------------------------------------------ local TSA
+
+
+def default_data_dir(
+    env: Mapping[str, str] | None = None, platform: str | None = None
+) -> Path:
+    """Where archiver keeps per-user state: ``$ARCHIVER_DATA_DIR``, else
+    ``%LOCALAPPDATA%\\archiver`` on Windows, else ``$XDG_DATA_HOME/archiver`` or
+    ``~/.local/share/archiver``."""
+    env = os.environ if env is None else env
+    platform = sys.platform if platform is None else platform
+    if env.get("ARCHIVER_DATA_DIR"):
+        return Path(env["ARCHIVER_DATA_DIR"])
+    if platform.startswith("win"):
+        base = env.get("LOCALAPPDATA")
+        return Path(base) / "archiver" if base else Path.home() / "AppData" / "Local" / "archiver"
+    base = env.get("XDG_DATA_HOME")
+    return Path(base) / "archiver" if base else Path.home() / ".local" / "share" / "archiver"
+
+
+_ROOT_FILE = "root-cert.pem"
+_CERT_FILE = "tsa-cert.pem"
+_KEY_FILE = "tsa-key.pem"
+
+
+def local_tsa_fingerprint(data_dir: Path | None = None) -> str | None:
+    """SHA-256 (hex) of this user's local TSA certificate, or None if none exists yet.
+    Never creates one."""
+    path = (data_dir or default_data_dir()) / "tsa" / _CERT_FILE
+    try:
+        return load_certificates(path)[0].sha256.hex()
+    except (OSError, IndexError, TsaConfigError):
+        return None
+
+
+def _create_local_tsa(target: Path) -> None:
+    """Make the local TSA: a self-signed root CA and a TSA certificate it issues.
+
+    Why two certificates rather than one self-signed TSA certificate: RFC 3161 tools
+    (OpenSSL's ``ts -verify``, pyHanko) check the timestamping purpose on the signer
+    and want a CA (keyCertSign) as the anchor; a single certificate cannot be both
+    without breaking the "digitalSignature only" rule for TSA keys. It also mirrors
+    a real TSA hierarchy, so local and remote tokens go through the same checks.
+    The root's private key is discarded after signing: nothing needs it again, and a
+    kept CA key would let anyone holding this folder mint further "local" TSAs.
+    """
+    from cryptography import x509 as cx509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.now(timezone.utc) - timedelta(minutes=5)
+    # Long validity on purpose: a local token has no outside trust to expire, and an
+    # expired certificate would only make old local records fail for no gain.
+    until = now + timedelta(days=365 * 30)
+    install_id = secrets.token_hex(4)
+
+    def name(common: str) -> cx509.Name:
+        return cx509.Name(
+            [
+                cx509.NameAttribute(NameOID.ORGANIZATION_NAME, LOCAL_TSA_ORGANIZATION),
+                cx509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "not a trusted TSA"),
+                cx509.NameAttribute(NameOID.COMMON_NAME, f"{common} {install_id}"),
+            ]
+        )
+
+    root_key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    tsa_key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    root_name = name("archiver local TSA root")
+    root = (
+        cx509.CertificateBuilder()
+        .subject_name(root_name)
+        .issuer_name(root_name)
+        .public_key(root_key.public_key())
+        .serial_number(cx509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(until)
+        .add_extension(cx509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            cx509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
+        )
+        .add_extension(cx509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False)
+        .sign(root_key, hashes.SHA256())
+    )
+    tsa = (
+        cx509.CertificateBuilder()
+        .subject_name(name("archiver local TSA"))
+        .issuer_name(root_name)
+        .public_key(tsa_key.public_key())
+        .serial_number(cx509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(until)
+        .add_extension(cx509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            cx509.KeyUsage(True, False, False, False, False, False, False, False, False),
+            critical=True,
+        )
+        .add_extension(cx509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+        .add_extension(cx509.SubjectKeyIdentifier.from_public_key(tsa_key.public_key()), critical=False)
+        .add_extension(
+            cx509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False
+        )
+        .sign(root_key, hashes.SHA256())
+    )
+    pem_enc = serialization.Encoding.PEM
+    (target / _ROOT_FILE).write_bytes(root.public_bytes(pem_enc))
+    (target / _CERT_FILE).write_bytes(tsa.public_bytes(pem_enc))
+    key_pem = tsa_key.private_bytes(
+        pem_enc, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    fd = os.open(target / _KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key_pem)
+
+
+class LocalTimestamper:
+    """The embedded, offline TSA. Key and certificates live in ``<data_dir>/tsa`` and
+    are created on first use (``data_dir`` defaults to :func:`default_data_dir`).
+
+    Its tokens are real RFC 3161 tokens (``openssl ts -verify`` accepts them with the
+    root as CA file) but prove time only as far as this computer's clock and key can
+    be trusted; verification labels them accordingly.
+    """
+
+    def __init__(self, data_dir: Path | str | None = None) -> None:
+        self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+        self.tsa_dir = self.data_dir / "tsa"
+        if not self.tsa_dir.is_dir():
+            self._create()
+        try:
+            self.root_cert = load_certificates(self.tsa_dir / _ROOT_FILE)[0]
+            self.tsa_cert = load_certificates(self.tsa_dir / _CERT_FILE)[0]
+            key_pem = (self.tsa_dir / _KEY_FILE).read_bytes()
+            _, _, key_der = pem.unarmor(key_pem)
+            self._key = keys.PrivateKeyInfo.load(key_der)
+            _ = self._key.native
+        except (OSError, IndexError, ValueError, TypeError, TsaConfigError) as exc:
+            raise TsaConfigError(
+                f"the local TSA in {self.tsa_dir} is damaged ({exc}); move that folder "
+                "away to make a new one (tokens already issued stay verifiable)"
+            ) from exc
+
+    def _create(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # Build in a private temp dir, then rename into place: two processes starting
+        # at once end up sharing one TSA instead of overwriting each other's key.
+        tmp = Path(tempfile.mkdtemp(prefix=".tsa-new-", dir=self.data_dir))
+        try:
+            _create_local_tsa(tmp)
+            os.rename(tmp, self.tsa_dir)
+        except OSError:
+            if not self.tsa_dir.is_dir():
+                raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 (hex) of the local TSA certificate, as reported in verification."""
+        return self.tsa_cert.sha256.hex()
+
+    def __repr__(self) -> str:
+        return f"LocalTimestamper({str(self.data_dir)!r})"
+
+    def timestamp(self, digest: bytes) -> bytes:
+        from pyhanko.sign.timestamps.common_utils import handle_tsp_response
+        from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+
+        if len(digest) != _DIGEST_SIZE:
+            raise ValueError(f"expected a {_DIGEST_SIZE}-byte SHA-256 digest, got {len(digest)}")
+
+        class _Signer(DummyTimeStamper):
+            # pyHanko's test TSA would claim another TSA's policy OID; use ours.
+            def _build_tst_info(self, message_imprint, dt, req):  # type: ignore[no-untyped-def]
+                info = super()._build_tst_info(message_imprint, dt, req)
+                info["policy"] = tsp.ObjectIdentifier(LOCAL_TSA_POLICY)
+                return info
+
+        signer = _Signer(
+            tsa_cert=self.tsa_cert,
+            tsa_key=self._key,
+            certs_to_embed=[self.root_cert],  # so verifiers can build the whole chain
+            fixed_dt=datetime.now(timezone.utc),
+        )
+        nonce, request = signer.request_cms(digest, _HASH)
+        token = handle_tsp_response(signer.request_tsa_response(request), nonce)
+        return token.dump()
+
+
+# --------------------------------------------------------------------------- config
+
+
+@dataclass(frozen=True)
+class TsaConfig:
+    """Which TSA to use. ``url is None`` means the embedded local TSA."""
+
+    url: str | None
+    cert: Path | None
+    source: str  # where the URL came from, for messages
+
+    @property
+    def is_local(self) -> bool:
+        return self.url is None
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse ``archiver.toml``; a missing file is an empty config."""
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except (tomllib.TOMLDecodeError, OSError) as exc:
+        raise TsaConfigError(f"cannot read {path}: {exc}") from exc
+
+
+def resolve_tsa_config(
+    url: str | None = None,
+    cert: str | Path | None = None,
+    *,
+    env: Mapping[str, str],
+    file_config: Mapping[str, Any] | None = None,
+    file_dir: Path | None = None,
+) -> TsaConfig:
+    """Pick the TSA: explicit arguments > ``ARCHIVER_TSA_URL``/``ARCHIVER_TSA_CERT`` >
+    ``[tsa] url``/``cert`` of archiver.toml > the local TSA. Each setting is resolved
+    on its own; a relative ``cert`` in the file is relative to the file's folder."""
+    section = (file_config or {}).get("tsa", {})
+    if not isinstance(section, Mapping):
+        raise TsaConfigError("[tsa] in archiver.toml must be a table with url and cert")
+    file_url, file_cert = section.get("url"), section.get("cert")
+    if file_cert is not None and file_dir is not None:
+        file_cert = file_dir / Path(file_cert)
+
+    for value, source in (
+        (url, "command line"),
+        (env.get("ARCHIVER_TSA_URL"), "environment (ARCHIVER_TSA_URL)"),
+        (file_url, "archiver.toml"),
+    ):
+        if value:
+            chosen_url, url_source = str(value), source
+            break
+    else:
+        return TsaConfig(url=None, cert=None, source="local TSA (no TSA configured)")
+    chosen_cert = cert or env.get("ARCHIVER_TSA_CERT") or file_cert
+    return TsaConfig(
+        url=chosen_url, cert=Path(chosen_cert) if chosen_cert else None, source=url_source
+    )
+
+
+def make_timestamper(
+    config: TsaConfig, data_dir: Path | None = None, **http_options: Any
+) -> Timestamper:
+    """The timestamper a :class:`TsaConfig` asks for."""
+    if config.url is None:
+        return LocalTimestamper(data_dir)
+    return HttpTimestamper(config.url, config.cert, **http_options)
