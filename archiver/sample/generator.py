@@ -75,6 +75,28 @@ class SamplePKI:
             self.seed, pki.utc(y - 5), pki.utc(y + 14))
         self._signers: dict[str, Signer] = {}
         self.certs: dict[str, bytes] = {}  # key name -> certificate PEM, written to keys/
+        self.extra_trusted: list[pki.Authority] = []  # further CAs written to trust/
+        self._untrusted: pki.Authority | None = None
+        self._no_crl: pki.Authority | None = None
+
+    def untrusted_root(self) -> pki.Authority:
+        """A root CA that is not in trust/: chains to it end nowhere we trust."""
+        if self._untrusted is None:
+            y = self.plan.start_year
+            self._untrusted = pki.self_signed_root(
+                "untrusted-root-ca", "Untrusted TEST Root CA", self.keys.get("untrusted-root-ca"),
+                self.seed, pki.utc(y - 6), pki.utc(y + 19))
+        return self._untrusted
+
+    def no_crl_ca(self) -> pki.Authority:
+        """A second issuing CA, trusted, whose CRL is not in trust/ (no revocation data)."""
+        if self._no_crl is None:
+            y = self.plan.start_year
+            self._no_crl = pki.sub_ca(
+                self.root, "issuing-ca-2", "Archiver TEST CA 2 (không có CRL)",
+                self.keys.get("issuing-ca-2"), self.seed, pki.utc(y - 5), pki.utc(y + 14))
+            self.extra_trusted.append(self._no_crl)
+        return self._no_crl
 
     # Ordinary signers: certificates valid from a year before the school year to five after.
     def person(self, who: Person, *, variant: str = "", authority: pki.Authority | None = None,
@@ -148,12 +170,22 @@ def signing_times(plan: SchoolPlan, cls: ClassPlan, number: int, *, shift_days: 
 
 @dataclass
 class DocumentJob:
-    """Everything a worker needs to sign one document and write it."""
+    """Everything a worker needs to sign one document and write it. Keys travel by name:
+    each worker receives the key table once (see :func:`run_jobs`)."""
 
     path: Path
     unsigned: bytes
-    specs: list[SignatureSpec]
+    signatures: list[tuple[str, str]]  # (Signature Id, key name)
     id_elements: tuple[str, ...]
+
+
+def document_job(path: Path, unsigned: bytes, specs: list[SignatureSpec],
+                 id_elements: tuple[str, ...], key_table: dict[str, bytes]) -> DocumentJob:
+    names = []
+    for spec in specs:
+        name = key_table.setdefault(spec.signer.key_pem, f"k{len(key_table)}")
+        names.append((spec.sig_id, name))
+    return DocumentJob(path, unsigned, names, id_elements)
 
 
 def default_specs(pkis: SamplePKI, plan: SchoolPlan, cls: ClassPlan, record: StudentRecord,
@@ -181,21 +213,30 @@ def unsigned_document(plan: SchoolPlan, cls: ClassPlan, record: StudentRecord,
     return b'<HocBa PhienBan="1.0">' + body + b"<DSCKS>" + cks + b"</DSCKS></HocBa>"
 
 
+_WORKER_KEYS: dict[str, bytes] = {}
+
+
+def _init_worker(keys: dict[str, bytes]) -> None:
+    _WORKER_KEYS.update(keys)
+
+
 def _sign_and_write(job: DocumentJob) -> str:
-    root = sign_document(job.unsigned, job.specs, job.id_elements)
-    data = serialise(root)
+    keys = [(sig_id, _WORKER_KEYS[name]) for sig_id, name in job.signatures]
+    data = serialise(sign_document(job.unsigned, keys, job.id_elements))
     job.path.parent.mkdir(parents=True, exist_ok=True)
     job.path.write_bytes(data)
     return str(job.path)
 
 
-def run_jobs(jobs: list[DocumentJob], workers: int) -> None:
+def run_jobs(jobs: list[DocumentJob], key_table: dict[bytes, str], workers: int) -> None:
+    keys = {name: pem for pem, name in key_table.items()}
     # Signing dominates; below a few dozen documents a pool costs more than it saves.
     if workers <= 1 or len(jobs) < 24:
+        _init_worker(keys)
         for job in jobs:
             _sign_and_write(job)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(keys,)) as pool:
         for _ in pool.map(_sign_and_write, jobs, chunksize=max(1, len(jobs) // (workers * 8))):
             pass
 
@@ -211,6 +252,7 @@ def generate_sample(options: SampleOptions) -> SampleSummary:
     id_elements = profile.signing.id_elements
 
     jobs: list[DocumentJob] = []
+    key_table: dict[bytes, str] = {}
     class_counts: dict[str, int] = {}
     for cls in plan.classes:
         for number in range(1, cls.student_count + 1):
@@ -220,8 +262,9 @@ def generate_sample(options: SampleOptions) -> SampleSummary:
             path = out / "input" / cls.name / f"{record.student_code}.xml"
             if cls.index == 0 and number == 1:
                 # A revoked-and-replaced pair (000 Art. 13): the first version is kept too.
-                jobs.append(DocumentJob(path.with_name(f"{record.student_code}-thu-hoi.xml"),
-                                        unsigned_document(plan, cls, record, specs), specs, id_elements))
+                jobs.append(document_job(path.with_name(f"{record.student_code}-thu-hoi.xml"),
+                                         unsigned_document(plan, cls, record, specs), specs,
+                                         id_elements, key_table))
                 corrected = school.make_student(plan, cls, number, tag="/replacement")
                 corrected.person, corrected.student_code = record.person, record.student_code
                 corrected.birth_date, corrected.birth_place = record.birth_date, record.birth_place
@@ -232,7 +275,8 @@ def generate_sample(options: SampleOptions) -> SampleSummary:
                 record = corrected
                 times = signing_times(plan, cls, number, shift_days=5)
                 specs = default_specs(pkis, plan, cls, record, times)
-            jobs.append(DocumentJob(path, unsigned_document(plan, cls, record, specs), specs, id_elements))
+            jobs.append(document_job(path, unsigned_document(plan, cls, record, specs), specs,
+                                     id_elements, key_table))
         class_counts[cls.name] = sum(1 for j in jobs if j.path.parent.name == cls.name)
 
     defect_entries: list[dict] = []
@@ -243,7 +287,7 @@ def generate_sample(options: SampleOptions) -> SampleSummary:
 
     # CRLs and certificates are written after every revocation is known.
     _write_trust(out, plan, pkis)
-    run_jobs(jobs, options.jobs or os.cpu_count() or 1)
+    run_jobs(jobs, key_table, options.jobs or os.cpu_count() or 1)
 
     validation_time = f"{plan.end_year}-12-01T00:00:00+07:00"
     summary = SampleSummary(
@@ -265,7 +309,8 @@ def generate_sample(options: SampleOptions) -> SampleSummary:
         }, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     summary.seconds = round(time.perf_counter() - started, 2)
     record_copy = asdict(summary)
-    record_copy.pop("seconds")  # keep sample.json identical across runs
+    for volatile in ("seconds", "out"):  # keep sample.json identical across runs and places
+        record_copy.pop(volatile)
     (out / "sample.json").write_text(json.dumps(record_copy, ensure_ascii=False, indent=2) + "\n",
                                      encoding="utf-8")
     return summary
@@ -283,7 +328,7 @@ def _write_trust(out: Path, plan: SchoolPlan, pkis: SamplePKI) -> None:
     for authority in (pkis.root, pkis.issuing):
         crl = authority.crl(this_update, next_update, number=1)
         (trust / f"{authority.name}.crl").write_bytes(crl.public_bytes(pki.serialization.Encoding.PEM))
-    for extra in getattr(pkis, "extra_trusted", []):
+    for extra in pkis.extra_trusted:
         (trust / f"{extra.name}.pem").write_bytes(pki.cert_pem(extra.cert))
     tsa_cert, tsa_key = pkis.tsa()
     (out / "tsa").mkdir(exist_ok=True)

@@ -127,11 +127,12 @@ _KEYS = KeyCache()
 
 def sign_document(
     unsigned: bytes,
-    specs: list[SignatureSpec],
+    keys: list[tuple[str, bytes]],
     id_elements: tuple[str, ...] = ("DLHocBa", "MonHoc"),
 ) -> etree._Element:
-    """Parse a document whose signature templates are in place and sign every ``specs`` entry.
+    """Parse a document whose signature templates are in place and sign each of them.
 
+    ``keys`` pairs a Signature Id with its signer's private key (PEM), in signing order.
     Returns the signed root; callers serialise it (see :func:`serialise`).
     """
     root = etree.fromstring(unsigned, etree.XMLParser(resolve_entities=False, no_network=True))
@@ -142,10 +143,10 @@ def sign_document(
             if node.get("Id") is not None:
                 registrar.register_id(node, "Id")
     by_id = {sig.get("Id"): sig for sig in root.iter(f"{{{DSIG_NS}}}Signature")}
-    for spec in specs:
+    for sig_id, key_pem in keys:
         ctx = xmlsec.SignatureContext()
-        ctx.key = _KEYS.get(spec.signer.key_pem)
-        ctx.sign(by_id[spec.sig_id])
+        ctx.key = _KEYS.get(key_pem)
+        ctx.sign(by_id[sig_id])
     return root
 
 
