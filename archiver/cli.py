@@ -9,7 +9,7 @@ import click
 from . import __version__
 
 # Modules under archiver.commands, in the order `archiver --help` lists them.
-COMMANDS = ("sample", "profiles")
+COMMANDS = ("verify", "evidence", "sample", "profiles")
 
 
 class Archiver(click.Group):

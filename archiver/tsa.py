@@ -18,17 +18,20 @@ them to any RFC 3161 tool (``openssl ts -verify -token_in`` accepts them).
 Transport is plain :mod:`urllib` (no extra HTTP dependency); ASN.1 is asn1crypto's
 ``tsp``/``cms`` modules, the same library the evidence records use, and the CMS
 signature and certificate-path checks are pyHanko's (``validate_tst_signed_data``).
+rfc3161ng was not used: it is built on a second ASN.1 stack (pyasn1) plus requests,
+has had no release since 2020, and its token check is RSA-only with no certificate
+path or EKU check, so every part of it we would need is covered better here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import http.client
 import logging
 import os
 import secrets
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -37,11 +40,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from asn1crypto import algos, cms, keys, pem, tsp, x509
+from asn1crypto import algos, cms, core, keys, pem, tsp, x509
 
 __all__ = [
     "LOCAL_TSA_LABEL",
@@ -83,8 +86,9 @@ LOCAL_TSA_POLICY = "2.25.238229701413324059567652941165988329370"
 for _name in ("pyhanko", "pyhanko_certvalidator"):
     logging.getLogger(_name).addHandler(logging.NullHandler())
 
-_HASH = "sha256"
-_DIGEST_SIZE = 32
+# The Timestamper protocol passes bare digests; the length says which SHA-2 it is.
+# SHA-256 is what packages use; SHA-384/512 serve hash-tree renewal (RFC 4998 5.2).
+_ALGORITHM_BY_SIZE = {32: "sha256", 48: "sha384", 64: "sha512"}
 _MAX_RESPONSE_BYTES = 1 << 20  # a TimeStampResp is a few KiB; more is not a TSA
 
 
@@ -117,12 +121,26 @@ class TsaConfigError(TimestampError):
 
 @runtime_checkable
 class Timestamper(Protocol):
-    """Anything that turns a SHA-256 digest into a DER TimeStampToken."""
+    """Anything that turns a digest into a DER TimeStampToken for it.
+
+    The digest is SHA-256 (32 bytes); SHA-384/512 digests (48/64 bytes) are accepted
+    too and must come back with that algorithm in the token's message imprint.
+    """
 
     def timestamp(self, digest: bytes) -> bytes: ...
 
 
 # --------------------------------------------------------------------------- tokens
+
+
+class _TimeStampResp(core.Sequence):
+    """RFC 3161 TimeStampResp. asn1crypto's own ``tsp.TimeStampResp`` marks the token as
+    mandatory, so it cannot read a rejection (which by definition has no token)."""
+
+    _fields = [
+        ("status", tsp.PKIStatusInfo),
+        ("time_stamp_token", cms.ContentInfo, {"optional": True}),
+    ]
 
 
 @dataclass(frozen=True)
@@ -183,8 +201,10 @@ def _load_token(token: bytes | cms.ContentInfo) -> tuple[cms.ContentInfo, tsp.TS
         _ = tst_info["gen_time"].native, tst_info["message_imprint"].native
         _ = tst_info["nonce"].native, tst_info["tsa"].native
         _ = [si["sid"].native for si in signed["signer_infos"]]
-        _ = [c.chosen.subject.native for c in signed["certificates"] or ()]
-    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+        for choice in signed["certificates"] or ():
+            if choice.name == "certificate":
+                _ = choice.chosen.subject.native
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
         raise TokenFormatError(f"not a readable RFC 3161 timestamp token ({exc})") from exc
     return info, tst_info
 
@@ -220,6 +240,15 @@ def _eku_problem(cert: x509.Certificate) -> str | None:
     if "extended_key_usage" not in cert.critical_extensions:
         return "the TSA certificate's extended key usage is not marked critical"
     return None
+
+
+def _digest_algorithm(digest: bytes) -> str:
+    try:
+        return _ALGORITHM_BY_SIZE[len(digest)]
+    except KeyError:
+        raise ValueError(
+            f"expected a SHA-256/384/512 digest (32/48/64 bytes), got {len(digest)} bytes"
+        ) from None
 
 
 def _describe_indication(indication: Any) -> str:
@@ -295,19 +324,23 @@ def check_token(
 
     context = ValidationContext(
         trust_roots=list(trust_roots),
-        moment=at or datetime.now(timezone.utc),
+        moment=at or datetime.now(UTC),
         allow_fetching=False,  # archives are checked offline; no OCSP/CRL fetching
         revocation_mode="soft-fail",
     )
     signature_ok = trusted = False
     try:
         status = _run(
-            validate_tst_signed_data(signed, context, lambda _algo: imprint)  # imprint checked above
+            validate_tst_signed_data(
+                signed, context, lambda _algo: imprint
+            )  # imprint checked above
         )
         signature_ok = bool(status["intact"] and status["valid"])
         trusted = signature_ok and status["trust_problem_indic"] is None
         if not signature_ok:
             problems.append("the token's signature is invalid (the token was altered)")
+        elif not trusted and _is_local(signer):
+            problems.append(LOCAL_TSA_LABEL)
         elif not trusted:
             problems.append(
                 "the TSA certificate does not chain to a trusted root "
@@ -331,11 +364,6 @@ def check_token(
         tsa_fingerprint=signer.sha256.hex(),
         problems=tuple(problems),
     )
-
-
-def token_gen_time(token: bytes) -> datetime:
-    """genTime of a token, without any checks (for display and ordering)."""
-    return _load_token(token)[1]["gen_time"].native
 
 
 # --------------------------------------------------------------------- certificates
@@ -419,14 +447,13 @@ class HttpTimestamper:
         return f"HttpTimestamper({self.url!r})"
 
     def timestamp(self, digest: bytes) -> bytes:
-        if len(digest) != _DIGEST_SIZE:
-            raise ValueError(f"expected a {_DIGEST_SIZE}-byte SHA-256 digest, got {len(digest)}")
+        algorithm = _digest_algorithm(digest)
         nonce = secrets.randbits(63) + 1  # positive, never zero
         request = tsp.TimeStampReq(
             {
                 "version": "v1",
                 "message_imprint": {
-                    "hash_algorithm": algos.DigestAlgorithm({"algorithm": _HASH}),
+                    "hash_algorithm": algos.DigestAlgorithm({"algorithm": algorithm}),
                     "hashed_message": digest,
                 },
                 "nonce": nonce,
@@ -462,22 +489,29 @@ class HttpTimestamper:
                     f"refused the request with HTTP {exc.code} {exc.reason}; "
                     "check the TSA URL and any access credentials",
                 ) from exc
-            except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError) as exc:
+            except (
+                urllib.error.URLError,
+                TimeoutError,
+                ConnectionError,
+                http.client.HTTPException,  # broken or non-HTTP answers on the socket
+            ) as exc:
                 reason = getattr(exc, "reason", exc)
-                last = "timed out" if isinstance(reason, (TimeoutError, socket.timeout)) else str(reason)
+                last = (
+                    "timed out" if isinstance(reason, TimeoutError) else str(reason) or repr(reason)
+                )
                 continue
             if len(body) > _MAX_RESPONSE_BYTES:
                 raise TsaError(self.url, "sent an oversized answer; this is not an RFC 3161 TSA")
             return body
         raise TsaUnavailable(
             self.url,
-            f"unreachable after {self.retries + 1} attempts ({last}); the package stays "
-            "'pending timestamp' — try again later or use another TSA",
+            f"no usable answer after {self.retries + 1} attempts ({last}); the package "
+            "stays 'pending timestamp' — try again later or use another TSA",
         )
 
     def _accept(self, body: bytes, digest: bytes, nonce: int) -> bytes:
         try:
-            response = tsp.TimeStampResp.load(body, strict=True)
+            response = _TimeStampResp.load(body, strict=True)
             status = response["status"]["status"].native
             status_text = "; ".join(response["status"]["status_string"].native or [])
             fail_info = ", ".join(sorted(response["status"]["fail_info"].native or []))
@@ -487,9 +521,11 @@ class HttpTimestamper:
             ) from exc
         if status not in ("granted", "granted_with_mods"):
             detail = ", ".join(x for x in (status_text, fail_info) if x)
-            raise TsaError(self.url, f"refused to timestamp ({status}{': ' + detail if detail else ''})")
+            raise TsaError(
+                self.url, f"refused to timestamp ({status}{': ' + detail if detail else ''})"
+            )
         token = response["time_stamp_token"]
-        if token.native is None:
+        if isinstance(token, core.Void):
             raise TsaError(self.url, "granted the request but sent no token")
         token_der = token.dump()
         try:
@@ -500,12 +536,11 @@ class HttpTimestamper:
             raise TsaError(self.url, "answered with a token for another request (nonce mismatch)")
         if check.problems:
             raise TsaError(self.url, "; ".join(check.problems))
-        skew = check.gen_time - datetime.now(timezone.utc)
+        skew = check.gen_time - datetime.now(UTC)
         if skew > self.max_clock_skew:
             raise TsaError(
                 self.url,
-                f"dated its token {skew} in the future; check this computer's clock "
-                "and the TSA's",
+                f"dated its token {skew} in the future; check this computer's clock and the TSA's",
             )
         return token_der
 
@@ -513,9 +548,7 @@ class HttpTimestamper:
 # ------------------------------------------------------------------------ local TSA
 
 
-def default_data_dir(
-    env: Mapping[str, str] | None = None, platform: str | None = None
-) -> Path:
+def default_data_dir(env: Mapping[str, str] | None = None, platform: str | None = None) -> Path:
     """Where archiver keeps per-user state: ``$ARCHIVER_DATA_DIR``, else
     ``%LOCALAPPDATA%\\archiver`` on Windows, else ``$XDG_DATA_HOME/archiver`` or
     ``~/.local/share/archiver``."""
@@ -561,7 +594,7 @@ def _create_local_tsa(target: Path) -> None:
     from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    now = datetime.now(timezone.utc) - timedelta(minutes=5)
+    now = datetime.now(UTC) - timedelta(minutes=5)
     # Long validity on purpose: a local token has no outside trust to expire, and an
     # expired certificate would only make old local records fail for no gain.
     until = now + timedelta(days=365 * 30)
@@ -592,7 +625,9 @@ def _create_local_tsa(target: Path) -> None:
             cx509.KeyUsage(False, False, False, False, False, True, True, False, False),
             critical=True,
         )
-        .add_extension(cx509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False)
+        .add_extension(
+            cx509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False
+        )
         .sign(root_key, hashes.SHA256())
     )
     tsa = (
@@ -609,9 +644,12 @@ def _create_local_tsa(target: Path) -> None:
             critical=True,
         )
         .add_extension(cx509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
-        .add_extension(cx509.SubjectKeyIdentifier.from_public_key(tsa_key.public_key()), critical=False)
         .add_extension(
-            cx509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False
+            cx509.SubjectKeyIdentifier.from_public_key(tsa_key.public_key()), critical=False
+        )
+        .add_extension(
+            cx509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()),
+            critical=False,
         )
         .sign(root_key, hashes.SHA256())
     )
@@ -679,8 +717,7 @@ class LocalTimestamper:
         from pyhanko.sign.timestamps.common_utils import handle_tsp_response
         from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 
-        if len(digest) != _DIGEST_SIZE:
-            raise ValueError(f"expected a {_DIGEST_SIZE}-byte SHA-256 digest, got {len(digest)}")
+        algorithm = _digest_algorithm(digest)
 
         class _Signer(DummyTimeStamper):
             # pyHanko's test TSA would claim another TSA's policy OID; use ours.
@@ -693,9 +730,9 @@ class LocalTimestamper:
             tsa_cert=self.tsa_cert,
             tsa_key=self._key,
             certs_to_embed=[self.root_cert],  # so verifiers can build the whole chain
-            fixed_dt=datetime.now(timezone.utc),
+            fixed_dt=datetime.now(UTC),
         )
-        nonce, request = signer.request_cms(digest, _HASH)
+        nonce, request = signer.request_cms(digest, algorithm)
         token = handle_tsp_response(signer.request_tsa_response(request), nonce)
         return token.dump()
 

@@ -49,3 +49,13 @@ def verify(path: Path, sig_id: str, trust: Path, at: str | None = None) -> tuple
     proc = subprocess.run(cmd + [str(path)], capture_output=True, text=True, timeout=60,
                           env={"TZ": "UTC", "PATH": "/usr/bin:/bin"})
     return proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def verify_crypto_only(path: Path, sig_id: str) -> bool:
+    """xmlsec1 on digests and signature value alone (``--insecure``: certificates unchecked)."""
+    cmd = ["xmlsec1", "--verify", "--insecure", "--enabled-reference-uris", "same-doc",
+           "--id-attr:Id", "DLHocBa", "--id-attr:Id", "MonHoc",
+           "--id-attr:Id", f"{DSIG}:Signature", "--node-id", sig_id, str(path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
+                          env={"TZ": "UTC", "PATH": "/usr/bin:/bin"})
+    return proc.returncode == 0

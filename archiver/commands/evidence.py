@@ -1,0 +1,203 @@
+"""`archiver evidence`: check and renew RFC 4998 evidence records (.ers files)."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import click
+
+from archiver.evidence import EvidenceCheck, EvidenceError, renew, verify_evidence
+from archiver.tsa import (
+    LOCAL_TSA_LABEL,
+    TimestampError,
+    local_tsa_fingerprint,
+    make_timestamper,
+    read_config_file,
+    resolve_tsa_config,
+)
+
+_VN_TIME = timezone(timedelta(hours=7), "ICT")
+
+
+def _when(moment: datetime | None) -> str:
+    if moment is None:
+        return "-"
+    utc = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    vn = moment.astimezone(_VN_TIME).strftime("%d/%m/%Y %H:%M:%S")
+    return f"{vn} (giờ Việt Nam) = {utc}"
+
+
+def _yes(flag: bool, good: str, bad: str) -> str:
+    return good if flag else click.style(bad, fg="red", bold=True)
+
+
+@click.group(name="evidence")
+def command() -> None:
+    """Kiểm tra và gia hạn hồ sơ chứng cứ thời gian (.ers) / check and renew evidence records."""
+
+
+@command.command(name="verify")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--ers",
+    "ers_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Evidence record (.ers) of these files.",
+)
+@click.option(
+    "--trust",
+    "trust_path",
+    type=click.Path(exists=True, path_type=Path),
+    help="Folder (or file) of trusted TSA/CA certificates, PEM or DER.",
+)
+@click.option(
+    "--require-trusted",
+    is_flag=True,
+    help="Fail unless every timestamp comes from a trusted TSA (local ones fail).",
+)
+def verify_cmd(
+    files: tuple[Path, ...], ers_path: Path, trust_path: Path | None, require_trusted: bool
+) -> None:
+    """Kiểm tra FILE... theo hồ sơ chứng cứ --ers / verify FILE... against an evidence record.
+
+    FILE... are all data objects of one item (e.g. transcript XML, its report JSON,
+    its validation data), in any order. Exit status 0 = verified, 1 = not verified.
+    """
+    try:
+        result = verify_evidence([p.read_bytes() for p in files], ers_path.read_bytes(), trust_path)
+    except (EvidenceError, TimestampError) as exc:
+        raise click.ClickException(f"{ers_path}: {exc}") from exc
+    _print_check(ers_path, result)
+    good = result.ok and (result.trusted or not require_trusted)
+    if result.ok and not good:
+        click.echo("Yêu cầu TSA tin cậy (--require-trusted) / a trusted TSA is required: KHÔNG ĐẠT")
+    click.echo(
+        "KẾT QUẢ / RESULT: "
+        + (
+            click.style("HỢP LỆ / VERIFIED", fg="green", bold=True)
+            if good
+            else click.style("KHÔNG HỢP LỆ / NOT VERIFIED", fg="red", bold=True)
+        )
+    )
+    click.get_current_context().exit(0 if good else 1)
+
+
+def _print_check(ers_path: Path, result: EvidenceCheck) -> None:
+    click.echo(f"Hồ sơ chứng cứ / evidence record: {ers_path}")
+    click.echo(f"Thời điểm được chứng minh / time proven: {_when(result.time)}")
+    click.echo(f"TSA: {result.tsa_name}")
+    click.echo(
+        "Chuỗi băm / hash chain: "
+        + _yes(result.hash_chain_intact, "nguyên vẹn / intact", "BỊ HỎNG / BROKEN")
+    )
+    click.echo(
+        "Chữ ký dấu thời gian / timestamp signatures: "
+        + _yes(
+            result.signatures_valid and result.eku_ok, "hợp lệ / valid", "KHÔNG hợp lệ / INVALID"
+        )
+    )
+    click.echo("TSA tin cậy / trusted TSA: " + ("có / yes" if result.trusted else "không / no"))
+    if result.local_label:
+        mine = local_tsa_fingerprint()
+        own = (
+            any(t.local and t.tsa_fingerprint == mine for t in result.timestamps) if mine else False
+        )
+        suffix = " — của máy tính này / from this computer" if own else ""
+        click.echo(click.style(f"Lưu ý / note: {result.local_label}{suffix}", fg="yellow"))
+    renewals = len(result.timestamps) - 1
+    if renewals:
+        click.echo(f"Số lần gia hạn / renewals: {renewals}")
+    seen: set[str] = {LOCAL_TSA_LABEL}  # already said in the note above
+    for check in result.timestamps:
+        for problem in check.problems:
+            label = f"timestamp {check.chain + 1}.{check.position + 1}: {problem}"
+            if problem not in seen:
+                seen.add(problem)
+                click.echo(f"  - {label}")
+    for problem in result.problems:
+        click.echo(f"  - {problem}")
+    for note in result.notes:
+        click.echo(f"  · {note}")
+
+
+_RENEWED = re.compile(r"^(?P<stem>.*?)(?:\.r(?P<n>\d+))?$")
+
+
+def renewed_path(path: Path) -> Path:
+    """``x.ers`` → ``x.r1.ers``, ``x.r1.ers`` → ``x.r2.ers``; skips names already taken,
+    so renewal never overwrites a record (the old one stays valid evidence too)."""
+    match = _RENEWED.match(path.stem)
+    assert match is not None  # the pattern matches every string
+    stem, n = match["stem"], int(match["n"] or 0)
+    suffix = path.suffix or ".ers"
+    for candidate in range(n + 1, n + 10_000):
+        target = path.with_name(f"{stem}.r{candidate}{suffix}")
+        if not target.exists():
+            return target
+    raise click.ClickException(f"too many renewed copies of {path} already exist")
+
+
+@command.command(name="renew")
+@click.argument(
+    "ers_files",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@click.option(
+    "--tsa-url", help="RFC 3161 TSA URL (default: ARCHIVER_TSA_URL, archiver.toml, local TSA)."
+)
+@click.option(
+    "--tsa-cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The TSA's certificate or its CA (PEM/DER).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("archiver.toml"),
+    show_default=True,
+    help="Settings file with a [tsa] table.",
+)
+def renew_cmd(
+    ers_files: tuple[Path, ...], tsa_url: str | None, tsa_cert: Path | None, config_path: Path
+) -> None:
+    """Gia hạn dấu thời gian cho các tệp .ers / renew the timestamps of .ers files.
+
+    One TSA request for all files. Each renewed record is written beside its
+    original as NAME.rN.ers; originals are never changed or overwritten.
+    """
+    try:
+        config = resolve_tsa_config(
+            tsa_url,
+            tsa_cert,
+            env=os.environ,
+            file_config=read_config_file(config_path),
+            file_dir=config_path.parent,
+        )
+        timestamper = make_timestamper(config)
+        renewed = renew([p.read_bytes() for p in ers_files], timestamper)
+    except (EvidenceError, TimestampError) as exc:
+        raise click.ClickException(f"{exc}\nChưa gia hạn tệp nào / nothing was renewed.") from exc
+    for source, der in zip(ers_files, renewed, strict=True):
+        target = renewed_path(source)
+        with target.open("xb") as fh:  # "x": never overwrite, even in a race
+            fh.write(der)
+        click.echo(f"{source} → {target}")
+    if config.is_local:
+        click.echo(
+            click.style(
+                "Lưu ý / note: dùng TSA cục bộ / renewed with the local TSA "
+                "(dấu thời gian cục bộ, không phải của TSA tin cậy)",
+                fg="yellow",
+            )
+        )
+    else:
+        click.echo(f"TSA: {config.url} ({config.source})")

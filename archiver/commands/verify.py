@@ -1,0 +1,154 @@
+"""``archiver verify``: re-verify transcripts and print the verdicts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+import click
+
+from ..profiles import ProfileError
+
+VN = dt.timezone(dt.timedelta(hours=7))
+ROLE_LABELS = {"GVBM": "GVBM", "GVCN": "GVCN", "HT": "HT", "TC": "TC"}
+VERDICT_STYLE = {"VALID": "bold green", "INVALID": "bold red", "INDETERMINATE": "bold yellow",
+                 "REJECTED": "bold magenta"}
+STATUS_STYLE = {"TOTAL_PASSED": "green", "TOTAL_FAILED": "red", "INDETERMINATE": "yellow"}
+
+
+def parse_time(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    text = value.strip().replace(" ", "T")
+    if re.fullmatch(r"\d{4}-\d\d-\d\d", text):
+        text += "T00:00:00"
+    try:
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            "thời điểm dạng 2026-12-01 hoặc 2026-12-01T08:00:00+07:00 / "
+            "a time like 2026-12-01 or 2026-12-01T08:00:00+07:00") from None
+    return when if when.tzinfo else when.replace(tzinfo=VN)  # no offset: Vietnam time
+
+
+@click.command("verify", short_help="Re-verify transcript signatures (crypto, chain, revocation, roles).")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--trust", "trust_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of CA certificates (PEM/DER; self-signed = trust anchors) and CRLs (.crl).")
+@click.option("--profile", "profile_id", help="Format profile; detected from each document when omitted.")
+@click.option("--profiles-dir", "profiles_dirs", multiple=True, type=click.Path(file_okay=False),
+              help="Extra folder of profiles (repeatable).")
+@click.option("--at", "at", callback=parse_time,
+              help="Validation time (ISO 8601; no offset = Vietnam time). Default: now.")
+@click.option("--poe", "poe", callback=parse_time,
+              help="Proof of existence: a time an archive timestamp proves the files existed.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (spec section 5).")
+@click.option("--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Worker processes.")
+@click.option("-q", "--quiet", is_flag=True, help="One line per file instead of a table.")
+def command(paths: tuple[Path, ...], trust_dir: Path | None, profile_id: str | None,
+            profiles_dirs: tuple[str, ...], at: dt.datetime | None, poe: dt.datetime | None,
+            as_json: bool, jobs: int, quiet: bool) -> None:
+    """Kiểm tra lại chữ ký số của học bạ / re-verify transcripts.
+
+    PATHS are files, folders (every *.xml inside, recursively) or .zip exports. Exit
+    code: 0 when every input is VALID, 1 when any is not, 2 on usage or configuration
+    errors. Inputs are only read, never modified.
+    """
+    from ..verify import TrustConfigError, VerifySettings, verify_inputs
+
+    settings = VerifySettings(
+        trust_dir=str(trust_dir) if trust_dir else None, profile_id=profile_id,
+        profiles_dirs=profiles_dirs, validation_time=at or dt.datetime.now(dt.timezone.utc),
+        proof_of_existence=poe, validation_data=False)
+    try:
+        settings.build()
+    except (TrustConfigError, ProfileError) as exc:
+        click.echo(f"Lỗi cấu hình / configuration error: {exc}", err=True)
+        sys.exit(2)
+    if trust_dir is None and not as_json:
+        click.echo("Chú ý: chưa chỉ định --trust, không chữ ký nào xác định được chuỗi tin cậy / "
+                   "no --trust given: no certificate can chain to a trusted CA", err=True)
+    counts: Counter[str] = Counter()
+    reports = verify_inputs(paths, settings, jobs=jobs)
+    if as_json:
+        # Streamed, so memory stays flat on large runs.
+        out = sys.stdout
+        out.write("[")
+        for i, report in enumerate(reports):
+            counts[report.verdict] += 1
+            out.write(("," if i else "") + "\n" + json.dumps(report.to_dict(), ensure_ascii=False))
+        out.write("\n]\n")
+    else:
+        from rich.console import Console
+
+        console = Console(highlight=False)
+        for report in reports:
+            counts[report.verdict] += 1
+            _print_report(console, report, quiet)
+        _print_summary(console, counts)
+    sys.exit(0 if counts and set(counts) == {"VALID"} else 1)
+
+
+def _short_time(iso: str) -> str:
+    try:
+        return dt.datetime.fromisoformat(iso).astimezone(VN).strftime("%d/%m/%Y %H:%M")
+    except ValueError:
+        return iso or "—"
+
+
+def _print_report(console, report, quiet: bool) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ..verify.report import STATUS_LABELS
+
+    style = VERDICT_STYLE.get(report.verdict, "bold")
+    who = f" — {escape(report.student_name)}" if report.student_name else ""
+    console.print(f"[{style}]{report.verdict_label} ({report.verdict})[/] {escape(report.path)}{who}")
+    for finding in report.reasons:
+        console.print(f"  lý do / reason: {escape(finding.message)} [dim]({finding.code})[/]")
+    for finding in report.warnings:
+        console.print(f"  [yellow]cảnh báo / warning:[/] {escape(finding.message)} [dim]({finding.code})[/]")
+    if quiet or not report.signatures:
+        return
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    table.add_column("Vai trò", no_wrap=True)
+    table.add_column("Môn", no_wrap=True)
+    table.add_column("Người ký")
+    table.add_column("Chứng thư số")
+    table.add_column("Thời điểm ký", no_wrap=True)
+    table.add_column("Kết quả", no_wrap=True)
+    table.add_column("Lý do", ratio=1)
+    for sig in report.signatures:
+        role = sig.role + ("" if sig.listed else "*")
+        result = f"[{STATUS_STYLE.get(sig.status, '')}]{STATUS_LABELS.get(sig.status, sig.status)}[/]"
+        reason = sig.sub_indication and f"{sig.message.split(' / ')[0]} ({sig.sub_indication})"
+        table.add_row(role, sig.subject or "", escape(sig.signer), escape(_cn_uid(sig.subject_dn, sig.signer)),
+                      _short_time(sig.signing_time), result, escape(reason or ""))
+    console.print(table)
+    if any(not s.listed for s in report.signatures):
+        console.print("  [dim]* chữ ký không có trong danh sách người ký / not listed in DSTTKy[/]")
+
+
+def _cn_uid(dn: str, signer: str) -> str:
+    """The parts of a certificate subject a clerk recognises: the UID, and the CN when it
+    is not the listed signer's name."""
+    parts = dict(p.split("=", 1) for p in re.split(r"(?<!\\),", dn) if "=" in p)
+    uid, cn = parts.get("UID", ""), parts.get("CN", "")
+    if cn and cn != signer:
+        return f"{uid} ({cn})" if uid else cn
+    return uid or dn
+
+
+def _print_summary(console, counts: Counter[str]) -> None:
+    from ..verify.report import VERDICT_LABELS
+
+    total = sum(counts.values())
+    items = ", ".join(f"[{VERDICT_STYLE[v]}]{VERDICT_LABELS[v]} ({v}): {counts[v]}[/]"
+                      for v in ("VALID", "INVALID", "INDETERMINATE", "REJECTED") if counts[v])
+    console.print(f"\nTổng cộng / total: {total} tệp — {items or 'không có tệp nào / no files'}")

@@ -1,0 +1,147 @@
+"""Stage 2, verify: re-verify every signature of a transcript and keep the verdict.
+
+Library use::
+
+    from archiver.verify import Verifier, load_trust
+    verifier = Verifier(load_trust("school/trust"))
+    report = verifier.verify_bytes(data, path="9A1/x.xml")
+    report.verdict, report.to_dict()
+
+``verify_inputs`` runs a verifier over files, folders and zips, in parallel, in order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from ..inputs import InputItem, iter_inputs
+from ..profiles import Profile, available_profiles, get_profile
+from .engine import Verifier
+from .report import (
+    INDETERMINATE,
+    INVALID,
+    REJECTED,
+    SCHEMA,
+    VALID,
+    VERDICT_LABELS,
+    Finding,
+    SignatureCheck,
+    VerificationReport,
+)
+from .trust import TrustConfigError, TrustStore, load_trust
+
+__all__ = [
+    "INDETERMINATE", "INVALID", "REJECTED", "SCHEMA", "VALID", "VERDICT_LABELS", "Finding",
+    "SignatureCheck", "TrustConfigError", "TrustStore", "VerificationReport", "Verifier",
+    "VerifySettings", "load_trust", "verify_file", "verify_inputs",
+]
+
+
+@dataclass(frozen=True)
+class VerifySettings:
+    """What a verifier needs, in a form that crosses process boundaries."""
+
+    trust_dir: str | None = None
+    profile_id: str | None = None
+    profiles_dirs: tuple[str, ...] = ()
+    validation_time: dt.datetime | None = None
+    proof_of_existence: dt.datetime | None = None
+    validation_data: bool = True  # keep the DER of certificates and CRLs in the report
+
+    def build(self) -> Verifier:
+        profiles = available_profiles(self.profiles_dirs)
+        profile = get_profile(self.profile_id, self.profiles_dirs) if self.profile_id else None
+        return Verifier(load_trust(self.trust_dir), profiles=profiles, profile=profile,
+                        validation_time=self.validation_time)
+
+
+def verify_item(verifier: Verifier, item: InputItem, settings: VerifySettings) -> VerificationReport:
+    if item.error:
+        report = VerificationReport(path=item.name, sha256="", size=0, verdict=REJECTED,
+                                    validation_time=verifier.validation_time.isoformat())
+        report.reasons.append(Finding("UNREADABLE", item.error))
+        return report
+    limit = verifier.profile.policy.max_bytes if verifier.profile else max(
+        (p.policy.max_bytes for p in verifier.profiles.values()), default=5 * 1024 * 1024)
+    try:
+        data = item.read(limit)
+    except OSError as exc:
+        report = VerificationReport(path=item.name, sha256="", size=0, verdict=REJECTED,
+                                    validation_time=verifier.validation_time.isoformat())
+        report.reasons.append(Finding("UNREADABLE", f"Không đọc được tệp / cannot read: {exc.strerror or exc}"))
+        return report
+    report = verifier.verify_bytes(data, item.name, proof_of_existence=settings.proof_of_existence)
+    if not settings.validation_data:
+        report.certificates, report.crls = {}, {}
+    return report
+
+
+def verify_file(path: str | os.PathLike, trust: str | os.PathLike | None = None, *,
+                profile: str | None = None, at: dt.datetime | None = None) -> VerificationReport:
+    """Verify one file (convenience for other stages and scripts)."""
+    settings = VerifySettings(trust_dir=str(trust) if trust else None, profile_id=profile,
+                              validation_time=at)
+    return verify_item(settings.build(), InputItem(name=str(path), source=str(path)), settings)
+
+
+# -- parallel runs ---------------------------------------------------------------------
+_WORKER: tuple[Verifier, VerifySettings] | None = None
+
+
+def _init_worker(settings: VerifySettings) -> None:
+    global _WORKER
+    _WORKER = (settings.build(), settings)
+
+
+def _work(batch: list[InputItem]) -> list[VerificationReport]:
+    verifier, settings = _WORKER
+    return [verify_item(verifier, item, settings) for item in batch]
+
+
+def _batches(items: Iterable[InputItem], size: int) -> Iterator[list[InputItem]]:
+    batch: list[InputItem] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def verify_inputs(paths: Iterable[str | os.PathLike], settings: VerifySettings, *,
+                  jobs: int = 1, batch_size: int = 16) -> Iterator[VerificationReport]:
+    """Reports for every input under ``paths``, in input order.
+
+    With ``jobs > 1`` the work is spread over processes, each with its own verifier
+    (and certificate cache); at most a few batches per process are in flight, so memory
+    stays flat however many files there are.
+    """
+    items = iter_inputs(paths)
+    if jobs <= 1:
+        verifier = settings.build()
+        for item in items:
+            yield verify_item(verifier, item, settings)
+        return
+    settings.build()  # fail fast, in this process, on a bad trust folder or profile
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(settings,)) as pool:
+        pending: deque[Future] = deque()
+        for batch in _batches(items, batch_size):
+            pending.append(pool.submit(_work, batch))
+            if len(pending) >= jobs * 3:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
+
+
+def write_report(report: VerificationReport, path: Path) -> None:
+    import json
+
+    path.write_text(json.dumps(report.to_dict(validation_data=True), ensure_ascii=False, indent=1),
+                    encoding="utf-8")

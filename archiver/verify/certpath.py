@@ -1,0 +1,231 @@
+"""Certificate path and revocation checks at the signing time (spec section 3, checks 5-6).
+
+Path building and validation (signatures along the chain, basic constraints, key usage,
+CRL validation) are pyhanko-certvalidator's, the library pyHanko uses for AdES
+validation. It runs once per certificate, not once per signature: a school signs
+thousands of transcripts with about fifty certificates. What differs between the
+signatures of one certificate is only the signing time, so the time-dependent rules of
+the spec (validity window at SigningTime, revocation before or after it, proof of
+existence, expiry by the validation time) are evaluated per signature on the facts the
+validation established: the path, and the revocation entries of CRLs it accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from dataclasses import dataclass, field
+
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from pyhanko_certvalidator import CertificateValidator, ValidationContext
+from pyhanko_certvalidator import errors as pv_errors
+from pyhanko_certvalidator.policy_decl import (
+    CertRevTrustPolicy,
+    RevocationCheckingPolicy,
+    RevocationCheckingRule,
+)
+
+from .report import FAILED, PASSED, UNDECIDED
+from .trust import TrustStore, der, sha256
+
+UTC = dt.timezone.utc
+
+
+@dataclass(frozen=True)
+class CertificateFacts:
+    """What one validation of a certificate established, independent of the signing time."""
+
+    chain_found: bool
+    path: tuple[x509.Certificate, ...]  # signer first, trust anchor last
+    revoked_at: dt.datetime | None = None
+    revocation_data: bool = False
+    crls: tuple[x509.CertificateRevocationList, ...] = ()
+    error: tuple[str, str, str] | None = None  # (status, sub-indication, detail) if structural
+
+
+@dataclass
+class CertificateOutcome:
+    status: str
+    sub_indication: str
+    message: str
+    facts: CertificateFacts
+    checks: dict[str, str] = field(default_factory=dict)
+
+
+def _utc(when: dt.datetime) -> dt.datetime:
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _window(cert: x509.Certificate) -> tuple[dt.datetime, dt.datetime]:
+    return cert.not_valid_before_utc, cert.not_valid_after_utc
+
+
+class CertificateEvaluator:
+    """Evaluates signer certificates against a trust store; caches per certificate."""
+
+    def __init__(self, trust: TrustStore, *, revocation_required: bool = True):
+        self.trust = trust
+        self.revocation_required = revocation_required
+        self._anchors = [asn1_x509.Certificate.load(der(c)) for c in trust.anchors]
+        self._intermediates = [asn1_x509.Certificate.load(der(c)) for c in trust.intermediates]
+        self._crl_der = [c.public_bytes(_DER) for c in trust.crls]
+        self._cache: dict[bytes, CertificateFacts] = {}
+
+    # -- facts, once per certificate --------------------------------------------------
+    def facts(self, cert: x509.Certificate, supplied: list[x509.Certificate],
+              signing_time: dt.datetime) -> CertificateFacts:
+        key = der(cert)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._validate(cert, supplied, signing_time)
+            self._cache[key] = found
+        return found
+
+    def _context(self, supplied: list[asn1_x509.Certificate], moment: dt.datetime) -> ValidationContext:
+        ee_rule = (RevocationCheckingRule.CRL_REQUIRED if self.revocation_required
+                   else RevocationCheckingRule.CHECK_IF_DECLARED_SOFT)
+        policy = CertRevTrustPolicy(
+            RevocationCheckingPolicy(ee_certificate_rule=ee_rule,
+                                     intermediate_ca_cert_rule=RevocationCheckingRule.CHECK_IF_DECLARED_SOFT),
+            # A CRL issued after the signing time still tells the status at that time.
+            retroactive_revinfo=True,
+        )
+        return ValidationContext(
+            trust_roots=self._anchors,
+            other_certs=self._intermediates + supplied,
+            crls=self._crl_der,
+            moment=moment,
+            revinfo_policy=policy,
+            allow_fetching=False,  # offline, always
+        )
+
+    def _validate(self, cert: x509.Certificate, supplied: list[x509.Certificate],
+                  signing_time: dt.datetime) -> CertificateFacts:
+        # Validate at the signing time clamped into the certificate's own window: the
+        # window itself is judged per signature, here we want the path and its revocation data.
+        not_before, not_after = _window(cert)
+        moment = min(max(_utc(signing_time), not_before + dt.timedelta(seconds=1)),
+                     not_after - dt.timedelta(seconds=1))
+        supplied_asn1 = [asn1_x509.Certificate.load(der(c)) for c in supplied if der(c) != der(cert)]
+        context = self._context(supplied_asn1, moment)
+        leaf = asn1_x509.Certificate.load(der(cert))
+        validator = CertificateValidator(leaf, intermediate_certs=supplied_asn1, validation_context=context)
+        error: tuple[str, str, str] | None = None
+        path_found = True
+        try:
+            asyncio.run(validator.async_validate_usage(set()))
+        except pv_errors.PathBuildingError as exc:
+            path_found = False
+            error = (UNDECIDED, "NO_CERTIFICATE_CHAIN_FOUND", str(exc))
+        except pv_errors.RevokedError:
+            pass  # the revocation date is read below, and judged per signing time
+        except (pv_errors.InsufficientRevinfoError, pv_errors.StaleRevinfoError):
+            pass  # judged below from the CRLs found
+        except pv_errors.ExpiredError as exc:
+            error = (FAILED, "EXPIRED", str(exc))
+        except pv_errors.NotYetValidError as exc:
+            error = (FAILED, "NOT_YET_VALID", str(exc))
+        except (pv_errors.PathValidationError, pv_errors.ValidationError) as exc:
+            error = (UNDECIDED, "CERTIFICATE_CHAIN_GENERAL_FAILURE", str(exc))
+        path = self._path(cert, supplied) if path_found else (cert,)
+        revoked_at, crls = self._revocation(path)
+        return CertificateFacts(
+            chain_found=path_found,
+            path=path,
+            revoked_at=revoked_at,
+            revocation_data=bool(crls),
+            crls=tuple(crls),
+            error=error,
+        )
+
+    def _path(self, cert: x509.Certificate, supplied: list[x509.Certificate]) -> tuple[x509.Certificate, ...]:
+        """The chain pyhanko validated, for the report: issuer by issuer up to an anchor."""
+        pool = self.trust.intermediates + [c for c in supplied if der(c) != der(cert)]
+        path = [cert]
+        while path[-1].issuer != path[-1].subject and len(path) < 8:
+            current = path[-1]
+            anchor = next((a for a in self.trust.anchors if a.subject == current.issuer), None)
+            if anchor is not None:
+                path.append(anchor)
+                break
+            parent = next((c for c in pool if c.subject == current.issuer and c not in path), None)
+            if parent is None:
+                break
+            path.append(parent)
+        return tuple(path)
+
+    def _revocation(self, path: tuple[x509.Certificate, ...]) -> tuple[dt.datetime | None, list]:
+        """Revocation date of the signer certificate and the CRLs that speak for it."""
+        if len(path) < 2:
+            return None, []
+        leaf, issuer = path[0], path[1]
+        crls = [c for c in self.trust.crls_by_issuer(leaf.issuer) if c.is_signature_valid(issuer.public_key())]
+        revoked_at = None
+        for crl in crls:
+            entry = crl.get_revoked_certificate_by_serial_number(leaf.serial_number)
+            if entry is not None:
+                when = entry.revocation_date_utc
+                revoked_at = when if revoked_at is None else min(revoked_at, when)
+        return revoked_at, crls
+
+    # -- outcome, per signature -----------------------------------------------------------
+    def evaluate(self, cert: x509.Certificate, supplied: list[x509.Certificate],
+                 signing_time: dt.datetime, validation_time: dt.datetime,
+                 proof_of_existence: dt.datetime | None = None) -> CertificateOutcome:
+        facts = self.facts(cert, supplied, signing_time)
+        t = _utc(signing_time)
+        poe = _utc(proof_of_existence) if proof_of_existence else None
+        checks = {"chain": "PASSED", "revocation": "PASSED"}
+
+        def result(status: str, sub: str, message: str, check: str) -> CertificateOutcome:
+            checks[check] = "FAILED" if status == FAILED else "INDETERMINATE"
+            return CertificateOutcome(status, sub, message, facts, checks)
+
+        if not facts.chain_found:
+            checks["revocation"] = "NOT_CHECKED"
+            return result(UNDECIDED, "NO_CERTIFICATE_CHAIN_FOUND",
+                          "Không tìm được chuỗi tới CA tin cậy / no path to a configured trust anchor",
+                          "chain")
+        for c in facts.path:
+            not_before, not_after = _window(c)
+            who = "chứng thư người ký / signer certificate" if c is facts.path[0] else \
+                f"CA {c.subject.rfc4514_string()}"
+            if t < not_before:
+                return result(FAILED, "NOT_YET_VALID",
+                              f"{who}: hiệu lực từ {not_before:%Y-%m-%d}, ký lúc {t:%Y-%m-%d} / "
+                              f"valid from {not_before:%Y-%m-%d}, signed {t:%Y-%m-%d}", "chain")
+            if t > not_after:
+                return result(FAILED, "EXPIRED",
+                              f"{who}: hết hạn {not_after:%Y-%m-%d}, ký lúc {t:%Y-%m-%d} / "
+                              f"expired {not_after:%Y-%m-%d}, signed {t:%Y-%m-%d}", "chain")
+        if facts.error is not None:
+            status, sub, detail = facts.error
+            return result(status, sub, detail, "chain")
+        if facts.revoked_at is not None:
+            if facts.revoked_at <= t:
+                return result(FAILED, "REVOKED",
+                              f"Thu hồi lúc {facts.revoked_at:%Y-%m-%d %H:%M} UTC, trước khi ký / "
+                              "revoked before the signing time", "revocation")
+            if poe is None or poe > facts.revoked_at:
+                return result(UNDECIDED, "REVOKED_NO_POE",
+                              f"Thu hồi lúc {facts.revoked_at:%Y-%m-%d %H:%M} UTC, sau khi ký; chưa có "
+                              "bằng chứng tồn tại trước đó / revoked after signing, no earlier proof of existence",
+                              "revocation")
+        elif not facts.revocation_data and self.revocation_required:
+            return result(UNDECIDED, "TRY_LATER",
+                          "Không có CRL của CA cấp chứng thư / no CRL from the issuing CA in the trust folder",
+                          "revocation")
+        expiry = min(_window(c)[1] for c in facts.path)
+        if _utc(validation_time) > expiry and (poe is None or poe > expiry):
+            return result(UNDECIDED, "OUT_OF_BOUNDS_NO_POE",
+                          f"Chứng thư hết hạn {expiry:%Y-%m-%d}, chưa có bằng chứng tồn tại khi còn hạn / "
+                          "expired before the validation time, no proof of existence while valid",
+                          "chain")
+        return CertificateOutcome(PASSED, "", "", facts, checks)
+
+
+from cryptography.hazmat.primitives.serialization import Encoding as _Encoding  # noqa: E402
+
+_DER = _Encoding.DER
+__all__ = ["CertificateEvaluator", "CertificateFacts", "CertificateOutcome", "sha256"]

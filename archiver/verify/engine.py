@@ -1,0 +1,335 @@
+"""The verdict on one transcript: every check of spec section 3, per signature.
+
+A :class:`Verifier` holds what is shared across documents (profiles, the trust store,
+the per-certificate cache); :meth:`Verifier.verify_bytes` is pure apart from that cache.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from typing import Mapping
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
+from lxml import etree
+
+from .. import __version__
+from ..profiles import Profile, ProfileError, available_profiles, detect_profile
+from ..safexml import UnsafeXml, parse_bytes
+from ..transcript import nfc
+from .certpath import CertificateEvaluator
+from .report import (
+    FAILED,
+    INDETERMINATE,
+    INVALID,
+    PASSED,
+    REJECTED,
+    SUB_INDICATION_TEXT,
+    UNDECIDED,
+    VALID,
+    CertificateInfo,
+    Finding,
+    SignatureCheck,
+    VerificationReport,
+)
+from .trust import TrustStore, sha256
+from .xmldsig import DS, CryptoChecker, ParsedSignature, algorithm_problems, collect_ids, parse_signature
+
+VN = dt.timezone(dt.timedelta(hours=7))
+CHECK_ORDER = ("format", "hash", "crypto", "policy", "chain", "revocation", "role")
+
+
+@dataclass
+class Listed:
+    """A TTKy: who must sign, as the signed data says."""
+
+    role: str
+    subject: str
+    name: str
+    signer_id: str
+    signature_id: str
+
+
+def certificate_info(cert: x509.Certificate) -> CertificateInfo:
+    return CertificateInfo(
+        subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(),
+        serial=format(cert.serial_number, "x"),
+        not_before=cert.not_valid_before_utc.isoformat(),
+        not_after=cert.not_valid_after_utc.isoformat(),
+        sha256=sha256(cert.public_bytes(Encoding.DER)),
+    )
+
+
+def _uid(cert: x509.Certificate) -> str:
+    values = cert.subject.get_attributes_for_oid(NameOID.USER_ID)
+    return str(values[0].value) if values else ""
+
+
+def _common_name(cert: x509.Certificate) -> str:
+    values = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(values[0].value) if values else ""
+
+
+class Verifier:
+    """Verifies transcripts against a trust store at a validation time."""
+
+    def __init__(
+        self,
+        trust: TrustStore,
+        *,
+        profiles: Mapping[str, Profile] | None = None,
+        profile: Profile | None = None,
+        validation_time: dt.datetime | None = None,
+    ):
+        self.trust = trust
+        self.profiles = dict(profiles) if profiles is not None else available_profiles()
+        self.profile = profile
+        self.validation_time = validation_time or dt.datetime.now(dt.timezone.utc)
+        self._evaluators: dict[bool, CertificateEvaluator] = {}
+        self._trust_der = {
+            sha256(c.public_bytes(Encoding.DER)): c.public_bytes(Encoding.DER)
+            for c in trust.anchors + trust.intermediates
+        }
+
+    def _evaluator(self, profile: Profile) -> CertificateEvaluator:
+        required = profile.policy.revocation_required
+        if required not in self._evaluators:
+            self._evaluators[required] = CertificateEvaluator(self.trust, revocation_required=required)
+        return self._evaluators[required]
+
+    # -- entry points -----------------------------------------------------------------------
+    def verify_bytes(self, data: bytes, path: str = "", *,
+                     proof_of_existence: dt.datetime | None = None) -> VerificationReport:
+        report = VerificationReport(
+            path=path, sha256=hashlib.sha256(data).hexdigest(), size=len(data), verdict=REJECTED,
+            validation_time=self.validation_time.isoformat(),
+            proof_of_existence=proof_of_existence.isoformat() if proof_of_existence else "",
+            software=f"archiver {__version__}",
+        )
+        max_bytes = self.profile.policy.max_bytes if self.profile else max(
+            (p.policy.max_bytes for p in self.profiles.values()), default=5 * 1024 * 1024)
+        try:
+            tree = parse_bytes(data, max_bytes=max_bytes)
+        except UnsafeXml as exc:
+            report.reasons.append(Finding(exc.code, exc.message))
+            return report
+        root = tree.getroot()
+        try:
+            profile = self.profile or detect_profile(root, self.profiles)
+        except ProfileError as exc:
+            report.reasons.append(Finding("PROFILE_UNKNOWN", f"Không nhận ra định dạng học bạ / {exc}"))
+            return report
+        if self.profile is not None and not profile.matches(root):
+            report.reasons.append(Finding(
+                "PROFILE_MISMATCH",
+                f"Tài liệu không thuộc định dạng {profile.id} / the document does not fit profile {profile.id}"))
+            return report
+        report.profile = profile.id
+        self._check_document(root, profile, report, proof_of_existence)
+        return report
+
+    # -- the checks -------------------------------------------------------------------------
+    def _check_document(self, root: etree._Element, profile: Profile, report: VerificationReport,
+                        poe: dt.datetime | None) -> None:
+        tree = root.getroottree()
+        fields = profile.fields
+        report.lookup_code = nfc(tree.xpath(f"string({fields.get('lookup_code', '/')})")).lower()
+        report.student_name = nfc(tree.xpath(f"string({fields.get('student_name', '/')})"))
+        if not profile.schema.validate(tree):
+            first = profile.schema.error_log.last_error
+            report.warnings.append(Finding(
+                "SCHEMA_INVALID",
+                f"Không khớp lược đồ {profile.id} (dòng {first.line}): {first.message} / "
+                "does not follow the profile's schema"))
+
+        signer_map = profile.field_map("signer")
+        listed = [
+            Listed(**{k: nfc(node.xpath(f"string({p})")) for k, p in signer_map.items()})
+            for node in tree.xpath(profile.signing.signer_list)
+        ]
+        if not listed:
+            report.reasons.append(Finding("NO_SIGNER_LIST",
+                                          "Không có danh sách người ký (DSTTKy) / no signer list"))
+        ids = collect_ids(root)
+        duplicates = sorted(k for k, v in ids.items() if len(v) > 1)
+        if duplicates:
+            report.reasons.append(Finding(
+                "DUPLICATE_ID", f"Trùng Id trong tài liệu: {', '.join(duplicates)} / duplicate Id values"))
+        signatures = {s.get("Id") or "": s for s in root.iter(f"{DS}Signature")}
+        crypto = CryptoChecker(root, profile.signing.id_elements) if not duplicates else None
+        allowed_regions = self._allowed_regions(tree, profile, listed)
+        named = {entry.signature_id for entry in listed}
+
+        for entry in listed:
+            element = signatures.get(entry.signature_id)
+            if element is None:
+                check = SignatureCheck(
+                    id=entry.signature_id, role=entry.role, subject=entry.subject, signer=entry.name,
+                    signing_time="", status=FAILED, sub_indication="FORMAT_FAILURE", present=False,
+                    message="Thiếu chữ ký trong tài liệu / the signature is missing",
+                    checks={c: "NOT_CHECKED" for c in CHECK_ORDER} | {"format": "FAILED"})
+                report.reasons.append(Finding("SIGNATURE_MISSING",
+                                              f"Thiếu chữ ký {entry.signature_id} ({entry.role}) / missing signature"))
+            else:
+                check = self._check_signature(element, entry, tree, profile, ids, duplicates,
+                                              crypto, allowed_regions, poe, report)
+            report.signatures.append(check)
+
+        for sig_id, element in signatures.items():
+            if sig_id in named:
+                continue
+            check = self._check_signature(element, None, tree, profile, ids, duplicates, crypto,
+                                          allowed_regions, poe, report)
+            check.listed = False
+            report.signatures.append(check)
+            report.warnings.append(Finding(
+                "UNLISTED_SIGNATURE",
+                f"Chữ ký {sig_id or '(không Id)'} không có trong danh sách người ký (DSTTKy) / "
+                "a signature not listed in DSTTKy"))
+
+        self._signing_order(report, profile)
+        report.verdict = self._verdict(report, listed)
+
+    def _allowed_regions(self, tree: etree._ElementTree, profile: Profile,
+                         listed: list[Listed]) -> set[etree._Element]:
+        subjects = {e.subject for e in listed if e.subject}
+        found: set[etree._Element] = set()
+        for rule in profile.signing.roles.values():
+            for subject in (subjects if "$subject" in rule.region else {""}):
+                found.update(tree.xpath(rule.region.replace("$subject", "$s"), s=subject))
+        return found
+
+    def _check_signature(self, element, entry: Listed | None, tree, profile: Profile, ids,
+                         duplicates: list[str], crypto: CryptoChecker | None, allowed_regions,
+                         poe: dt.datetime | None, report: VerificationReport) -> SignatureCheck:
+        policy = profile.policy
+        parsed: ParsedSignature = parse_signature(element, ids, policy.default_utc_offset)
+        role = entry.role if entry else (element.getparent().get("VaiTro", "") if element.getparent() is not None else "")
+        check = SignatureCheck(
+            id=parsed.id, role=role, subject=entry.subject if entry else "",
+            signer=entry.name if entry else "", signing_time=parsed.signing_time.isoformat() if parsed.signing_time else parsed.signing_time_text,
+            status=PASSED, sub_indication="", message="")
+        checks = {c: "NOT_CHECKED" for c in CHECK_ORDER}
+        findings: list[tuple[str, str, str, str]] = []  # (check, status, sub, detail)
+
+        def fail(check_name: str, status: str, sub: str, detail: str) -> None:
+            checks[check_name] = "FAILED" if status == FAILED else "INDETERMINATE"
+            findings.append((check_name, status, sub, detail))
+
+        cert = parsed.signer_certificate
+        if cert is not None:
+            check.certificate = certificate_info(cert)
+            if not check.signer:
+                check.signer = _common_name(cert)
+        # 1. format
+        format_problems = list(parsed.problems)
+        if duplicates:
+            format_problems.append("Id không duy nhất trong tài liệu / Ids are not unique: " + ", ".join(duplicates))
+        region_refs = [r for r in parsed.references if r.target is not None and r.target.get("Id") != parsed.time_object_id]
+        for ref in region_refs:
+            if ref.target not in allowed_regions:
+                format_problems.append(
+                    f"Reference {ref.uri} trỏ tới phần tử ngoài vị trí quy định "
+                    f"({tree.getpath(ref.target)}) / points to an element outside its profile location")
+        if format_problems or crypto is None:
+            fail("format", FAILED, "FORMAT_FAILURE", "; ".join(format_problems))
+        else:
+            checks["format"] = "PASSED"
+            # 2-3. digests and signature value
+            outcome = crypto.verify(parsed)
+            if outcome == "PASSED":
+                checks["hash"] = checks["crypto"] = "PASSED"
+            elif outcome == "HASH_FAILURE":
+                fail("hash", FAILED, "HASH_FAILURE", "")
+            else:
+                checks["hash"] = "PASSED"
+                fail("crypto", FAILED, "SIG_CRYPTO_FAILURE", "")
+            # 4. algorithm policy
+            problems = algorithm_problems(parsed, policy)
+            if problems:
+                fail("policy", UNDECIDED, "CRYPTO_CONSTRAINTS_FAILURE", "; ".join(problems))
+            else:
+                checks["policy"] = "PASSED"
+            # 5-6. certificate path and revocation at the signing time
+            evaluator = self._evaluator(profile)
+            result = evaluator.evaluate(cert, parsed.certificates[1:], parsed.signing_time,
+                                        self.validation_time, poe)
+            checks.update(result.checks)
+            if result.status != PASSED:
+                fail("chain" if result.checks.get("chain") != "PASSED" else "revocation",
+                     result.status, result.sub_indication, result.message)
+            facts = result.facts
+            check.chain = [sha256(c.public_bytes(Encoding.DER)) for c in facts.path]
+            for c in facts.path:
+                report.certificates[sha256(c.public_bytes(Encoding.DER))] = c.public_bytes(Encoding.DER)
+            for crl in facts.crls:
+                blob = crl.public_bytes(Encoding.DER)
+                report.crls[sha256(blob)] = blob
+                check.crls.append(sha256(blob))
+            # 7. role and identity
+            if entry is not None:
+                role_problems = self._role_problems(entry, region_refs, tree, profile, cert)
+                if role_problems:
+                    fail("role", FAILED, "SIG_CONSTRAINTS_FAILURE", "; ".join(role_problems))
+                else:
+                    checks["role"] = "PASSED"
+        check.checks = checks
+        check.findings = [Finding(sub, detail or SUB_INDICATION_TEXT.get(sub, sub))
+                          for _, _, sub, detail in findings]
+        # A definitive failure outweighs an undecided check; otherwise the first in order.
+        decisive = next((f for f in findings if f[1] == FAILED), findings[0] if findings else None)
+        if decisive:
+            _, check.status, check.sub_indication, detail = decisive
+            check.message = SUB_INDICATION_TEXT.get(check.sub_indication, check.sub_indication)
+            if detail:
+                check.message += f" — {detail}"
+        return check
+
+    @staticmethod
+    def _role_problems(entry: Listed, region_refs, tree, profile: Profile,
+                       cert: x509.Certificate) -> list[str]:
+        problems = []
+        rule = profile.signing.roles.get(entry.role)
+        if rule is None:
+            return [f"vai trò {entry.role!r} không có trong profile / unknown role"]
+        expected = tree.xpath(rule.region.replace("$subject", "$s"), s=entry.subject)
+        targets = [r.target for r in region_refs]
+        if len(expected) != 1 or targets != expected:
+            where = ", ".join(tree.getpath(t) for t in targets) or "không có / none"
+            problems.append(f"vùng ký không đúng vai trò {entry.role}: {where} / "
+                            "the signed region is not the one this role signs")
+        uid = _uid(cert)
+        want = f"CCCD:{entry.signer_id}" if rule.identity == "person" else entry.signer_id
+        if uid != want:
+            problems.append(f"chứng thư của {uid or '(không UID)'}, danh sách ghi {want} / "
+                            "the certificate is not the listed signer's")
+        return problems
+
+    @staticmethod
+    def _signing_order(report: VerificationReport, profile: Profile) -> None:
+        ranks = {r.role: r.rank for r in profile.signing.roles.values()}
+        timed = [(ranks[s.role], s) for s in report.signatures
+                 if s.listed and s.present and s.role in ranks and s.signing_time[:4].isdigit()]
+        for rank_a, a in timed:
+            for rank_b, b in timed:
+                if rank_a < rank_b and dt.datetime.fromisoformat(a.signing_time) > dt.datetime.fromisoformat(b.signing_time):
+                    report.warnings.append(Finding(
+                        "SIGNING_ORDER",
+                        f"{b.role} ({b.id}) ký lúc {b.signing_time} trước {a.role} ({a.id}) lúc "
+                        f"{a.signing_time} / signed out of the regulated order"))
+                    return
+
+    @staticmethod
+    def _verdict(report: VerificationReport, listed: list[Listed]) -> str:
+        named = [s for s in report.signatures if s.listed]
+        if not listed:
+            return INVALID
+        if any(s.status == FAILED for s in named):
+            return INVALID
+        if any(s.status == UNDECIDED for s in named):
+            return INDETERMINATE
+        return VALID
