@@ -36,7 +36,15 @@ from .report import (
     VerificationReport,
 )
 from .trust import TrustStore, sha256
-from .xmldsig import DS, CryptoChecker, ParsedSignature, algorithm_problems, collect_ids, parse_signature
+from .xmldsig import (
+    DS,
+    CryptoChecker,
+    ParsedSignature,
+    algorithm_problems,
+    collect_ids,
+    load_certificate,
+    parse_signature,
+)
 
 VN = dt.timezone(dt.timedelta(hours=7))
 CHECK_ORDER = ("format", "hash", "crypto", "policy", "chain", "revocation", "role")
@@ -90,10 +98,25 @@ class Verifier:
         self.profile = profile
         self.validation_time = validation_time or dt.datetime.now(dt.timezone.utc)
         self._evaluators: dict[bool, CertificateEvaluator] = {}
-        self._trust_der = {
-            sha256(c.public_bytes(Encoding.DER)): c.public_bytes(Encoding.DER)
-            for c in trust.anchors + trust.intermediates
-        }
+        # Per-certificate caches: a school has ~50 certificates and thousands of signatures.
+        self._cert_by_b64: dict[str, x509.Certificate] = {}
+        self._cert_info: dict[x509.Certificate, tuple[CertificateInfo, str, str]] = {}
+        self._xmlsec_keys: dict = {}
+
+    def _load_certificate(self, b64: str) -> x509.Certificate:
+        cert = self._cert_by_b64.get(b64)
+        if cert is None:
+            cert = load_certificate(b64)
+            self._cert_by_b64[b64] = cert
+        return cert
+
+    def _describe(self, cert: x509.Certificate) -> tuple[CertificateInfo, str, str]:
+        """(info, UID, CN) of a certificate, computed once."""
+        found = self._cert_info.get(cert)
+        if found is None:
+            found = (certificate_info(cert), _uid(cert), _common_name(cert))
+            self._cert_info[cert] = found
+        return found
 
     def _evaluator(self, profile: Profile) -> CertificateEvaluator:
         required = profile.policy.revocation_required
@@ -160,7 +183,7 @@ class Verifier:
             report.reasons.append(Finding(
                 "DUPLICATE_ID", f"Trùng Id trong tài liệu: {', '.join(duplicates)} / duplicate Id values"))
         signatures = {s.get("Id") or "": s for s in root.iter(f"{DS}Signature")}
-        crypto = CryptoChecker(root, profile.signing.id_elements) if not duplicates else None
+        crypto = CryptoChecker(root, profile.signing.id_elements, self._xmlsec_keys) if not duplicates else None
         allowed_regions = self._allowed_regions(tree, profile, listed)
         named = {entry.signature_id for entry in listed}
 
@@ -207,7 +230,8 @@ class Verifier:
                          duplicates: list[str], crypto: CryptoChecker | None, allowed_regions,
                          poe: dt.datetime | None, report: VerificationReport) -> SignatureCheck:
         policy = profile.policy
-        parsed: ParsedSignature = parse_signature(element, ids, policy.default_utc_offset)
+        parsed: ParsedSignature = parse_signature(element, ids, policy.default_utc_offset,
+                                                  self._load_certificate)
         role = entry.role if entry else (element.getparent().get("VaiTro", "") if element.getparent() is not None else "")
         check = SignatureCheck(
             id=parsed.id, role=role, subject=entry.subject if entry else "",
@@ -221,10 +245,11 @@ class Verifier:
             findings.append((check_name, status, sub, detail))
 
         cert = parsed.signer_certificate
+        uid = ""
         if cert is not None:
-            check.certificate = certificate_info(cert)
+            check.certificate, uid, common_name = self._describe(cert)
             if not check.signer:
-                check.signer = _common_name(cert)
+                check.signer = common_name
         # 1. format
         format_problems = list(parsed.problems)
         if duplicates:
@@ -263,16 +288,12 @@ class Verifier:
                 fail("chain" if result.checks.get("chain") != "PASSED" else "revocation",
                      result.status, result.sub_indication, result.message)
             facts = result.facts
-            check.chain = [sha256(c.public_bytes(Encoding.DER)) for c in facts.path]
-            for c in facts.path:
-                report.certificates[sha256(c.public_bytes(Encoding.DER))] = c.public_bytes(Encoding.DER)
-            for crl in facts.crls:
-                blob = crl.public_bytes(Encoding.DER)
-                report.crls[sha256(blob)] = blob
-                check.crls.append(sha256(blob))
+            check.chain, check.crls = list(facts.path_sha256), list(facts.crl_sha256)
+            report.certificates.update(zip(facts.path_sha256, facts.path_der))
+            report.crls.update(zip(facts.crl_sha256, facts.crl_der))
             # 7. role and identity
             if entry is not None:
-                role_problems = self._role_problems(entry, region_refs, tree, profile, cert)
+                role_problems = self._role_problems(entry, region_refs, tree, profile, uid)
                 if role_problems:
                     fail("role", FAILED, "SIG_CONSTRAINTS_FAILURE", "; ".join(role_problems))
                 else:
@@ -290,8 +311,7 @@ class Verifier:
         return check
 
     @staticmethod
-    def _role_problems(entry: Listed, region_refs, tree, profile: Profile,
-                       cert: x509.Certificate) -> list[str]:
+    def _role_problems(entry: Listed, region_refs, tree, profile: Profile, uid: str) -> list[str]:
         problems = []
         rule = profile.signing.roles.get(entry.role)
         if rule is None:
@@ -302,7 +322,6 @@ class Verifier:
             where = ", ".join(tree.getpath(t) for t in targets) or "không có / none"
             problems.append(f"vùng ký không đúng vai trò {entry.role}: {where} / "
                             "the signed region is not the one this role signs")
-        uid = _uid(cert)
         want = f"CCCD:{entry.signer_id}" if rule.identity == "person" else entry.signer_id
         if uid != want:
             problems.append(f"chứng thư của {uid or '(không UID)'}, danh sách ghi {want} / "

@@ -82,8 +82,12 @@ def parse_signing_time(text: str, default_offset: str) -> dt.datetime | None:
         return None
 
 
+def load_certificate(b64: str) -> x509.Certificate:
+    return x509.load_der_x509_certificate(base64.b64decode(b64))
+
+
 def parse_signature(sig: etree._Element, ids: dict[str, list[etree._Element]],
-                    default_offset: str) -> ParsedSignature:
+                    default_offset: str, cert_loader=load_certificate) -> ParsedSignature:
     parsed = ParsedSignature(element=sig, id=sig.get("Id") or "")
     problems = parsed.problems
     signed_info = sig.find(f"{DS}SignedInfo")
@@ -124,7 +128,7 @@ def parse_signature(sig: etree._Element, ids: dict[str, list[etree._Element]],
         problems.append("thiếu SignatureValue / no SignatureValue")
     for node in sig.findall(f"{DS}KeyInfo/{DS}X509Data/{DS}X509Certificate"):
         try:
-            parsed.certificates.append(x509.load_der_x509_certificate(base64.b64decode(node.text or "")))
+            parsed.certificates.append(cert_loader("".join((node.text or "").split())))
         except (ValueError, TypeError):
             problems.append("X509Certificate không đọc được / unreadable X509Certificate")
     if not parsed.certificates:
@@ -161,7 +165,8 @@ def _signing_time(parsed: ParsedSignature, default_offset: str) -> None:
 class CryptoChecker:
     """libxmlsec1 verification of one document's signatures."""
 
-    def __init__(self, root: etree._Element, id_elements: tuple[str, ...]):
+    def __init__(self, root: etree._Element, id_elements: tuple[str, ...],
+                 keys: dict[x509.Certificate, xmlsec.Key] | None = None):
         self.root = root
         self.id_elements = id_elements
         registrar = xmlsec.SignatureContext()
@@ -169,14 +174,13 @@ class CryptoChecker:
         for node in root.iter(*id_elements):
             if node.get("Id") is not None:
                 registrar.register_id(node, "Id")
-        self._keys: dict[bytes, xmlsec.Key] = {}
+        self._keys = keys if keys is not None else {}  # shared across documents by the caller
 
     def _key(self, cert: x509.Certificate) -> xmlsec.Key:
-        der = cert.public_bytes(_DER)
-        key = self._keys.get(der)
+        key = self._keys.get(cert)
         if key is None:
-            key = xmlsec.Key.from_memory(der, xmlsec.constants.KeyDataFormatCertDer)
-            self._keys[der] = key
+            key = xmlsec.Key.from_memory(cert.public_bytes(_DER), xmlsec.constants.KeyDataFormatCertDer)
+            self._keys[cert] = key
         return key
 
     def verify(self, parsed: ParsedSignature) -> str:
