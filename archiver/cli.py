@@ -9,7 +9,7 @@ import click
 from . import __version__
 
 # Modules under archiver.commands, in the order `archiver --help` lists them.
-COMMANDS = ("verify", "evidence", "sample", "profiles")
+COMMANDS = ("build", "verify", "render", "evidence", "check", "sample", "profiles")
 
 
 class Archiver(click.Group):
@@ -29,7 +29,7 @@ class Archiver(click.Group):
         return importlib.import_module(f"archiver.commands.{module}").command
 
 
-@click.group(cls=Archiver, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Archiver, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="archiver")
 def main() -> None:
     """Lưu trữ học bạ số: kiểm tra, đóng dấu thời gian, kết xuất, đóng gói, tra cứu ngoại tuyến.

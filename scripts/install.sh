@@ -13,7 +13,7 @@ esac
 # System packages the test suite needs: the reference XML-DSig verifier and OpenSSL
 # (its TSA for timestamps), Java + Apache PDFBox Preflight and poppler/qpdf for PDF/A.
 TEST_PACKAGES=(xmlsec1 openssl default-jre-headless libpdfbox2-java libactivation-java
-               libjaxb-api-java poppler-utils qpdf)
+               libjaxb-api-java poppler-utils qpdf zbar-tools)
 
 sudo_if_needed() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

@@ -40,3 +40,11 @@ def require_tool(name: str) -> str:
     if path is None:
         pytest.fail(f"{name} is not installed; run scripts/install.sh --test (CI installs it)")
     return path
+
+
+def pytest_configure(config):
+    # The embedded local TSA keeps its key in the user's data folder: never the real one in tests.
+    import os
+    import tempfile
+
+    os.environ.setdefault("ARCHIVER_DATA_DIR", tempfile.mkdtemp(prefix="archiver-test-data-"))

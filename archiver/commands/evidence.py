@@ -34,7 +34,7 @@ def _yes(flag: bool, good: str, bad: str) -> str:
     return good if flag else click.style(bad, fg="red", bold=True)
 
 
-@click.group(name="evidence")
+@click.group(name="evidence", short_help="Hồ sơ bằng chứng RFC 4998 / evidence records.")
 def command() -> None:
     """Kiểm tra và gia hạn hồ sơ chứng cứ thời gian (.ers) / check and renew evidence records."""
 

@@ -7,7 +7,7 @@ import click
 from ..profiles import ProfileError, available_profiles, search_path
 
 
-@click.command("profiles", short_help="List installed transcript format profiles.")
+@click.command("profiles", short_help="Liệt kê định dạng học bạ / list format profiles.")
 @click.option("--profiles-dir", "profiles_dirs", multiple=True, type=click.Path(file_okay=False),
               help="Extra folder of profiles (repeatable); also ARCHIVER_PROFILES.")
 @click.option("-v", "--verbose", is_flag=True, help="Also show each profile's folder and subjects.")

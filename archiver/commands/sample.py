@@ -17,7 +17,7 @@ def _year(ctx: click.Context, param: click.Parameter, value: str) -> str:
     return value
 
 
-@click.command("sample", short_help="Generate a signed sample school (test PKI, transcripts, defects).")
+@click.command("sample", short_help="Tạo trường mẫu đã ký / generate a sample school.")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder (created; keys already in DIR/keys are reused).")
 @click.option("--students", default=20, show_default=True, type=click.IntRange(1, 100_000),

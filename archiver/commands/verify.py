@@ -35,7 +35,7 @@ def parse_time(ctx: click.Context, param: click.Parameter, value: str | None) ->
     return when if when.tzinfo else when.replace(tzinfo=VN)  # no offset: Vietnam time
 
 
-@click.command("verify", short_help="Re-verify transcript signatures (crypto, chain, revocation, roles).")
+@click.command("verify", short_help="Kiểm tra lại chữ ký số / re-verify signatures.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--trust", "trust_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder of CA certificates (PEM/DER; self-signed = trust anchors) and CRLs (.crl).")

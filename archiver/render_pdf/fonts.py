@@ -28,6 +28,9 @@ REPLACEMENT = "\ufffd"
 
 _lock = threading.Lock()
 _coverage: frozenset[int] | None = None
+# Characters that pass through clean() unchanged: drawable and not control/format.
+_plain_chars: frozenset[str] = frozenset()
+_DROPPED_CATEGORIES = ("Cc", "Cf", "Cs", "Co", "Cn")
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,11 @@ def ensure_fonts() -> FontSet:
             addMapping(REGULAR, 0, 1, REGULAR)
             addMapping(REGULAR, 1, 1, BOLD)
             _coverage = frozenset.intersection(*faces)
+            global _plain_chars
+            _plain_chars = frozenset(
+                chr(c) for c in _coverage
+                if unicodedata.category(chr(c)) not in _DROPPED_CATEGORIES
+            )
     return FontSet(REGULAR, BOLD, _coverage)
 
 
@@ -67,12 +75,14 @@ def clean(value: object, missing: set[str] | None = None) -> str:
     """
     text = unicodedata.normalize("NFC", "" if value is None else str(value))
     coverage = ensure_fonts().coverage
+    if _plain_chars.issuperset(text):  # the common case, checked at C speed
+        return text
     out: list[str] = []
     for ch in text:
         if ch in "\t\r\n":
             out.append(" ")
             continue
-        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
+        if unicodedata.category(ch) in _DROPPED_CATEGORIES:
             continue
         if ord(ch) in coverage:
             out.append(ch)

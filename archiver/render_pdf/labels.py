@@ -70,7 +70,8 @@ SUB_INDICATIONS: dict[str, str] = {
     "EXPIRED": "Chứng thư số đã hết hạn tại thời điểm ký",
     "NOT_YET_VALID": "Chứng thư số chưa có hiệu lực tại thời điểm ký",
     "REVOKED": "Chứng thư số đã bị thu hồi trước thời điểm ký",
-    "REVOKED_NO_POE": "Chứng thư số bị thu hồi sau thời điểm ký, không có bằng chứng tồn tại sớm hơn",
+    "REVOKED_NO_POE": "Chứng thư số bị thu hồi sau thời điểm ký, không có bằng chứng "
+                      "tồn tại sớm hơn",
     "TRY_LATER": "Chưa có dữ liệu thu hồi chứng thư (CRL)",
     "OUT_OF_BOUNDS_NO_POE": "Chứng thư số đã hết hạn, không có bằng chứng tồn tại sớm hơn",
     "SIG_CONSTRAINTS_FAILURE": "Vai trò hoặc danh tính người ký không khớp danh sách người ký",

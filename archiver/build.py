@@ -1,0 +1,349 @@
+"""``archiver build``: the main job. A thin orchestrator over the stages.
+
+ingest → verify → render → package → timestamp → site
+
+- One BagIt package per school year and class; REJECTED and unreadable inputs go, bit
+  exact, into a per-year quarantine package. Every input ends in exactly one package.
+- Incremental by content: what is already in a current package is not touched again. A
+  class with new content gets a new version of its package beside the old one (the
+  highest version is current); a finished package is never rewritten.
+- Crash-safe: packages are assembled under ``.staging`` and renamed into place; the
+  archive's state is read back from the published packages themselves, so a build
+  killed at any moment leaves the previous complete state, and the next run goes on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import time
+from collections import Counter, defaultdict
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from . import __version__
+from .fsutil import ArchiveWriteError, atomic_write, clear_staging, new_staging_dir
+from .ingest import IngestedFile, ingest
+from .inputs import InputItem
+from .package import (
+    PackageMember,
+    PackagePlan,
+    QUARANTINE_PREFIX,
+    published_packages,
+    write_package,
+)
+from .verify import VerifySettings
+from .verify.report import REJECTED, VALID
+
+VN = dt.timezone(dt.timedelta(hours=7))
+
+
+@dataclass
+class BuildOptions:
+    inputs: list[Path]
+    out: Path
+    trust_dir: Path | None = None
+    profile_id: str | None = None
+    tsa_url: str | None = None
+    tsa_cert: Path | None = None
+    jobs: int = 1
+    site: bool = True
+    now: dt.datetime | None = None  # the validation time and package dates (tests fix it)
+
+
+@dataclass
+class ClassSummary:
+    package: str
+    counts: Counter = field(default_factory=Counter)
+    warnings: int = 0
+    written: bool = False
+
+
+@dataclass
+class BuildResult:
+    archive: Path
+    inputs: int = 0
+    unique: int = 0
+    duplicates: int = 0
+    already_archived: int = 0
+    packages_written: list[str] = field(default_factory=list)
+    tsa_requests: int = 0
+    pending: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    classes: dict[str, ClassSummary] = field(default_factory=dict)
+    counts: Counter = field(default_factory=Counter)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        """Everything handed over was archived (whatever the verdicts)."""
+        return not self.pending and not self.problems
+
+
+# -- verification of new content (in worker processes) -----------------------------------
+@dataclass
+class Verified:
+    """What the orchestrator keeps in memory about one unique input: light fields only;
+    the full report waits on disk in the staging area."""
+
+    sha256: str
+    verdict: str
+    report_path: str
+    school_code: str = ""
+    school_name: str = ""
+    province: str = ""
+    school_year: str = ""
+    class_name: str = ""
+    grade: str = ""
+    lookup_code: str = ""
+    replaces: str = ""
+    warnings: int = 0
+    reason: str = ""
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(settings: VerifySettings) -> None:
+    _WORKER["verifier"] = settings.build()
+    _WORKER["settings"] = settings
+
+
+def _verify_one(job: tuple[str, InputItem, str, str | None]) -> Verified:
+    from .profiles import get_profile
+    from .safexml import parse_bytes
+    from .transcript import read_transcript
+    from .verify import verify_item
+
+    sha, item, work_dir, poe = job
+    verifier = _WORKER["verifier"]
+    settings: VerifySettings = _WORKER["settings"]
+    if poe:
+        settings = VerifySettings(**{**settings.__dict__, "proof_of_existence": dt.datetime.fromisoformat(poe)})
+    report = verify_item(verifier, item, settings)
+    report.path = item.name
+    data = report.to_dict(validation_data=True)
+    path = Path(work_dir) / f"{sha}.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    out = Verified(sha256=sha, verdict=report.verdict, report_path=str(path),
+                   warnings=len(report.warnings), lookup_code=report.lookup_code,
+                   reason="; ".join(r.message for r in report.reasons))
+    if report.verdict != REJECTED:
+        t = read_transcript(parse_bytes(item.read()), get_profile(report.profile))
+        out.school_code, out.school_name, out.province = t.school.code, t.school.name, t.school.province
+        out.school_year, out.class_name, out.grade = t.school_year, t.class_name, t.grade
+        out.replaces = t.replaces.lookup_code if t.replaces else ""
+    else:
+        # A rejected file may still tell its school year; quarantine is kept per year.
+        match = re.search(rb"<NamHoc>\s*(\d{4}-\d{4})\s*</NamHoc>", item.read(1 << 20))
+        out.school_year = match[1].decode() if match else ""
+    return out
+
+
+def _pool_map(fn: Callable, jobs: list, workers: int, settings: VerifySettings,
+              tick: Callable[[], None]) -> Iterator:
+    if workers <= 1 or len(jobs) < 4:
+        _init_worker(settings)
+        for job in jobs:
+            yield fn(job)
+            tick()
+        return
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(settings,)) as pool:
+        pending: list[Future] = []
+        for job in jobs:
+            pending.append(pool.submit(fn, job))
+        for future in pending:
+            yield future.result()
+            tick()
+
+
+# -- the build -------------------------------------------------------------------------------
+def package_name(school_code: str, school_year: str, class_name: str) -> str:
+    return safe_name(f"{school_code}_{school_year}_{class_name}")
+
+
+def safe_name(name: str) -> str:
+    """FAT32 / ISO 9660-friendly: letters, digits, ``-`` and ``_`` only."""
+    import unicodedata
+
+    ascii_name = unicodedata.normalize("NFKD", name.replace("đ", "d").replace("Đ", "D"))
+    ascii_name = ascii_name.encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", ascii_name).strip("-") or "khong-ro"
+
+
+def build(options: BuildOptions, progress: "Progress | None" = None) -> BuildResult:
+    from .tsa import TsaConfig, make_timestamper, read_config_file, resolve_tsa_config
+
+    progress = progress or Progress()
+    archive = options.out
+    result = BuildResult(archive=archive)
+    now = options.now or dt.datetime.now(VN)
+    started = time.perf_counter()
+    try:
+        archive.mkdir(parents=True, exist_ok=True)
+        clear_staging(archive)
+    except OSError as exc:
+        from .fsutil import describe_os_error
+
+        raise ArchiveWriteError(describe_os_error(exc, archive)) from None
+
+    # What the archive already holds, read from the published packages themselves.
+    current = published_packages(archive)
+    known: dict[str, tuple[str, PackageMember]] = {}
+    for pkg in current.values():
+        for member in pkg.members:
+            known[member.sha256] = (pkg.name, member)
+
+    # 1. ingest
+    stage = progress.stage("ingest", "Đọc tệp đầu vào / ingest")
+    ingested = ingest(options.inputs, progress=stage.advance)
+    stage.done()
+    result.inputs = ingested.input_count + len(ingested.missing) + len(ingested.unreadable)
+    result.unique = len(ingested.files)
+    result.duplicates = sum(len(f.sources) - 1 for f in ingested.files.values())
+    for item in ingested.missing:
+        result.problems.append(f"{item.name}: {item.error}")
+    for item, why in ingested.unreadable:
+        result.problems.append(f"{item.name}: không đọc được / unreadable: {why}")
+    new_files = {sha: f for sha, f in ingested.files.items() if sha not in known}
+    result.already_archived = len(ingested.files) - len(new_files)
+    input_paths: dict[str, list[str]] = {sha: f.paths for sha, f in ingested.files.items()}
+    result.seconds["ingest"] = time.perf_counter() - started
+
+    if not new_files:
+        _finish(archive, options, result, current, known, input_paths, now, progress, started)
+        return result
+
+    # 2. verify what is new
+    t0 = time.perf_counter()
+    work = new_staging_dir(archive, "work")
+    settings = VerifySettings(
+        trust_dir=str(options.trust_dir) if options.trust_dir else None,
+        profile_id=options.profile_id, validation_time=now.astimezone(dt.timezone.utc))
+    settings.build()  # a bad trust folder or profile fails here, before any work
+    stage = progress.stage("verify", "Kiểm tra chữ ký / verify", total=len(new_files))
+    verified: dict[str, Verified] = {}
+    jobs = [(sha, f.first, str(work), None) for sha, f in new_files.items()]
+    for v in _pool_map(_verify_one, jobs, options.jobs, settings, stage.advance):
+        verified[v.sha256] = v
+    stage.done()
+    result.seconds["verify"] = time.perf_counter() - t0
+
+    # 3. group into packages: classes, and a quarantine per school year
+    years = Counter(v.school_year for v in verified.values() if v.verdict != REJECTED and v.school_year)
+    default_year = years.most_common(1)[0][0] if years else "khong-ro-nam"
+    groups: dict[str, list[Verified]] = defaultdict(list)
+    for v in verified.values():
+        if v.verdict == REJECTED:
+            groups[safe_name(f"{QUARANTINE_PREFIX}{v.school_year or default_year}")].append(v)
+        else:
+            groups[package_name(v.school_code, v.school_year, v.class_name)].append(v)
+
+    # Replacements (ThayTheCho) across this build and what is already archived.
+    replaced_by: dict[str, str] = {}
+    for v in verified.values():
+        if v.replaces:
+            replaced_by[v.replaces] = v.lookup_code
+    for pkg in current.values():
+        for m in pkg.members:
+            if m.replaces:
+                replaced_by.setdefault(m.replaces, m.lookup_code)
+
+    # 4-6. render, package, timestamp: one class at a time, so memory stays flat.
+    config: TsaConfig = resolve_tsa_config(
+        options.tsa_url, str(options.tsa_cert) if options.tsa_cert else None, env=os.environ,
+        file_config=read_config_file(Path("archiver.toml")) if Path("archiver.toml").is_file() else None,
+        file_dir=Path.cwd())
+    timestamper = make_timestamper(config)
+    t0 = time.perf_counter()
+    stage = progress.stage("package", "Kết xuất PDF/A, đóng gói, đóng dấu thời gian / render, package, timestamp",
+                           total=sum(len(g) for g in groups.values()))
+    for name in sorted(groups):
+        previous = current.get(name)
+        members = []
+        if previous is not None:
+            # The new version carries the old one's content forward: each version is whole.
+            members = [m for m in previous.members]
+        plan = PackagePlan(
+            name=name,
+            version=(previous.version + 1) if previous else 1,
+            quarantine=name.startswith(QUARANTINE_PREFIX),
+            previous=previous,
+            carried=members,
+            new=[(v, new_files[v.sha256]) for v in groups[name]],
+            input_paths=input_paths,
+            replaced_by=replaced_by,
+            created=now,
+            settings=settings,
+            jobs=options.jobs,
+            config=config,
+        )
+        try:
+            written = write_package(archive, plan, timestamper, tick=stage.advance)
+        except ArchiveWriteError:
+            raise
+        result.tsa_requests += written.tsa_requests
+        if written.pending:
+            result.pending.append(written.path.name)
+        else:
+            result.packages_written.append(written.path.name)
+    stage.done()
+    result.seconds["package"] = time.perf_counter() - t0
+    clear_staging(archive)
+    current = published_packages(archive)
+    known = {m.sha256: (p.name, m) for p in current.values() for m in p.members}
+    _finish(archive, options, result, current, known, input_paths, now, progress, started)
+    return result
+
+
+def _finish(archive: Path, options: BuildOptions, result: BuildResult, current, known,
+            input_paths: dict[str, list[str]], now: dt.datetime, progress: "Progress",
+            started: float) -> None:
+    """Archive-level index, build report and site: derived files, rewritten every run."""
+    from .archive_index import write_index, write_reports
+
+    for pkg in current.values():
+        summary = result.classes.setdefault(pkg.base_name, ClassSummary(package=pkg.name))
+        summary.package = pkg.name
+        summary.counts = Counter(m.verdict for m in pkg.members)
+        summary.warnings = sum(m.warnings for m in pkg.members)
+        summary.written = pkg.name in result.packages_written
+        result.counts.update(summary.counts)
+    for sha, paths in input_paths.items():
+        if sha not in known:
+            result.problems.append(f"{paths[0]}: chưa được lưu / not archived")
+    index = write_index(archive, current, input_paths, now)
+    write_reports(archive, result, index, now)
+    if options.site:
+        t0 = time.perf_counter()
+        try:
+            from .site import build_site
+        except ImportError:
+            build_site = None
+        if build_site is not None:
+            stage = progress.stage("site", "Tạo trang tra cứu / site")
+            try:
+                build_site(archive)
+            except Exception as exc:  # the packages are safe; say what failed, do not hide it
+                result.problems.append(f"site: không tạo được trang tra cứu / the site failed: {exc!r}")
+            stage.done()
+        result.seconds["site"] = time.perf_counter() - t0
+    result.seconds["total"] = time.perf_counter() - started
+
+
+class Progress:
+    """Stage progress; the CLI swaps in rich progress bars, the library stays quiet."""
+
+    def stage(self, key: str, label: str, total: int | None = None) -> "Progress":
+        return self
+
+    def advance(self) -> None:
+        pass
+
+    def done(self) -> None:
+        pass

@@ -1,0 +1,64 @@
+"""``archiver build``: the main job — one labelled package per class, nothing lost."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..profiles import ProfileError
+
+
+@click.command("build", short_help="Lập kho lưu trữ theo lớp / build the archive.")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The archive folder (created; existing packages are kept and never rewritten).")
+@click.option("--trust", "trust_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of CA certificates and CRLs (see `archiver verify --help`).")
+@click.option("--profile", "profile_id", help="Format profile; detected per document when omitted.")
+@click.option("--tsa-url", help="RFC 3161 TSA URL (default: the embedded local TSA).")
+@click.option("--tsa-cert", type=click.Path(dir_okay=False, path_type=Path),
+              help="The TSA's certificate (or its CA), PEM.")
+@click.option("--jobs", type=click.IntRange(1, 256), default=None,
+              help="Worker processes (default: all cores).")
+@click.option("--strict", is_flag=True, help="Also exit non-zero when any transcript is not VALID.")
+@click.option("--no-site", is_flag=True, help="Do not (re)build ARCHIVE/site.")
+def command(inputs: tuple[Path, ...], out: Path, trust_dir: Path | None, profile_id: str | None,
+            tsa_url: str | None, tsa_cert: Path | None, jobs: int | None, strict: bool, no_site: bool) -> None:
+    """Lập kho lưu trữ học bạ số / build the transcript archive.
+
+    INPUTS are folders or .zip exports. Every input file ends in exactly one package: a
+    BagIt package per school year and class, or the year's quarantine package with its
+    reason. Re-running with the same inputs does no work; new content makes a new
+    version of its class's package. Exit 0 when everything was archived (whatever the
+    verdicts), 1 when something could not be, 2 on usage or configuration errors.
+    """
+    import os
+
+    from rich.console import Console
+
+    from ..build import BuildOptions, build
+    from ..fsutil import ArchiveWriteError
+    from ..tsa import TimestampError
+    from ..verify import TrustConfigError
+    from .progress import RichProgress, print_summary
+
+    console = Console(highlight=False, stderr=False)
+    options = BuildOptions(inputs=list(inputs), out=out, trust_dir=trust_dir, profile_id=profile_id,
+                           tsa_url=tsa_url, tsa_cert=tsa_cert, jobs=jobs or os.cpu_count() or 1,
+                           site=not no_site)
+    try:
+        with RichProgress(console) as progress:
+            result = build(options, progress)
+    except (TrustConfigError, ProfileError, TimestampError) as exc:
+        console.print(f"[bold red]Lỗi cấu hình / configuration error:[/] {exc}")
+        sys.exit(2)
+    except ArchiveWriteError as exc:
+        console.print(f"[bold red]Dừng lại / stopped:[/] {exc}")
+        sys.exit(1)
+    print_summary(console, result)
+    if not result.complete:
+        sys.exit(1)
+    if strict and set(result.counts) - {"VALID"}:
+        sys.exit(1)

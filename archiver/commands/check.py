@@ -1,0 +1,27 @@
+"""``archiver check``: re-validate an archive offline."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command("check", short_help="Kiểm tra lại kho lưu trữ / check an archive.")
+@click.argument("archive", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--no-evidence", is_flag=True, help="Skip the evidence records (faster).")
+def command(archive: Path, no_evidence: bool) -> None:
+    """Kiểm tra lại kho lưu trữ / check an archive: every package, every file.
+
+    Exit 0 when everything checks, 1 when any problem is found (each is named).
+    """
+    from ..check import check_archive
+
+    result = check_archive(archive, evidence=not no_evidence)
+    for problem in result.problems:
+        click.echo(f"VẤN ĐỀ / PROBLEM: {problem}")
+    status = "ổn / ok" if result.ok else f"{len(result.problems)} vấn đề / problems"
+    click.echo(f"{result.packages} gói, {result.items} mục, {result.evidence_checked} hồ sơ bằng chứng "
+               f"— {status}")
+    sys.exit(0 if result.ok else 1)

@@ -1,0 +1,69 @@
+"""Progress bars and the end-of-build summary (rich), shared by commands."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..verify.report import VERDICT_LABELS
+
+VERDICTS = ("VALID", "INVALID", "INDETERMINATE", "REJECTED")
+STYLE = {"VALID": "green", "INVALID": "red", "INDETERMINATE": "yellow", "REJECTED": "magenta"}
+
+
+class RichProgress:
+    """One progress bar per stage, labelled in Vietnamese and English."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                             TimeElapsedColumn(), console=console, transient=False,
+                             disable=not console.is_terminal)
+        self.task = None
+
+    def __enter__(self) -> "RichProgress":
+        self.bars.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bars.__exit__(*exc)
+
+    def stage(self, key: str, label: str, total: int | None = None) -> "RichProgress":
+        self.task = self.bars.add_task(label, total=total)
+        return self
+
+    def advance(self) -> None:
+        if self.task is not None:
+            self.bars.advance(self.task)
+
+    def done(self) -> None:
+        if self.task is not None:
+            task = self.bars.tasks[self.task]
+            self.bars.update(self.task, total=task.completed, completed=task.completed)
+
+
+def print_summary(console: Console, result) -> None:
+    table = Table(title="Kết quả theo lớp / per class", header_style="bold")
+    table.add_column("Gói / package")
+    for v in VERDICTS:
+        table.add_column(VERDICT_LABELS[v], justify="right", style=STYLE[v])
+    table.add_column("Cảnh báo", justify="right")
+    table.add_column("Ghi lần này", justify="center")
+    for name in sorted(result.classes):
+        s = result.classes[name]
+        table.add_row(s.package, *[str(s.counts.get(v, "")) for v in VERDICTS], str(s.warnings or ""),
+                      "✓" if s.written else "")
+    console.print(table)
+    console.print(
+        f"Đầu vào / inputs: {result.inputs} (khác nhau / unique {result.unique}, trùng / duplicates "
+        f"{result.duplicates}, đã lưu trước / already archived {result.already_archived}) · "
+        f"gói ghi / packages written: {len(result.packages_written)} · "
+        f"yêu cầu TSA / TSA requests: {result.tsa_requests}")
+    for name in result.pending:
+        console.print(f"[yellow]Chờ dấu thời gian / pending timestamp:[/] {name} "
+                      "(chạy lại khi TSA hoạt động / rerun when the TSA is up)")
+    for problem in result.problems:
+        console.print(f"[red]Vấn đề / problem:[/] {problem}")
+    console.print(f"Xem / see: {result.archive / 'report.html'}"
+                  + (f" · {result.archive / 'site' / 'index.html'}" if (result.archive / 'site').is_dir() else ""))

@@ -1,0 +1,97 @@
+"""Writing files so that a crash leaves the old state or the new one, never half of one.
+
+Every file is written under a temporary name in its destination folder, flushed to disk
+(fsync), then renamed over the final name; the folder is fsynced so the rename itself
+survives a power cut. Folders (whole packages) are built under ``.staging`` and renamed
+into place the same way.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+STAGING = ".staging"
+
+
+class ArchiveWriteError(Exception):
+    """Writing the archive failed; nothing complete-looking was left behind."""
+
+
+def fsync_dir(path: Path) -> None:
+    # Windows cannot open folders for fsync; there NTFS journals the rename itself.
+    if os.name == "nt":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to a new file (in a folder being staged: no rename needed)."""
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def fsync_tree(root: Path) -> None:
+    for folder, _, files in os.walk(root):
+        for name in files:
+            fd = os.open(Path(folder) / name, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fsync_dir(Path(folder))
+
+
+def new_staging_dir(archive: Path, name: str) -> Path:
+    staging = archive / STAGING
+    staging.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{name}.", dir=staging))
+
+
+def publish_dir(staged: Path, final: Path) -> None:
+    """Move a fully written folder to its final name. Refuses to replace anything."""
+    fsync_tree(staged)
+    if final.exists():
+        raise ArchiveWriteError(f"{final} đã tồn tại, không ghi đè / already exists, not overwritten")
+    os.rename(staged, final)
+    fsync_dir(final.parent)
+
+
+def clear_staging(archive: Path) -> None:
+    """Remove what an interrupted build left in ``.staging`` (never a published package)."""
+    shutil.rmtree(archive / STAGING, ignore_errors=True)
+
+
+def describe_os_error(exc: OSError, where: Path) -> str:
+    if exc.errno == errno.ENOSPC:
+        return (f"Hết chỗ trống trên đĩa khi ghi {where}. Giải phóng chỗ trống rồi chạy lại; "
+                f"các gói đã hoàn tất vẫn nguyên vẹn / the disk is full")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (f"Không có quyền ghi vào {where}. Chọn thư mục khác hoặc kiểm tra quyền; "
+                f"các gói đã hoàn tất vẫn nguyên vẹn / permission denied")
+    return f"Lỗi ghi {where}: {exc.strerror or exc} / cannot write"

@@ -1,0 +1,114 @@
+"""Printable labels for archive media: an A4 sheet with a CD/DVD sleeve and a USB tag.
+
+Drawn with reportlab and the bundled Vietnamese fonts. The label carries what an
+archivist checks against the medium: school, year, class, counts by verdict, the package
+id and the SHA-256 of the bag's tag manifest (as text and as a QR code): one hash that
+fixes every file of the package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+from typing import Any
+
+from reportlab.graphics import renderPDF
+from reportlab.graphics.barcode.qr import QrCodeWidget
+from reportlab.graphics.shapes import Drawing
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.pdfgen import canvas
+
+from .fsutil import atomic_write
+from .verify.report import VERDICT_LABELS
+
+SLEEVE = 120 * mm  # a CD/DVD paper sleeve's front
+TAG_W, TAG_H = 90 * mm, 32 * mm  # a tag tied to a USB stick
+MARK = 5 * mm
+
+
+def _cut_marks(c: canvas.Canvas, x: float, y: float, w: float, h: float) -> None:
+    c.setLineWidth(0.3)
+    for cx, cy, dx, dy in ((x, y, -1, -1), (x + w, y, 1, -1), (x, y + h, -1, 1), (x + w, y + h, 1, 1)):
+        c.line(cx + dx * 1 * mm, cy, cx + dx * (1 * mm + MARK), cy)
+        c.line(cx, cy + dy * 1 * mm, cx, cy + dy * (1 * mm + MARK))
+
+
+def _qr(c: canvas.Canvas, value: str, x: float, y: float, size: float) -> None:
+    widget = QrCodeWidget(value, barLevel="M")
+    x0, y0, x1, y1 = widget.getBounds()
+    drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
+    drawing.add(widget)
+    renderPDF.draw(drawing, c, x, y)
+
+
+def label_pdf(meta: dict[str, Any], tag_sha256: str) -> bytes:
+    from .render_pdf.fonts import ensure_fonts
+
+    fonts = ensure_fonts()
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4, invariant=1, pageCompression=1)
+    c.setTitle(f"Nhãn lưu trữ {meta['package_id']}")
+    c.setAuthor(meta.get("school_name") or "archiver")
+    page_w, page_h = A4
+    counts = meta.get("counts", {})
+    count_text = " · ".join(f"{VERDICT_LABELS.get(k, k)}: {v}" for k, v in counts.items()) or "—"
+    title = (f"Lớp {meta['class_name']}" if meta.get("class_name") else "Tệp bị từ chối (kiểm duyệt)")
+
+    # CD/DVD sleeve, top of the page.
+    x, y = (page_w - SLEEVE) / 2, page_h - 25 * mm - SLEEVE
+    _cut_marks(c, x, y, SLEEVE, SLEEVE)
+    c.setLineWidth(0.2)
+    c.setDash(1, 2)
+    c.rect(x, y, SLEEVE, SLEEVE)
+    c.setDash()
+    pad = 8 * mm
+    c.setFont(fonts.bold, 11)
+    c.drawString(x + pad, y + SLEEVE - pad - 4 * mm, "HỌC BẠ SỐ – LƯU TRỮ")
+    c.setFont(fonts.regular, 10)
+    c.drawString(x + pad, y + SLEEVE - pad - 10 * mm, (meta.get("school_name") or "")[:60])
+    c.setFont(fonts.bold, 20)
+    c.drawString(x + pad, y + SLEEVE - pad - 21 * mm, title)
+    c.setFont(fonts.regular, 12)
+    c.drawString(x + pad, y + SLEEVE - pad - 28 * mm, f"Năm học {meta.get('school_year', '')}")
+    c.setFont(fonts.regular, 9)
+    c.drawString(x + pad, y + SLEEVE - pad - 36 * mm, count_text[:80])
+    c.drawString(x + pad, y + SLEEVE - pad - 42 * mm, f"Mã gói: {meta['package_id']}")
+    c.drawString(x + pad, y + SLEEVE - pad - 48 * mm, f"Ngày lập: {meta.get('created', '')[:10]}")
+    c.setFont(fonts.regular, 7)
+    c.drawString(x + pad, y + 22 * mm, "SHA-256 của tagmanifest-sha256.txt:")
+    c.drawString(x + pad, y + 18 * mm, tag_sha256[:32])
+    c.drawString(x + pad, y + 14 * mm, tag_sha256[32:])
+    c.drawString(x + pad, y + 8 * mm, "Kiểm tra: sha256sum tagmanifest-sha256.txt, rồi sha256sum -c manifest-sha256.txt")
+    _qr(c, tag_sha256, x + SLEEVE - pad - 34 * mm, y + pad + 14 * mm, 34 * mm)
+
+    # USB tag, below.
+    tx, ty = (page_w - TAG_W) / 2, y - 25 * mm - TAG_H
+    _cut_marks(c, tx, ty, TAG_W, TAG_H)
+    c.setDash(1, 2)
+    c.rect(tx, ty, TAG_W, TAG_H)
+    c.setDash()
+    c.setFont(fonts.bold, 10)
+    c.drawString(tx + 4 * mm, ty + TAG_H - 7 * mm, f"{title} · {meta.get('school_year', '')}")
+    c.setFont(fonts.regular, 7)
+    c.drawString(tx + 4 * mm, ty + TAG_H - 12 * mm, (meta.get("school_name") or "")[:48])
+    c.drawString(tx + 4 * mm, ty + TAG_H - 17 * mm, meta["package_id"])
+    c.drawString(tx + 4 * mm, ty + TAG_H - 22 * mm, count_text[:56])
+    c.drawString(tx + 4 * mm, ty + 3 * mm, f"SHA-256: {tag_sha256[:16]}…")
+    _qr(c, tag_sha256, tx + TAG_W - 4 * mm - 24 * mm, ty + 4 * mm, 24 * mm)
+
+    c.setFont(fonts.regular, 8)
+    c.drawString(20 * mm, 15 * mm, "Cắt theo dấu cắt. Nhãn trên: bìa đĩa CD/DVD; nhãn dưới: thẻ gắn USB. "
+                                   "/ Cut along the marks: CD/DVD sleeve above, USB tag below.")
+    c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def write_label(archive: Path, package: Path, meta: dict[str, Any]) -> Path:
+    tag = hashlib.sha256((package / "tagmanifest-sha256.txt").read_bytes()).hexdigest()
+    base = meta.get("base_name") or package.name
+    target = archive / f"{base}.label.pdf"
+    atomic_write(target, label_pdf(meta, tag))
+    return target

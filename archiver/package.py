@@ -1,0 +1,531 @@
+"""Stages 4-6 for one package: render, package (BagIt), timestamp (RFC 3161 + RFC 4998).
+
+A package is assembled under ``ARCHIVE/.staging``, turned into a BagIt bag by
+bagit-python (the Library of Congress implementation, so the bag is what the reference
+validator expects), and renamed into place only when complete. Its ``data/package.json``
+is the package's own index; the archive's state is read back from those files.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from lxml import etree
+
+from . import __version__
+from .fsutil import ArchiveWriteError, atomic_write, describe_os_error, new_staging_dir, publish_dir, write_file
+from .verify.report import REJECTED, VERDICT_LABELS
+
+QUARANTINE_PREFIX = "_KiemDuyet_"
+PACKAGE_SCHEMA = "archiver.package/1"
+VERDICT_ORDER = ("VALID", "INVALID", "INDETERMINATE", "REJECTED")
+
+
+@dataclass
+class PackageMember:
+    """One archived item, as recorded in ``data/package.json``."""
+
+    stem: str
+    sha256: str
+    verdict: str
+    lookup_code: str = ""
+    student_code: str = ""
+    citizen_id: str = ""
+    name: str = ""
+    birth_date: str = ""
+    gender: str = ""
+    class_name: str = ""
+    school_year: str = ""
+    school_code: str = ""
+    warnings: int = 0
+    replaces: str = ""
+    superseded_by: str = ""
+    reason_code: str = ""
+    reason: str = ""
+    files: dict[str, str] = field(default_factory=dict)  # relative to the bag root
+    hashes: dict[str, str] = field(default_factory=dict)  # sha256 of each file
+    input_paths: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PublishedPackage:
+    name: str  # folder name, with its version suffix
+    base_name: str
+    version: int
+    path: Path
+    members: list[PackageMember]
+    meta: dict[str, Any]
+
+
+@dataclass
+class PackagePlan:
+    name: str  # base name
+    version: int
+    quarantine: bool
+    previous: PublishedPackage | None
+    carried: list[PackageMember]
+    new: list[tuple[Any, Any]]  # (build.Verified, ingest.IngestedFile)
+    input_paths: dict[str, list[str]]
+    replaced_by: dict[str, str]
+    created: dt.datetime
+    settings: Any
+    jobs: int
+    config: Any
+
+    @property
+    def folder_name(self) -> str:
+        return self.name if self.version == 1 else f"{self.name}_v{self.version}"
+
+
+@dataclass
+class WrittenPackage:
+    path: Path
+    tsa_requests: int
+    pending: bool = False
+
+
+# -- reading what is published ----------------------------------------------------------------
+def _version_of(folder: str) -> tuple[str, int]:
+    base, sep, tail = folder.rpartition("_v")
+    if sep and tail.isdigit() and base:
+        return base, int(tail)
+    return folder, 1
+
+
+def published_packages(archive: Path) -> dict[str, PublishedPackage]:
+    """The current (highest) version of every package, by base name."""
+    found: dict[str, PublishedPackage] = {}
+    if not archive.is_dir():
+        return found
+    for folder in sorted(archive.iterdir()):
+        index = folder / "data" / "package.json"
+        if folder.name.startswith(".") or not index.is_file():
+            continue
+        try:
+            meta = json.loads(index.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # `archiver check` names it; the build does not build on it
+        base, version = _version_of(folder.name)
+        members = [PackageMember(**m) for m in meta.pop("members", [])]
+        pkg = PublishedPackage(folder.name, base, version, folder, members, meta)
+        if base not in found or found[base].version < version:
+            found[base] = pkg
+    return found
+
+
+# -- per-member work (in worker processes) ---------------------------------------------------
+def _stem(candidate: str, taken: set[str]) -> str:
+    stem, n = candidate, 2
+    while stem.lower() in taken:  # FAT32: no names differing only by case
+        stem, n = f"{candidate}-{n}", n + 1
+    taken.add(stem.lower())
+    return stem
+
+
+def _report_html(report: dict[str, Any], member: PackageMember) -> bytes:
+    from .templating import render_template
+
+    return render_template("report/transcript.html.j2", report=report, member=member,
+                           labels=VERDICT_LABELS).encode("utf-8")
+
+
+def _validation_der(report: dict[str, Any]) -> bytes:
+    data = report.get("validation_data", {})
+    parts = [base64.b64decode(data.get("certificates", {})[k]) for k in sorted(data.get("certificates", {}))]
+    parts += [base64.b64decode(data.get("crls", {})[k]) for k in sorted(data.get("crls", {}))]
+    return b"".join(parts)
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class MemberJob:
+    stem: str
+    staging: str
+    original: bytes | None  # for carried members: read from the previous package
+    source: Any  # InputItem, for new members
+    report: dict[str, Any] | None
+    report_path: str | None
+    member: PackageMember
+    render: bool  # False: copy the previous rendering (content and report unchanged)
+    previous_pdf: str | None
+    quarantine: bool
+
+
+def _process_member(job: MemberJob) -> PackageMember:
+    staging = Path(job.staging)
+    member = job.member
+    original = job.original if job.original is not None else job.source.read()
+    report = job.report if job.report is not None else json.loads(Path(job.report_path).read_text("utf-8"))
+    # What the archive knows beyond the verifier: replacement, every path it came from.
+    report["archive"] = {
+        "package_stem": job.stem,
+        "replaces": member.replaces or None,
+        "superseded_by": member.superseded_by or None,
+        "input_paths": member.input_paths,
+    }
+    warnings = report.setdefault("warnings", [])
+    warnings[:] = [w for w in warnings if w.get("code") not in {"SUPERSEDED", "REPLACES"}]
+    if member.superseded_by:
+        warnings.append({"code": "SUPERSEDED",
+                         "message": f"Học bạ này đã bị thu hồi và thay thế bởi học bạ mã tra cứu "
+                                    f"{member.superseded_by} / revoked and replaced"})
+    if member.replaces:
+        warnings.append({"code": "REPLACES",
+                         "message": f"Học bạ này thay thế học bạ mã tra cứu {member.replaces} "
+                                    f"/ replaces a revoked transcript"})
+    files: dict[str, str] = {}
+    hashes: dict[str, str] = {}
+
+    def put(kind: str, rel: str, data: bytes) -> None:
+        path = staging / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_file(path, data)
+        files[kind], hashes[kind] = f"data/{rel}", _sha(data)
+
+    if job.quarantine:
+        ext = Path(member.input_paths[0] if member.input_paths else "").suffix.lower()
+        ext = ext if ext.isascii() and ext[1:].isalnum() and len(ext) <= 6 else ".bin"
+        put("original", f"rejected/{job.stem}{ext}", original)
+    else:
+        put("xml", f"transcripts/{job.stem}.xml", original)
+    report_bytes = json.dumps(report, ensure_ascii=False, indent=1).encode("utf-8")
+    put("report_json", f"reports/{job.stem}.json", report_bytes)
+    put("report_html", f"reports/{job.stem}.html", _report_html(report, member))
+    put("validation", f"validation/{job.stem}.der", _validation_der(report))
+    if not job.quarantine:
+        if job.render or not job.previous_pdf:
+            from .render import RenderError, render_transcript
+
+            summary = {k: v for k, v in report.items() if k != "validation_data"}
+            try:
+                pdf = render_transcript(original, profile=report.get("profile") or None,
+                                        verification=summary, attachment_name=f"{job.stem}.xml")
+            except RenderError as exc:
+                pdf = None
+                member.reason = f"PDF: {exc}"
+            if pdf is not None:
+                put("pdf", f"renderings/{job.stem}.pdf", pdf)
+        else:
+            put("pdf", f"renderings/{job.stem}.pdf", Path(job.previous_pdf).read_bytes())
+    member.files, member.hashes = files, hashes
+    return member
+
+
+# -- the package -------------------------------------------------------------------------------
+def _member_for(verified: Any, ingested: Any, input_paths: list[str]) -> PackageMember:
+    report = json.loads(Path(verified.report_path).read_text(encoding="utf-8"))
+    return PackageMember(
+        stem="", sha256=verified.sha256, verdict=verified.verdict,
+        lookup_code=verified.lookup_code, student_code="", name=report.get("student_name", ""),
+        class_name=verified.class_name, school_year=verified.school_year,
+        school_code=verified.school_code, warnings=verified.warnings,
+        replaces=verified.replaces,
+        reason_code=(report.get("reasons") or [{}])[0].get("code", "") if verified.verdict == REJECTED else "",
+        reason=verified.reason, input_paths=list(input_paths),
+    )
+
+
+def _person_fields(member: PackageMember, original: bytes) -> None:
+    """Student details for the index (the XML is the source; read through its profile)."""
+    from .profiles import ProfileError, available_profiles, detect_profile
+    from .safexml import UnsafeXml, parse_bytes
+    from .transcript import read_transcript
+
+    try:
+        tree = parse_bytes(original)
+        t = read_transcript(tree, detect_profile(tree.getroot(), available_profiles()))
+    except (UnsafeXml, ProfileError):
+        return
+    member.student_code, member.citizen_id = t.student.student_code, t.student.citizen_id
+    member.name, member.birth_date, member.gender = t.student.name, t.student.birth_date, t.student.gender
+
+
+def write_package(archive: Path, plan: PackagePlan, timestamper, tick: Callable[[], None]) -> WrittenPackage:
+    try:
+        return _write_package(archive, plan, timestamper, tick)
+    except OSError as exc:
+        raise ArchiveWriteError(describe_os_error(exc, archive / plan.folder_name)) from None
+
+
+def _write_package(archive: Path, plan: PackagePlan, timestamper, tick) -> WrittenPackage:
+    from .evidence import build_evidence, evidence_tokens
+    from .tsa import TimestampError
+
+    staging = new_staging_dir(archive, plan.folder_name)
+    taken: set[str] = set()
+    jobs: list[MemberJob] = []
+    for old in plan.carried:
+        member = PackageMember(**{**asdict(old)})
+        member.superseded_by = plan.replaced_by.get(member.lookup_code, "") if member.lookup_code else ""
+        member.input_paths = sorted(set(old.input_paths) | set(plan.input_paths.get(old.sha256, [])))
+        stem = _stem(old.stem, taken)
+        prev = plan.previous.path
+        original_rel = old.files.get("xml") or old.files.get("original")
+        changed = member.superseded_by != old.superseded_by
+        jobs.append(MemberJob(
+            stem=stem, staging=str(staging), original=(prev / original_rel).read_bytes(), source=None,
+            report=json.loads((prev / old.files["report_json"]).read_text("utf-8")), report_path=None,
+            member=member, render=changed,
+            previous_pdf=str(prev / old.files["pdf"]) if "pdf" in old.files else None,
+            quarantine=plan.quarantine))
+    for verified, ingested in plan.new:
+        member = _member_for(verified, ingested, plan.input_paths.get(verified.sha256, ingested.paths))
+        original = ingested.first.read()
+        if not plan.quarantine:
+            _person_fields(member, original)
+            member.superseded_by = plan.replaced_by.get(member.lookup_code, "")
+            stem = _stem(f"{member.student_code or 'hocba'}_{member.lookup_code[:8] or verified.sha256[:8]}", taken)
+        else:
+            stem = _stem(verified.sha256[:16], taken)
+        jobs.append(MemberJob(stem=stem, staging=str(staging), original=original, source=None,
+                              report=None, report_path=verified.report_path, member=member,
+                              render=True, previous_pdf=None, quarantine=plan.quarantine))
+
+    members: list[PackageMember] = []
+    if plan.jobs > 1 and len(jobs) >= 4:
+        with ProcessPoolExecutor(max_workers=plan.jobs) as pool:
+            for member in pool.map(_process_member, jobs, chunksize=2):
+                members.append(member)
+                tick()
+    else:
+        for job in jobs:
+            members.append(_process_member(job))
+            tick()
+    for job, member in zip(jobs, members):
+        member.stem = job.stem
+    members.sort(key=lambda m: (m.name, m.stem))
+
+    # Timestamp: one request for the whole package, over each member's three objects.
+    items = [[bytes.fromhex(m.hashes[k]) for k in ("xml" if "xml" in m.hashes else "original",
+                                                   "report_json", "validation")] for m in members]
+    tsa_requests = 0
+    pending = False
+    timestamp_meta: dict[str, Any] = {}
+    try:
+        records = build_evidence(items, timestamper, prehashed=True)
+        tsa_requests = 1
+    except TimestampError as exc:
+        records, pending = None, True
+        timestamp_meta = {"status": "pending", "error": str(exc)}
+    if records is not None:
+        for member, record in zip(members, records):
+            rel = f"evidence/{member.stem}.ers"
+            (staging / "evidence").mkdir(exist_ok=True)
+            write_file(staging / rel, record)
+            member.files["evidence"], member.hashes["evidence"] = f"data/{rel}", _sha(record)
+        timestamp_meta = _write_timestamp(staging, evidence_tokens(records[0])[0], plan)
+
+    meta = _package_meta(plan, members, timestamp_meta)
+    _write_trust(staging, members)
+    write_file(staging / "package.json", json.dumps(
+        {**meta, "members": [asdict(m) for m in members]}, ensure_ascii=False, indent=1).encode("utf-8"))
+    write_file(staging / "premis.xml", _premis(plan, members, meta))
+    from .templating import render_template
+
+    write_file(staging / "README.txt", render_template(
+        "package/README.txt.j2", meta=meta, members=members, labels=VERDICT_LABELS).encode("utf-8"))
+
+    import bagit
+
+    bag_info = {
+        "Source-Organization": meta["school_name"] or "không rõ",
+        "Organization-Address": meta["province"] or "",
+        "External-Identifier": plan.folder_name,
+        "External-Description": meta["title"],
+        "Bagging-Date": plan.created.date().isoformat(),
+        "Bag-Group-Identifier": meta["school_year"],
+        "Internal-Sender-Identifier": meta["class_name"] or "quarantine",
+        "School-Code": meta["school_code"],
+        "School-Year": meta["school_year"],
+        "Class": meta["class_name"],
+        "Package-Id": meta["package_id"],
+        "Package-Version": str(plan.version),
+        "Created": plan.created.isoformat(timespec="seconds"),
+        "Software": f"archiver {__version__}",
+        "Timestamp-Status": "pending" if pending else ("local" if timestamp_meta.get("local") else "tsa"),
+    }
+    for verdict in VERDICT_ORDER:
+        bag_info[f"Count-{verdict}"] = str(meta["counts"].get(verdict, 0))
+    bagit.make_bag(str(staging), bag_info=bag_info, checksums=["sha256", "sha512"])
+    if pending:
+        target = archive / ".pending" / plan.folder_name
+        target.parent.mkdir(exist_ok=True)
+        shutil.rmtree(target, ignore_errors=True)
+        publish_dir(staging, target)
+        return WrittenPackage(target, 0, pending=True)
+    final = archive / plan.folder_name
+    publish_dir(staging, final)
+    from .label import write_label
+
+    write_label(archive, final, meta)
+    return WrittenPackage(final, tsa_requests)
+
+
+def _package_meta(plan: PackagePlan, members: list[PackageMember], timestamp: dict[str, Any]) -> dict[str, Any]:
+    from collections import Counter
+
+    first = next((m for m in members if m.school_code), None)
+    counts = Counter(m.verdict for m in members)
+    school_name = ""
+    province = ""
+    if plan.new:
+        v = plan.new[0][0]
+        school_name, province = v.school_name, v.province
+    elif plan.previous:
+        school_name, province = plan.previous.meta.get("school_name", ""), plan.previous.meta.get("province", "")
+    class_name = first.class_name if first and not plan.quarantine else ""
+    school_year = (first.school_year if first else "") or plan.name.rsplit("_", 1)[-1]
+    title = (f"Học bạ số lớp {class_name}, năm học {school_year}, {school_name}" if not plan.quarantine
+             else f"Tệp bị từ chối (kiểm duyệt), năm học {school_year}")
+    return {
+        "schema": PACKAGE_SCHEMA,
+        "package_id": plan.folder_name,
+        "base_name": plan.name,
+        "version": plan.version,
+        "previous_version": plan.previous.name if plan.previous else None,
+        "quarantine": plan.quarantine,
+        "title": title,
+        "school_code": first.school_code if first else "",
+        "school_name": school_name,
+        "province": province,
+        "school_year": school_year,
+        "class_name": class_name,
+        "created": plan.created.isoformat(timespec="seconds"),
+        "software": f"archiver {__version__}",
+        "counts": {k: counts[k] for k in VERDICT_ORDER if counts[k]},
+        "timestamp": timestamp,
+        "evidence_item": "RFC 4998 data-object group per member, SHA-256 of: the original file, "
+                         "its report JSON, its validation data (DER)",
+    }
+
+
+def _write_timestamp(staging: Path, token: bytes, plan: PackagePlan) -> dict[str, Any]:
+    from asn1crypto import cms, tsp
+
+    from .tsa import LOCAL_TSA_ORGANIZATION
+
+    folder = staging / "timestamp"
+    folder.mkdir(exist_ok=True)
+    write_file(folder / "package.tst", token)
+    info = cms.ContentInfo.load(token)
+    signed = info["content"]
+    tst = tsp.TSTInfo.load(signed["encap_content_info"]["content"].parsed.dump())
+    imprint = tst["message_imprint"]["hashed_message"].native
+    write_file(folder / "root.sha256.txt", imprint.hex().encode() + b"\n")
+    certs = [x509.load_der_x509_certificate(c.chosen.dump()) for c in signed["certificates"] or []]
+    local = any(LOCAL_TSA_ORGANIZATION in c.subject.rfc4514_string() for c in certs)
+    if plan.config is not None and getattr(plan.config, "cert", None):
+        try:
+            certs += x509.load_pem_x509_certificates(Path(plan.config.cert).read_bytes())
+        except (OSError, ValueError):
+            pass
+    if local:
+        from .tsa import LocalTimestamper
+
+        root = LocalTimestamper().root_cert
+        certs.append(root if isinstance(root, x509.Certificate) else x509.load_der_x509_certificate(root.dump()))
+    pem = b"".join(c.public_bytes(Encoding.PEM) for c in certs)
+    write_file(folder / "tsa-chain.pem", pem)
+    gen_time = tst["gen_time"].native
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    def is_tsa(cert: x509.Certificate) -> bool:
+        try:
+            return ExtendedKeyUsageOID.TIME_STAMPING in cert.extensions.get_extension_for_class(
+                x509.ExtendedKeyUsage).value
+        except x509.ExtensionNotFound:
+            return False
+
+    signer = next((c for c in certs if is_tsa(c)), certs[0] if certs else None)
+    tsa_name = signer.subject.rfc4514_string() if signer else ""
+    return {"status": "done", "time": gen_time.isoformat(), "tsa": tsa_name, "local": local,
+            "token": "data/timestamp/package.tst", "root_sha256": imprint.hex()}
+
+
+def _write_trust(staging: Path, members: list[PackageMember]) -> None:
+    """Every certificate and CRL the members' reports used, as PEM files."""
+    folder = staging / "trust"
+    folder.mkdir(exist_ok=True)
+    seen: set[str] = set()
+    for member in members:
+        report = json.loads((staging / member.files["report_json"].removeprefix("data/")).read_text("utf-8"))
+        data = report.get("validation_data", {})
+        for digest, b64 in data.get("certificates", {}).items():
+            if digest in seen:
+                continue
+            seen.add(digest)
+            cert = x509.load_der_x509_certificate(base64.b64decode(b64))
+            write_file(folder / f"cert-{digest[:16]}.pem", cert.public_bytes(Encoding.PEM))
+        for digest, b64 in data.get("crls", {}).items():
+            if digest in seen:
+                continue
+            seen.add(digest)
+            crl = x509.load_der_x509_crl(base64.b64decode(b64))
+            write_file(folder / f"crl-{digest[:16]}.crl", crl.public_bytes(Encoding.PEM))
+
+
+PREMIS_NS = "http://www.loc.gov/premis/v3"
+EVENT_TYPES = "http://id.loc.gov/vocabulary/preservation/eventType"
+
+
+def _premis(plan: PackagePlan, members: list[PackageMember], meta: dict[str, Any]) -> bytes:
+    """Preservation events (PREMIS 3), typed from the Library of Congress vocabulary."""
+    P = f"{{{PREMIS_NS}}}"
+    root = etree.Element(f"{P}premis", nsmap={"premis": PREMIS_NS}, version="3.0")
+    agent_id = f"archiver {__version__}"
+    when = plan.created.isoformat(timespec="seconds")
+    counter = 0
+
+    def event(kind: str, detail: str, outcome: str, objects: list[str]) -> None:
+        nonlocal counter
+        counter += 1
+        ev = etree.SubElement(root, f"{P}event")
+        ident = etree.SubElement(ev, f"{P}eventIdentifier")
+        etree.SubElement(ident, f"{P}eventIdentifierType").text = "local"
+        etree.SubElement(ident, f"{P}eventIdentifierValue").text = f"{plan.folder_name}-{counter}"
+        etree.SubElement(ev, f"{P}eventType", authority="eventType", authorityURI=EVENT_TYPES).text = kind
+        etree.SubElement(ev, f"{P}eventDateTime").text = when
+        etree.SubElement(ev, f"{P}eventDetailInformation").append(_el(f"{P}eventDetail", detail))
+        out = etree.SubElement(ev, f"{P}eventOutcomeInformation")
+        etree.SubElement(out, f"{P}eventOutcome").text = outcome
+        agent = etree.SubElement(ev, f"{P}linkingAgentIdentifier")
+        etree.SubElement(agent, f"{P}linkingAgentIdentifierType").text = "software"
+        etree.SubElement(agent, f"{P}linkingAgentIdentifierValue").text = agent_id
+        for obj in objects:
+            link = etree.SubElement(ev, f"{P}linkingObjectIdentifier")
+            etree.SubElement(link, f"{P}linkingObjectIdentifierType").text = "sha256"
+            etree.SubElement(link, f"{P}linkingObjectIdentifierValue").text = obj
+
+    for m in members:
+        event("ingestion", "Nhận tệp gốc, giữ nguyên từng byte / original received, kept bit-exact; from: "
+              + "; ".join(m.input_paths), "success", [m.sha256])
+        event("validation", "Kiểm tra lại chữ ký số theo hocba-xml mục 3 / signatures re-verified",
+              m.verdict, [m.sha256])
+        if "pdf" in m.hashes:
+            event("creation", "Kết xuất PDF/A-3b, nhúng tệp XML gốc / PDF/A-3b rendering created",
+                  "success", [m.sha256, m.hashes["pdf"]])
+    status = meta["timestamp"].get("status")
+    event("message digest calculation",
+          "Cây băm RFC 4998 và dấu thời gian RFC 3161 cho cả gói / RFC 4998 hash tree, RFC 3161 "
+          f"timestamp of its root ({'pending' if status == 'pending' else meta['timestamp'].get('time', '')})",
+          "pending" if status == "pending" else "success", [m.sha256 for m in members])
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _el(tag: str, text: str) -> etree._Element:
+    node = etree.Element(tag)
+    node.text = text
+    return node

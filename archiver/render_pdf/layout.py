@@ -1,0 +1,1085 @@
+"""Page layout of a transcript rendering, modelled on the học bạ form of Circular 22/2021.
+
+Pages: cover; personal details and study history; the year's results; summary,
+qualities and competences, homeroom comment; and "Thông tin xác thực" (verification).
+Every page carries a footer saying this is a rendering of the signed XML, with page x/y,
+and every page after the cover a running header (school; student, class, year).
+
+Speed matters (a province renders millions): short texts are drawn by :class:`Line`, a
+one-line flowable that falls back to a Paragraph only when the text must wrap, and
+Paragraphs keep their line breaks between the several wraps a table asks for.
+
+reportlab runs in invariant mode and every date printed comes from the document, so the
+same input gives the same bytes (the PDF/A step keeps that property).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import itertools
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence
+from xml.sax.saxutils import escape
+
+from reportlab import rl_config
+from reportlab.graphics.barcode import qrencoder
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY, TA_RIGHT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    BaseDocTemplate,
+    Flowable,
+    Frame,
+    KeepTogether,
+    NextPageTemplate,
+    PageBreak,
+    PageTemplate,
+    Paragraph,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from ..profiles import Profile
+from ..transcript import SignerEntry, SubjectResult, Transcript
+from . import labels
+from .fonts import BOLD, REGULAR, clean, ensure_fonts
+
+PAGE_W, PAGE_H = A4
+_build_lock = threading.Lock()
+MARGIN_X = 18 * mm
+MARGIN_TOP = 16 * mm
+MARGIN_BOTTOM = 22 * mm  # the footer lives in the bottom margin
+BODY_W = PAGE_W - 2 * MARGIN_X
+
+INK = colors.HexColor("#111111")
+GREY = colors.HexColor("#555555")
+RULE = colors.HexColor("#333333")
+HEAD_BG = colors.HexColor("#e9edf2")
+ZEBRA_BG = colors.HexColor("#f6f7f9")
+
+
+@dataclass
+class RenderInput:
+    """Everything one rendering needs; built by :func:`archiver.render.render_transcript`."""
+
+    transcript: Transcript
+    profile: Profile
+    verification: Mapping[str, Any] | None
+    archive_timestamp: Mapping[str, Any] | None
+    flavour: str
+    sha256: str
+    attachment_name: str
+    notes: list[str] = field(default_factory=list)  # extra warnings for the last page
+
+
+class Para(Paragraph):
+    """A Paragraph that keeps its line breaks for the width it was last wrapped to.
+
+    Tables wrap every cell to size the rows and wrap it again to draw it, and a table
+    split across pages wraps it once more; breaking lines was the largest cost of a
+    rendering. The result depends only on the width (and the immutable text and style).
+    """
+
+    _wrapped_for: float | None = None
+    _wrapped: tuple[Any, float, list[float]] | None = None
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803
+        if self._wrapped is not None and self._wrapped_for == availWidth:
+            self.width = availWidth
+            self.blPara, self.height, self._wrapWidths = self._wrapped
+            return self.width, self.height
+        width, height = super().wrap(availWidth, availHeight)
+        if hasattr(self, "blPara"):
+            self._wrapped_for = availWidth
+            self._wrapped = (self.blPara, self.height, self._wrapWidths)
+        return width, height
+
+
+Run = tuple[str, ParagraphStyle]
+
+
+class Line(Flowable):
+    """Short text drawn as one line: a score, a name, a label, a few styled runs.
+
+    Most cells hold a few words; a full Paragraph for each (markup parsing, line
+    breaking, twice per table) cost more than the rest of the page. When the text is
+    wider than its cell this falls back to an equivalent Paragraph, so nothing overflows.
+    ``style`` gives the alignment, leading and spacing; each run has its own font/colour.
+    """
+
+    def __init__(self, text: str | Sequence[Run], style: ParagraphStyle) -> None:
+        super().__init__()
+        runs = [(text, style)] if isinstance(text, str) else list(text)
+        self.runs = [(t, st) for t, st in runs if t]
+        self.style = style
+        self._para: Para | None = None
+        # Measured once: a table asks every cell for its size several times.
+        self.text_width = sum(stringWidth(t, st.fontName, st.fontSize) for t, st in self.runs)
+
+    def _fallback(self) -> Para:
+        if all(st is self.style for _, st in self.runs):
+            markup = escape("".join(t for t, _ in self.runs))
+        else:
+            markup = "".join(
+                f'<font name="{st.fontName}" size="{st.fontSize}" '
+                f'color="#{st.textColor.hexval()[2:]}">{escape(t)}</font>'
+                for t, st in self.runs
+            )
+        return Para(markup, self.style)
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803
+        if self.text_width <= availWidth:
+            self._para = None
+            self.width, self.height = availWidth, self.style.leading
+        else:
+            self._para = self._para or self._fallback()
+            self.width, self.height = self._para.wrap(availWidth, availHeight)
+        return self.width, self.height
+
+    def getSpaceBefore(self) -> float:  # noqa: N802 - reportlab's name
+        return self.style.spaceBefore
+
+    def getSpaceAfter(self) -> float:  # noqa: N802
+        return self.style.spaceAfter
+
+    def draw(self) -> None:
+        if self._para is not None:
+            self._para.drawOn(self.canv, 0, 0)
+            return
+        canv, align = self.canv, self.style.alignment
+        if align == TA_CENTER:
+            x = (self.width - self.text_width) / 2
+        elif align == TA_RIGHT:
+            x = self.width - self.text_width
+        else:
+            x = 0.0
+        # One text object for all runs: canvas.drawString per run (a text object each,
+        # plus bidi checks) was a fifth of the rendering time.
+        text_object = canv.beginText(x, self.height - self.style.fontSize)  # Paragraph's baseline
+        for text, st in self.runs:
+            text_object.setFont(st.fontName, st.fontSize)
+            text_object.setFillColor(st.textColor)
+            text_object.textOut(text)
+        canv.drawText(text_object)
+
+
+class _Styles:
+    def __init__(self) -> None:
+        base = ParagraphStyle(
+            "base", fontName=REGULAR, fontSize=10.5, leading=13.5, textColor=INK,
+            splitLongWords=1,
+        )
+
+        def derive(name: str, **kw: Any) -> ParagraphStyle:
+            return ParagraphStyle(name, parent=base, **kw)
+
+        self.base = base
+        self.body = derive("body", alignment=TA_JUSTIFY)
+        self.small = derive("small", fontSize=8.5, leading=10.5)
+        self.small_grey = derive("small_grey", fontSize=8, leading=10, textColor=GREY)
+        self.cell = derive("cell", fontSize=9.5, leading=12)
+        self.cell_c = derive("cell_c", fontSize=9.5, leading=12, alignment=TA_CENTER)
+        self.cell_cb = derive("cell_cb", fontName=BOLD, fontSize=9.5, leading=12,
+                              alignment=TA_CENTER)
+        self.cell_b = derive("cell_b", fontName=BOLD, fontSize=9.5, leading=12)
+        self.cell_small = derive("cell_small", fontSize=8.5, leading=10.5)
+        # the signature table: fifteen signers must not take four pages
+        self.sig = derive("sig", fontSize=7.8, leading=9.4)
+        self.sig_b = derive("sig_b", fontName=BOLD, fontSize=8.3, leading=10)
+        self.sig_bold = derive("sig_bold", fontName=BOLD, fontSize=7.8, leading=9.4)
+        self.sig_grey = derive("sig_grey", fontSize=7, leading=8.6, textColor=GREY)
+        self.head = derive("head", fontName=BOLD, fontSize=9, leading=11, alignment=TA_CENTER)
+        self.label = derive("label", fontSize=10.5, leading=14)
+        self.value = derive("value", fontName=BOLD, fontSize=10.5, leading=14)
+        self.title = derive("title", fontName=BOLD, fontSize=15, leading=19, alignment=TA_CENTER,
+                            spaceAfter=2 * mm)
+        self.subtitle = derive("subtitle", fontSize=10.5, leading=14, alignment=TA_CENTER,
+                               spaceAfter=4 * mm)
+        self.section = derive("section", fontName=BOLD, fontSize=11.5, leading=15,
+                              spaceBefore=5 * mm, spaceAfter=2 * mm)
+        self.center = derive("center", alignment=TA_CENTER)
+        self.center_b = derive("center_b", fontName=BOLD, alignment=TA_CENTER)
+        self.right = derive("right", alignment=TA_RIGHT)
+        # cover
+        self.ministry = derive("ministry", fontName=BOLD, fontSize=12.5, leading=16,
+                               alignment=TA_CENTER)
+        self.cover_big = derive("cover_big", fontName=BOLD, fontSize=46, leading=54,
+                                alignment=TA_CENTER, textColor=colors.HexColor("#1f3b63"))
+        self.cover_level = derive("cover_level", fontName=BOLD, fontSize=19, leading=24,
+                                  alignment=TA_CENTER, textColor=colors.HexColor("#1f3b63"))
+        self.cover_name = derive("cover_name", fontName=BOLD, fontSize=18, leading=23,
+                                 alignment=TA_CENTER)
+        self.cover_name_label = derive("cover_name_label", fontSize=10.5, leading=13,
+                                       alignment=TA_CENTER, textColor=GREY)
+        self.cover_label = derive("cover_label", fontSize=11.5, leading=16)
+        self.cover_value = derive("cover_value", fontName=BOLD, fontSize=11.5, leading=16)
+        self.cell_small_b = derive("cell_small_b", fontName=BOLD, fontSize=8.5, leading=10.5)
+        self._coloured: dict[tuple[str, str], ParagraphStyle] = {}
+
+    def coloured(self, style: ParagraphStyle, colour: str, **kw: Any) -> ParagraphStyle:
+        """``style`` in another colour (and font/size), made once per combination."""
+        key = (style.name, colour + repr(sorted(kw.items())))
+        if key not in self._coloured:
+            self._coloured[key] = ParagraphStyle(
+                f"{style.name}-{colour}", parent=style, textColor=colors.HexColor(colour), **kw)
+        return self._coloured[key]
+
+
+class _Text:
+    """Makes Paragraphs from document data: NFC, glyph-checked, markup-escaped."""
+
+    def __init__(self, missing: set[str]) -> None:
+        self.missing = missing
+
+    def esc(self, value: object) -> str:
+        return escape(clean(value, self.missing))
+
+    def p(self, value: object, style: ParagraphStyle, *, empty: str = "") -> Line:
+        """Plain data text: one drawn line when it fits, a wrapping Paragraph when not."""
+        text = clean(value, self.missing).strip()
+        return Line(text or empty, style)
+
+    def markup(self, template: str, style: ParagraphStyle, **values: object) -> Para:
+        """``template`` is trusted markup; ``values`` are data and get escaped."""
+        return Para(template.format(**{k: self.esc(v) for k, v in values.items()}), style)
+
+
+@functools.lru_cache(maxsize=1)
+def _styles() -> _Styles:
+    """The styles, built once: they are immutable and the fonts are registered first."""
+    ensure_fonts()
+    return _Styles()
+
+
+def _grid(extra: Iterable[tuple] = (), header_rows: int = 1) -> TableStyle:
+    commands: list[tuple] = [
+        ("FONTNAME", (0, 0), (-1, -1), REGULAR),  # see _plain
+        ("GRID", (0, 0), (-1, -1), 0.5, RULE),
+        ("BOX", (0, 0), (-1, -1), 0.9, RULE),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 3.5),
+        ("LEFTPADDING", (0, 0), (-1, -1), 4),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+    ]
+    if header_rows:
+        commands.append(("BACKGROUND", (0, 0), (-1, header_rows - 1), HEAD_BG))
+    commands.extend(extra)
+    return TableStyle(commands)
+
+
+def _plain(extra: Iterable[tuple] = ()) -> TableStyle:
+    commands: list[tuple] = [
+        # Plain-string cells (even "") are drawn in this font; reportlab's default is
+        # Helvetica, which would end up as an unembedded font in the PDF/A.
+        ("FONTNAME", (0, 0), (-1, -1), REGULAR),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LEFTPADDING", (0, 0), (-1, -1), 0),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+        ("TOPPADDING", (0, 0), (-1, -1), 1.2),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 1.2),
+    ]
+    commands.extend(extra)
+    return TableStyle(commands)
+
+
+# Paragraphs collapse runs of spaces; non-breaking ones keep the gap between fields.
+_GAP = "&nbsp;" * 6
+
+
+def _dn(value: str) -> str:
+    """A distinguished name with a space after each RDN comma, so lines can break there.
+
+    Certificates print as ``UID=CCCD:…,CN=…,L=…``: one long word a narrow column can only
+    cut mid-token. Escaped commas (``\\,``) stay as they are.
+    """
+    return re.sub(r"(?<!\\),(?=\S)", ", ", value)
+
+
+def _score(value: str) -> str:
+    """Vietnamese writes decimals with a comma: 8.5 -> 8,5 (the XML keeps the dot)."""
+    v = value.strip()
+    if v.replace(".", "", 1).isdigit() and v.count(".") == 1:
+        return v.replace(".", ",")
+    return v
+
+
+def _dict(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: object) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else []
+
+
+def _str(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+class _Layout:
+    def __init__(self, data: RenderInput) -> None:
+        ensure_fonts()
+        self.d = data
+        self.t = data.transcript
+        self.s = _styles()
+        self.missing: set[str] = set()
+        self.x = _Text(self.missing)
+        self.verification = _dict(data.verification) if data.verification is not None else None
+        self.verdict = self._verdict()
+        self.subject_names = {s.code: s.name for s in self.t.subjects}
+        for subj in data.profile.subjects:
+            self.subject_names.setdefault(subj.code, subj.name)
+        self.signatures = [_dict(s) for s in _list((self.verification or {}).get("signatures"))]
+        self.sig_by_id = {_str(s.get("id")): s for s in self.signatures if s.get("id")}
+
+    # -- shared pieces ------------------------------------------------------------------
+
+    def _verdict(self) -> labels.Verdict:
+        if self.verification is None:
+            return labels.NOT_VERIFIED
+        code = _str(self.verification.get("verdict")).upper()
+        if code in labels.VERDICTS:
+            return labels.VERDICTS[code]
+        return labels.Verdict(code or "?", code or "KHÔNG RÕ", code or "Unknown",
+                              "Kết quả xác thực không rõ.", labels.UNKNOWN_VERDICT_COLOUR)
+
+    def role_label(self, role: str, subject_code: str = "") -> str:
+        rule = self.d.profile.signing.roles.get(role)
+        label = rule.label if rule else (role or "Không rõ vai trò")
+        if subject_code:
+            label += f" – {self.subject_names.get(subject_code, subject_code)}"
+        return label
+
+    def signer_for(self, role: str, subject_code: str = "") -> SignerEntry | None:
+        for entry in self.t.signers:
+            if entry.role == role and (not subject_code or entry.subject == subject_code):
+                return entry
+        return None
+
+    def signature_status(self, signature_id: str) -> tuple[str, str] | None:
+        """(label, colour) of a verified signature, or None when it was not verified."""
+        sig = self.sig_by_id.get(signature_id)
+        if sig is None:
+            return None
+        status = _str(sig.get("status")).upper()
+        return labels.STATUSES.get(status, (status or "Không rõ", labels.UNKNOWN_VERDICT_COLOUR))
+
+    def kv_table(self, rows: Sequence[tuple[str, object]], label_w: float,
+                 label_style: ParagraphStyle | None = None,
+                 value_style: ParagraphStyle | None = None, width: float = BODY_W) -> Table:
+        ls = label_style or self.s.label
+        vs = value_style or self.s.value
+        data = [[self.x.p(k, ls), self.x.p(v, vs, empty="—")] for k, v in rows]
+        table = Table(data, colWidths=[label_w, width - label_w], hAlign="LEFT")
+        table.setStyle(_plain())
+        return table
+
+    def verdict_box(self, large: bool) -> Table:
+        v = self.verdict
+        colour = colors.HexColor(v.colour)
+        size = 17 if large else 12.5
+        head = ParagraphStyle("vh", parent=self.s.base, fontName=BOLD, fontSize=size,
+                              leading=size * 1.25, textColor=colors.white, alignment=TA_CENTER)
+        body = ParagraphStyle("vb", parent=self.s.base, fontSize=9.5 if large else 8.5,
+                              leading=12 if large else 10.5, textColor=colors.white,
+                              alignment=TA_CENTER)
+        title = "KẾT LUẬN XÁC THỰC" if large else "Tình trạng xác thực"
+        rows: list[list[Flowable]] = [
+            [Para(f"{title}: {escape(v.label)}", head)],
+            [Para(f"{escape(v.explanation)} <font size='{8 if large else 7}'>"
+                       f"(Verdict: {escape(v.label_en)})</font>", body)],
+        ]
+        table = Table(rows, colWidths=[BODY_W if large else BODY_W * 0.8])
+        table.setStyle(TableStyle([
+            ("FONTNAME", (0, 0), (-1, -1), REGULAR),  # see _plain
+            ("BACKGROUND", (0, 0), (-1, -1), colour),
+            ("TOPPADDING", (0, 0), (-1, -1), 4 if large else 3),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 5 if large else 3),
+            ("LEFTPADDING", (0, 0), (-1, -1), 8),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 8),
+        ]))
+        return table
+
+    # -- pages --------------------------------------------------------------------------
+
+    def cover(self) -> list[Flowable]:
+        t, s, x = self.t, self.s, self.x
+        level = labels.LEVELS.get(t.level.upper(), t.level.upper())
+        years = [h.school_year for h in t.history if h.school_year] or [t.school_year]
+        span = years[0] if len(years) == 1 else f"{years[0]} đến {years[-1]}"
+        rows: list[tuple[str, object]] = [
+            ("Số đăng bộ:", t.register_number),
+            ("Trường:", t.school.name),
+            ("Mã trường:", t.school.code),
+            ("Tỉnh/Thành phố:", t.school.province),
+            ("Năm học của học bạ:", t.school_year),
+            ("Lớp:", t.class_name),
+            ("Các năm học:", span),
+            ("Mã tra cứu:", t.lookup_code),
+        ]
+        inner_w = 128 * mm
+        story: list[Flowable] = [
+            Spacer(1, 6 * mm),
+            Line("BỘ GIÁO DỤC VÀ ĐÀO TẠO", s.ministry),
+            Spacer(1, 34 * mm),
+            Line("HỌC BẠ", s.cover_big),
+            Spacer(1, 2 * mm),
+            x.p(level, s.cover_level),
+            Spacer(1, 3 * mm),
+            Line("(Học bạ số – bản thể hiện của tệp XML có chữ ký số)", s.center),
+            Spacer(1, 22 * mm),
+            # The name on its own centred line(s), as on the printed form: a long name
+            # wraps symmetrically instead of pushing its label out of line.
+            Line("Họ và tên học sinh", s.cover_name_label),
+            Spacer(1, 1 * mm),
+            x.p(t.student.name, s.cover_name, empty="—"),
+            Spacer(1, 6 * mm),
+        ]
+        info = self.kv_table(rows, 45 * mm, s.cover_label, s.cover_value, width=inner_w)
+        info.hAlign = "CENTER"
+        story.append(info)
+        if t.replaces:
+            story += [Spacer(1, 4 * mm), x.markup(
+                "<b>Học bạ thay thế</b> cho học bạ có mã tra cứu {code}. Lý do: {reason}",
+                ParagraphStyle("rep", parent=s.small, alignment=TA_CENTER),
+                code=t.replaces.lookup_code, reason=t.replaces.reason or "không ghi")]
+        box = self.verdict_box(large=False)
+        box.hAlign = "CENTER"
+        story += [Spacer(1, 14 * mm), box]
+        return story
+
+    def personal(self) -> list[Flowable]:
+        t, s, x = self.t, self.s, self.x
+        st = t.student
+        story: list[Flowable] = [
+            x.markup("Số đăng bộ: <b>{n}</b>", s.right, n=t.register_number or "—"),
+            Spacer(1, 4 * mm),
+            Line("THÔNG TIN HỌC SINH", s.title),
+            Spacer(1, 3 * mm),
+            self.kv_table([
+                ("Họ và tên:", st.name),
+                ("Giới tính:", st.gender),
+                ("Ngày sinh:", labels.date_vi(st.birth_date)),
+                ("Dân tộc:", st.ethnicity),
+                ("Nơi sinh:", st.birth_place),
+                ("Mã định danh cá nhân:", st.citizen_id),
+                ("Mã học sinh:", st.student_code),
+                ("Họ và tên cha:", st.father_name),
+                ("Họ và tên mẹ:", st.mother_name),
+            ], 50 * mm),
+            Line("QUÁ TRÌNH HỌC TẬP", s.section),
+        ]
+        rows: list[list[Flowable]] = [[
+            Line("Năm học", s.head), Line("Lớp", s.head),
+            Line("Tên trường", s.head),
+        ]]
+        current: list[int] = []
+        for i, item in enumerate(t.history, start=1):
+            is_current = item.school_year == t.school_year
+            style = s.cell_b if is_current else s.cell
+            if is_current:
+                current.append(i)
+            rows.append([x.p(item.school_year, s.cell_c), x.p(item.class_name, s.cell_c),
+                         x.p(item.school_name, style)])
+        if len(rows) == 1:
+            rows.append([x.p("—", s.cell_c), x.p("—", s.cell_c),
+                         x.p("Không có dữ liệu quá trình học tập", s.cell)])
+        table = Table(rows, colWidths=[32 * mm, 24 * mm, BODY_W - 56 * mm], repeatRows=1)
+        table.setStyle(_grid([("BACKGROUND", (0, r), (-1, r), ZEBRA_BG) for r in current]))
+        story.append(table)
+        if t.replaces:
+            story += [Spacer(1, 5 * mm), x.markup(
+                "<b>Học bạ thay thế.</b> Học bạ này thay thế học bạ có mã tra cứu {code} "
+                "đã bị thu hồi. Lý do: {reason}",
+                s.body, code=t.replaces.lookup_code, reason=t.replaces.reason or "không ghi")]
+        return story
+
+    def results(self) -> list[Flowable]:
+        t, s, x = self.t, self.s, self.x
+        story: list[Flowable] = [
+            x.markup("KẾT QUẢ HỌC TẬP NĂM HỌC {y}", s.title, y=t.school_year or "—"),
+            x.markup("Họ và tên: <b>{n}</b>" + _GAP + "Lớp: <b>{c}</b>" + _GAP
+                     + "Khối: <b>{g}</b>",
+                     s.subtitle, n=t.student.name or "—", c=t.class_name or "—",
+                     g=t.grade or "—"),
+        ]
+        head_rows: list[list[Any]] = [
+            [Line("TT", s.head), Line("Môn học và hoạt động giáo dục", s.head),
+             Line("Điểm trung bình hoặc mức đánh giá", s.head), "", "",
+             Line("Nhận xét và giáo viên môn học", s.head)],
+            ["", "", Line("Học kì I", s.head), Line("Học kì II", s.head),
+             Line("Cả năm", s.head), ""],
+        ]
+        rows = list(head_rows)
+        for i, subj in enumerate(t.subjects, start=1):
+            rows.append([
+                Line(str(i), s.cell_c),
+                x.p(subj.name or subj.code, s.cell),
+                x.p(_score(subj.term1), s.cell_c),
+                x.p(_score(subj.term2), s.cell_c),
+                x.p(_score(subj.year), s.cell_cb),
+                self._teacher_cell(subj),
+            ])
+        if not t.subjects:
+            rows.append(["", x.p("Không có dữ liệu kết quả môn học", s.cell), "", "", "", ""])
+        num_w, val_w = 9 * mm, 17.5 * mm
+        name_w = 54 * mm
+        widths = [num_w, name_w, val_w, val_w, val_w, BODY_W - num_w - name_w - 3 * val_w]
+        table = Table(rows, colWidths=widths, repeatRows=2)
+        # One ROWBACKGROUNDS command, not one BACKGROUND per row: reportlab applies
+        # every style command to every cell it covers.
+        zebra = [("ROWBACKGROUNDS", (0, len(head_rows)), (-1, -1), [None, ZEBRA_BG])]
+        table.setStyle(_grid([
+            ("SPAN", (2, 0), (4, 0)), ("SPAN", (0, 0), (0, 1)), ("SPAN", (1, 0), (1, 1)),
+            ("SPAN", (5, 0), (5, 1)), *zebra,
+        ], header_rows=2))
+        story += [table, Spacer(1, 1.5 * mm), Para(
+            "Môn học đánh giá bằng nhận xét: Đ – Đạt; CĐ – Chưa đạt. "
+            "Điểm trung bình làm tròn đến một chữ số thập phân.", s.small_grey)]
+        return story
+
+    def _teacher_cell(self, subj: SubjectResult) -> list[Flowable]:
+        s, x = self.s, self.x
+        parts: list[Flowable] = []
+        if subj.comment:
+            parts.append(x.p(subj.comment, s.cell_small))
+        entry = self.signer_for("GVBM", subj.code)
+        teacher = clean(subj.teacher or (entry.name if entry else ""), self.missing)
+        runs: list[Run] = [("GV: ", s.cell_small), (teacher or "—", s.cell_small_b)]
+        status = self.signature_status(entry.signature_id) if entry else None
+        if status:
+            runs.append((f" (chữ ký số: {status[0].lower()})",
+                         s.coloured(s.cell_small, status[1], fontSize=7.5)))
+        parts.append(Line(runs, s.cell_small))
+        return parts
+
+    def summary(self) -> list[Flowable]:
+        t, s, x = self.t, self.s, self.x
+        story: list[Flowable] = [Line("TỔNG KẾT NĂM HỌC", s.section)]
+        rows: list[list[Any]] = [[
+            Line("", s.head), Line("Học kì I", s.head),
+            Line("Học kì II", s.head), Line("Cả năm", s.head),
+        ]]
+        for title, ratings in (("Kết quả học tập", t.learning), ("Kết quả rèn luyện", t.conduct)):
+            r = ratings
+            rows.append([
+                Para(title, s.cell_b),
+                x.p(r.term1 if r else "", s.cell_c, empty="—"),
+                x.p(r.term2 if r else "", s.cell_c, empty="—"),
+                x.p(r.year if r else "", s.cell_cb, empty="—"),
+            ])
+        col = (BODY_W - 56 * mm) / 3
+        table = Table(rows, colWidths=[56 * mm, col, col, col])
+        table.setStyle(_grid())
+        block: list[Flowable] = [table, Spacer(1, 3 * mm), self.kv_table([
+            ("Tổng số ngày nghỉ học cả năm:", t.days_absent),
+            ("Lên lớp / hoàn thành chương trình:", t.promotion),
+            ("Danh hiệu, khen thưởng:", t.title or "Không"),
+        ], 66 * mm)]
+        story.append(KeepTogether(block))
+
+        if t.qualities or t.competences:
+            heading = Line("PHẨM CHẤT VÀ NĂNG LỰC", s.section)
+            rows = [[Line("Phẩm chất chủ yếu", s.head), Line("Mức đạt", s.head),
+                     Line("Năng lực", s.head), Line("Mức đạt", s.head)]]
+            for i in range(max(len(t.qualities), len(t.competences))):
+                q = t.qualities[i] if i < len(t.qualities) else None
+                c = t.competences[i] if i < len(t.competences) else None
+                rows.append([
+                    x.p(q.name if q else "", s.cell), x.p(q.level if q else "", s.cell_c),
+                    x.p(c.name if c else "", s.cell), x.p(c.level if c else "", s.cell_c),
+                ])
+            lvl_w = 20 * mm
+            name_w = (BODY_W - 2 * lvl_w) / 2
+            table = Table(rows, colWidths=[name_w, lvl_w, name_w, lvl_w], repeatRows=1)
+            table.setStyle(_grid([("LINEAFTER", (1, 0), (1, -1), 0.9, RULE)]))
+            story.append(KeepTogether([heading, table]))
+
+        comment_box = Table([[x.p(t.homeroom_comment, s.body, empty="(Không có nhận xét)")]],
+                            colWidths=[BODY_W])
+        comment_box.setStyle(TableStyle([
+            ("FONTNAME", (0, 0), (-1, -1), REGULAR),  # see _plain
+            ("BOX", (0, 0), (-1, -1), 0.6, RULE),
+            ("LEFTPADDING", (0, 0), (-1, -1), 6), ("RIGHTPADDING", (0, 0), (-1, -1), 6),
+            ("TOPPADDING", (0, 0), (-1, -1), 5), ("BOTTOMPADDING", (0, 0), (-1, -1), 7),
+        ]))
+        story.append(KeepTogether([
+            Line("NHẬN XÉT CỦA GIÁO VIÊN CHỦ NHIỆM", s.section), comment_box,
+            Spacer(1, 6 * mm), self._signature_blocks(),
+        ]))
+        return story
+
+    def _signature_blocks(self) -> Table:
+        """The form's signature area: who signed, as listed in the signed data."""
+        s, x, t = self.s, self.x, self.t
+        place = t.school.province or "……"
+        date_line = x.markup("<i>{p}, {d}</i>", s.center, p=place,
+                             d=labels.date_long_vi(t.effective_date))
+
+        def block(role: str, title: str) -> list[Flowable]:
+            entry = self.signer_for(role)
+            status = self.signature_status(entry.signature_id) if entry else None
+            if entry is None:
+                note = "(không có trong danh sách người ký)"
+                colour = labels.UNKNOWN_VERDICT_COLOUR
+            elif status:
+                note, colour = f"(đã ký số – {status[0].lower()})", status[1]
+            else:
+                note, colour = "(ký số – chưa kiểm tra)", labels.UNKNOWN_VERDICT_COLOUR
+            return [
+                Line(title, s.center_b),
+                Line(note, s.coloured(s.center, colour, fontSize=8.5, leading=11)),
+                Spacer(1, 7 * mm),
+                x.p(entry.name if entry else "", s.center_b, empty="—"),
+            ]
+
+        half = BODY_W / 2
+        table = Table([
+            ["", date_line],
+            [block("GVCN", "GIÁO VIÊN CHỦ NHIỆM"), block("HT", "HIỆU TRƯỞNG")],
+        ], colWidths=[half, half])
+        table.setStyle(_plain([("VALIGN", (0, 0), (-1, -1), "TOP"),
+                               ("BOTTOMPADDING", (0, 0), (-1, 0), 3)]))
+        return table
+
+    def verification_page(self) -> list[Flowable]:
+        s, x, t, d = self.s, self.x, self.t, self.d
+        v = self.verification
+        story: list[Flowable] = [
+            Line("THÔNG TIN XÁC THỰC", s.title),
+            Para("Kết quả kiểm tra chữ ký số của tệp XML gốc tại thời điểm lập bản thể hiện "
+                      "này", s.subtitle),
+            self.verdict_box(large=True), Spacer(1, 2 * mm),
+        ]
+        reasons = [_dict(r) for r in _list((v or {}).get("reasons"))]
+        for reason in reasons:
+            story.append(x.markup("• <b>{code}</b>: {msg}", s.small,
+                                  code=_str(reason.get("code")) or "—",
+                                  msg=_str(reason.get("message"))))
+
+        # Lookup code + QR, file identity, profile.
+        info_rows: list[tuple[str, object]] = [
+            ("Mã tra cứu:", t.lookup_code),
+            ("Học sinh:", f"{t.student.name} – lớp {t.class_name} – năm học {t.school_year}"),
+            ("Trường:", t.school.name),
+            # The name only: a verifier's absolute path says nothing to a reader of the
+            # archive and exposes the folders of the PC that built it.
+            ("Tệp XML gốc:", d.attachment_name),
+            ("SHA-256 của tệp gốc:", d.sha256),
+            ("Định dạng (hồ sơ):", f"{d.profile.id} – {d.profile.title}"),
+        ]
+        if v is not None and v.get("validation_time"):
+            info_rows.append(("Thời điểm kiểm tra:",
+                              labels.datetime_vi(_str(v.get("validation_time")), "+00:00")))
+        if v is not None and v.get("software"):
+            info_rows.append(("Phần mềm kiểm tra:", _str(v.get("software"))))
+        if v is not None and v.get("sha256") and _str(v.get("sha256")).lower() != d.sha256:
+            info_rows.append(("Cảnh báo:", "SHA-256 trong kết quả xác thực khác với tệp được "
+                                            "thể hiện; kết quả có thể thuộc về tệp khác."))
+        qr_size = 34 * mm
+        info_w = BODY_W - qr_size - 4 * mm
+        info = self.kv_table(info_rows, 38 * mm, s.cell, s.cell_b, width=info_w)
+        qr = QrFlowable(t.lookup_code, qr_size) if t.lookup_code else Spacer(qr_size, qr_size)
+        caption = Line("QR: mã tra cứu", ParagraphStyle(
+            "cap", parent=s.small_grey, alignment=TA_CENTER))
+        top = Table([[info, [qr, caption]]], colWidths=[info_w + 4 * mm, qr_size])
+        top.setStyle(_plain([("VALIGN", (0, 0), (-1, -1), "TOP"),
+                             ("TOPPADDING", (0, 0), (-1, -1), 4)]))
+        story += [Spacer(1, 2 * mm), top]
+
+        story += self._timestamp_block()
+        story.append(Line("CHỮ KÝ SỐ", s.section))
+        story += self._signature_table()
+
+        warnings = [_dict(w) for w in _list((v or {}).get("warnings"))]
+        notes = list(d.notes)
+        if self.missing:
+            codes = ", ".join(f"U+{ord(c):04X}" for c in sorted(self.missing))
+            notes.append(f"Tệp XML có ký tự không hiển thị được trong bản này ({codes}); "
+                         "các ký tự đó được thay bằng dấu �. Xem tệp XML gốc.")
+        if warnings or notes:
+            story.append(Line("Cảnh báo", s.section))
+            for w in warnings:
+                story.append(x.markup("• <b>{code}</b>: {msg}", s.small,
+                                      code=_str(w.get("code")) or "—",
+                                      msg=_str(w.get("message"))))
+            for note in notes:
+                story.append(x.markup("• {msg}", s.small, msg=note))
+
+        if d.flavour == "3b":
+            original = (f"Tệp XML gốc ({d.attachment_name}) được đính kèm nguyên vẹn trong tệp "
+                        "PDF/A-3b này (tệp đính kèm, quan hệ «Source»).")
+        else:
+            original = ("Bản PDF/A-1b này không đính kèm tệp XML gốc; tệp XML gốc được lưu "
+                        "cùng trong hồ sơ lưu trữ.")
+        story += [Spacer(1, 5 * mm), KeepTogether([x.markup(
+            "<b>Lưu ý.</b> Đây là bản thể hiện (bản in) của học bạ số. Bản gốc có giá trị là tệp "
+            "XML có chữ ký số; khi có khác biệt, tệp XML gốc được dùng. {orig} Có thể kiểm tra "
+            "lại bằng mã tra cứu hoặc bằng cách xác thực tệp XML gốc.", s.small, orig=original)])]
+        return story
+
+    def _timestamp_block(self) -> list[Flowable]:
+        ts = self.d.archive_timestamp
+        if not ts:
+            return []
+        s = self.s
+        ts = _dict(ts)
+        rows: list[tuple[str, object]] = [
+            ("Thời điểm:", labels.datetime_vi(_str(ts.get("time")), "+00:00")
+             if ts.get("time") else "—"),
+            ("Đơn vị cấp dấu thời gian:", _str(ts.get("tsa")) or "—"),
+        ]
+        out: list[Flowable] = [Line("DẤU THỜI GIAN LƯU TRỮ", s.section),
+                               self.kv_table(rows, 50 * mm, s.cell, s.cell_b)]
+        if ts.get("local"):
+            out.append(Para(
+                "<font color='#a65f00'><b>Lưu ý:</b> dấu thời gian cục bộ, không phải của TSA "
+                "tin cậy</font> (local timestamp, not from a trusted TSA).", s.small))
+        return out
+
+    def _signature_rows(self) -> list[dict[str, Any]]:
+        """One dict per row: the verifier's signatures, then listed signers it missed."""
+        by_signature_id = {e.signature_id: e for e in self.t.signers}
+        if self.verification is None:
+            return [{"role": e.role, "subject_code": e.subject, "signer": e.name,
+                     "id": e.signature_id, "status": None} for e in self.t.signers]
+        rows: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for sig in self.signatures:
+            sig_id = _str(sig.get("id"))
+            seen.add(sig_id)
+            entry = by_signature_id.get(sig_id)
+            # "subject" is the school subject (MonHoc) of a GVBM signature; a value with
+            # "=" is a certificate DN from a verifier that put it there instead.
+            raw_subject = _str(sig.get("subject"))
+            subject_code = "" if "=" in raw_subject else raw_subject
+            cert = _dict(sig.get("certificate"))
+            rows.append({
+                "role": _str(sig.get("role")) or (entry.role if entry else ""),
+                "subject_code": subject_code or (entry.subject if entry else ""),
+                "signer": _str(sig.get("signer")) or (entry.name if entry else ""),
+                "id": sig_id,
+                "cert_subject": _str(cert.get("subject")) or (raw_subject if "=" in raw_subject
+                                                              else ""),
+                "cert_issuer": _str(cert.get("issuer")),
+                "signing_time": _str(sig.get("signing_time")),
+                "status": _str(sig.get("status")).upper(),
+                "sub_indication": _str(sig.get("sub_indication")).upper(),
+                "message": _str(sig.get("message")),
+                # Fields of archiver.verify's report; absent from other verifiers' dicts.
+                "listed": sig.get("listed", True) is not False,
+                "present": sig.get("present", True) is not False,
+            })
+        for entry in self.t.signers:
+            if entry.signature_id not in seen:
+                rows.append({"role": entry.role, "subject_code": entry.subject,
+                             "signer": entry.name, "id": entry.signature_id,
+                             "status": "MISSING_FROM_RESULT"})
+        return rows
+
+    def _signature_table(self) -> list[Flowable]:
+        s, x = self.s, self.x
+        data = self._signature_rows()
+        # Schools' teachers usually hold certificates from one CA: say it once above the
+        # table rather than fifteen times in it.
+        issuers = {r.get("cert_issuer", "") for r in data
+                   if r.get("status") in labels.STATUSES and r.get("present", True)}
+        common_issuer = issuers.pop() if len(issuers) == 1 and len(data) > 1 else ""
+        out: list[Flowable] = []
+        if common_issuer:
+            out += [Line([("Nơi cấp chứng thư số (chung cho mọi chữ ký): ", s.sig_bold),
+                          (_dn(clean(common_issuer, self.missing)), s.sig)], s.sig),
+                    Spacer(1, 1.5 * mm)]
+
+        rows: list[list[Any]] = [[
+            Line("TT", s.head), Line("Vai trò và người ký", s.head),
+            Line("Chứng thư số" if common_issuer else "Chứng thư số (chủ thể; nơi cấp)", s.head),
+            Line("Thời điểm ký", s.head), Line("Kết quả", s.head),
+        ]]
+        for r in data:
+            who: list[Flowable] = [x.p(self.role_label(r["role"], r["subject_code"]), s.sig),
+                                   x.p(r["signer"], s.sig_b, empty="—")]
+            if r["id"]:
+                who.append(x.p(f"Chữ ký: {r['id']}", s.sig_grey))
+            if not r.get("listed", True):
+                who.append(x.p("Không có trong danh sách người ký (DSTTKy)", s.sig_grey))
+            status = r["status"]
+            if status is None:
+                cert: list[Flowable] = [Line("—", s.sig)]
+                when: list[Flowable] = [Line("—", s.sig)]
+                result: list[Flowable] = [Line("Chưa kiểm tra", s.coloured(
+                    s.sig, labels.NOT_VERIFIED.colour, fontName=BOLD))]
+            elif status == "MISSING_FROM_RESULT":
+                cert, when = [Line("—", s.sig)], [Line("—", s.sig)]
+                result = [Line("Không có trong kết quả xác thực", s.coloured(
+                    s.sig, labels.UNKNOWN_VERDICT_COLOUR, fontName=BOLD))]
+            else:
+                if not r.get("present", True):
+                    cert = [Line("Không có chữ ký này trong tệp", s.sig_bold)]
+                else:
+                    cert = [Line([("Chủ thể: ", s.sig_bold),
+                                  (_dn(clean(r["cert_subject"], self.missing)) or "—", s.sig)],
+                                 s.sig)]
+                if not common_issuer and r.get("present", True):
+                    cert.append(Line([("Nơi cấp: ", s.sig_bold),
+                                      (_dn(clean(r["cert_issuer"], self.missing)) or "—", s.sig)],
+                                     s.sig))
+                when = self._time_cell(r["signing_time"])
+                label, colour = labels.STATUSES.get(
+                    status, (status or "Không rõ", labels.UNKNOWN_VERDICT_COLOUR))
+                result = [Line(label, s.coloured(s.sig, colour, fontName=BOLD))]
+                sub_label = ""
+                if r["sub_indication"]:
+                    sub = r["sub_indication"]
+                    sub_label = labels.SUB_INDICATIONS.get(sub, sub)
+                    result += [x.p(sub_label, s.sig), x.p(sub, s.sig_grey)]
+                # The verifier's message often restates the sub-indication ("vi / en");
+                # show it only when it adds something.
+                message_vi = r["message"].partition(" / ")[0].strip().rstrip(".")
+                if r["message"] and message_vi.lower() != sub_label.lower():
+                    result.append(x.p(r["message"], s.sig_grey))
+            rows.append([Line(str(len(rows)), s.cell_c), who, cert, when, result])
+        if len(rows) == 1:
+            rows.append(["", x.p("Không có danh sách người ký", s.sig), "", "", ""])
+        widths = [7 * mm, 42 * mm, 72 * mm, 23 * mm, BODY_W - 144 * mm]
+        zebra = [("ROWBACKGROUNDS", (0, 1), (-1, -1), [None, ZEBRA_BG])]
+        table = Table(rows, colWidths=widths, repeatRows=1)
+        table.setStyle(_grid([
+            ("VALIGN", (0, 1), (-1, -1), "TOP"),
+            ("TOPPADDING", (0, 1), (-1, -1), 2), ("BOTTOMPADDING", (0, 1), (-1, -1), 2.5),
+            ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+            *zebra,
+        ]))
+        out.append(table)
+        return out
+
+    def _time_cell(self, value: str) -> list[Flowable]:
+        """SigningTime on three short lines: date, time, UTC offset (the column is narrow)."""
+        if not value:
+            return [Line("—", self.s.sig)]
+        shown = labels.datetime_vi(value, self.d.profile.policy.default_utc_offset)
+        when, sep, offset = shown.rpartition(" (")
+        if not sep:
+            return [self.x.p(shown, self.s.sig)]
+        date, _, time = when.partition(" ")
+        return [self.x.p(date, self.s.sig), self.x.p(time, self.s.sig),
+                self.x.p("(" + offset, self.s.sig_grey)]
+
+    # -- whole document -----------------------------------------------------------------
+
+    def story(self) -> list[Flowable]:
+        return [
+            NextPageTemplate("body"), *self.cover(), PageBreak(),
+            *self.personal(), PageBreak(),
+            *self.results(), PageBreak(), *self.summary(), PageBreak(),
+            *self.verification_page(),
+        ]
+
+
+_QR_RUN = re.compile(r"0{5,}|1{5,}")
+
+
+def _qr_penalty(modules: Sequence[Sequence[Any]]) -> int:
+    """The mask penalty of ISO/IEC 18004 (rules N1-N4), on strings and integers.
+
+    reportlab's own evaluation is correct but slow in pure Python (5 ms a code, a tenth
+    of a rendering); this scores the same rules with C-level string and bit operations.
+    """
+    size = len(modules)
+    rows = ["".join("1" if m else "0" for m in row) for row in modules]
+    cols = ["".join(col) for col in zip(*rows, strict=True)]
+    score = 0
+    for line in rows + cols:
+        # N1: 3 for five equal modules in a row, +1 for each further one.
+        score += sum(m.end() - m.start() - 2 for m in _QR_RUN.finditer(line))
+        # N3: a finder-like 1:1:3:1:1 pattern with four light modules on one side.
+        score += 40 * (line.count("10111010000") + line.count("00001011101"))
+    # N2: 3 for every 2x2 block of one colour. Bit i of `same` says modules i and i+1
+    # of row a, the same of row b, and a/b at i, are all equal.
+    mask = (1 << (size - 1)) - 1
+    bits = [int(r, 2) for r in rows]
+    for a, b in zip(bits, bits[1:], strict=False):
+        same = ~(a ^ (a >> 1)) & ~(b ^ (b >> 1)) & ~(a ^ b) & mask
+        score += 3 * bin(same).count("1")
+    # N4: 10 for every 5 % the dark share strays from 50 %.
+    dark = sum(r.count("1") for r in rows)
+    score += 10 * int(abs(dark * 100 / (size * size) - 50) // 5)
+    return score
+
+
+class _QRCode(qrencoder.QRCode):
+    def getBestMaskPattern(self) -> int:  # noqa: N802 - reportlab's name
+        scores = []
+        for mask in range(8):
+            self.makeImpl(True, mask)
+            scores.append((_qr_penalty(self.modules), mask))
+        return min(scores)[1]
+
+
+class QrFlowable(Flowable):
+    """A QR code drawn as one filled path.
+
+    reportlab's QrCodeWidget builds a shape per run of dark modules and renders them
+    through its graphics tree, which took a third of the rendering time; one path with
+    a rectangle per run gives the same picture for a fraction of the cost.
+    """
+
+    def __init__(self, value: str, size: float, border: int = 2) -> None:
+        super().__init__()
+        qr = _QRCode(None, qrencoder.QRErrorCorrectLevel.M)
+        qr.addData(value)
+        qr.make()
+        self.modules = [[bool(m) for m in row] for row in qr.modules]
+        self.size = size
+        self.border = border
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803
+        return self.size, self.size
+
+    def draw(self) -> None:
+        count = len(self.modules)
+        box = self.size / (count + 2 * self.border)
+        # Module units with the origin at the top-left: integer coordinates, written
+        # straight into the content stream (one "re" per run of dark modules, one fill).
+        ops: list[str] = []
+        for r, row in enumerate(self.modules):
+            c = 0
+            for dark, run in itertools.groupby(row):
+                n = len(list(run))
+                if dark:
+                    ops.append(f"{c + self.border} {-(r + self.border + 1)} {n} 1 re")
+                c += n
+        canv = self.canv
+        canv.saveState()
+        canv.translate(0, self.size)
+        canv.scale(box, box)
+        canv.setFillColor(colors.black)
+        canv.addLiteral("\n".join(ops) + "\nf")
+        canv.restoreState()
+
+
+def _fit(text: str, font: str, size: float, width: float) -> str:
+    """``text`` cut with an ellipsis to ``width`` points (for one-line page headers)."""
+    if stringWidth(text, font, size) <= width:
+        return text
+    while text and stringWidth(text + "…", font, size) > width:
+        text = text[:-1]
+    return text.rstrip() + "…"
+
+
+def _footer_canvas(footer_left: Sequence[str], header: tuple[str, str],
+                   cover_frame: bool) -> Callable[..., Canvas]:
+    """A canvas class that knows the page count when it draws each footer (page x/y)."""
+
+    class FooterCanvas(Canvas):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._pages: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:  # noqa: N802 - reportlab's name
+            self._pages.append(dict(self.__dict__))
+            # reportlab's own reset between pages (the usual page x/y recipe).
+            self._startPage()  # type: ignore[attr-defined]
+
+        def save(self) -> None:
+            total = len(self._pages)
+            for state in self._pages:
+                self.__dict__.update(state)
+                self._decorate(total)
+                super().showPage()
+            super().save()
+
+        def _decorate(self, total: int) -> None:
+            number = self.getPageNumber()
+            self.saveState()
+            if number == 1 and cover_frame:
+                self.setStrokeColor(colors.HexColor("#1f3b63"))
+                self.setLineWidth(2.2)
+                self.rect(12 * mm, 14 * mm, PAGE_W - 24 * mm, PAGE_H - 26 * mm)
+                self.setLineWidth(0.6)
+                self.rect(14 * mm, 16 * mm, PAGE_W - 28 * mm, PAGE_H - 30 * mm)
+            if number != 1:
+                # Running header: a loose page still says whose transcript it belongs to.
+                self.setFillColor(GREY)
+                self.setFont(REGULAR, 7.5)
+                left, right = header
+                right = _fit(right, REGULAR, 7.5, BODY_W * 0.55)
+                left = _fit(left, REGULAR, 7.5, BODY_W - stringWidth(right, REGULAR, 7.5) - 12)
+                top = PAGE_H - 9 * mm
+                self.drawString(MARGIN_X, top, left)
+                self.drawRightString(PAGE_W - MARGIN_X, top, right)
+                self.setStrokeColor(colors.HexColor("#bbbbbb"))
+                self.setLineWidth(0.3)
+                self.line(MARGIN_X, top - 1.8 * mm, PAGE_W - MARGIN_X, top - 1.8 * mm)
+            y = 11 * mm if number == 1 else 15 * mm
+            self.setStrokeColor(RULE)
+            self.setLineWidth(0.4)
+            if number != 1:
+                self.line(MARGIN_X, y + 3.5 * mm, PAGE_W - MARGIN_X, y + 3.5 * mm)
+            self.setFillColor(GREY)
+            self.setFont(REGULAR, 7.3)
+            for i, line in enumerate(footer_left):
+                self.drawString(MARGIN_X, y - i * 3.3 * mm, line)
+            self.setFont(BOLD, 8.5)
+            self.drawRightString(PAGE_W - MARGIN_X, y, f"Trang {number}/{total}")
+            self.restoreState()
+
+    return FooterCanvas
+
+
+def build_pdf(data: RenderInput, meta: Mapping[str, str]) -> tuple[bytes, set[str]]:
+    """Lay out the pages; returns reportlab's PDF (not yet PDF/A) and the missing characters."""
+    layout = _Layout(data)
+    t = data.transcript
+    lookup = clean(t.lookup_code) or "—"
+    footer = [
+        "Bản thể hiện của học bạ số; bản gốc là tệp XML có chữ ký số. "
+        f"Mã tra cứu: {lookup}",
+        "Rendering of the digitally signed XML transcript, which remains the original.",
+    ]
+    buffer = io.BytesIO()
+    doc = BaseDocTemplate(
+        buffer, pagesize=A4,
+        leftMargin=MARGIN_X, rightMargin=MARGIN_X,
+        topMargin=MARGIN_TOP, bottomMargin=MARGIN_BOTTOM,
+        invariant=1, pageCompression=1,
+        # Without this reportlab's page preamble selects Helvetica, an unembedded font.
+        initialFontName=REGULAR, initialFontSize=10.5,
+        title=meta.get("title", ""), author=meta.get("author", ""),
+        subject=meta.get("subject", ""), creator=meta.get("creator", ""),
+        producer=meta.get("producer", ""),  # the PDF/A step rewrites Info anyway
+        lang="vi",
+    )
+    frame = Frame(MARGIN_X, MARGIN_BOTTOM, BODY_W, PAGE_H - MARGIN_TOP - MARGIN_BOTTOM,
+                  leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0, id="body")
+    cover_frame = Frame(24 * mm, 22 * mm, PAGE_W - 48 * mm, PAGE_H - 46 * mm,
+                        leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0, id="cover")
+    doc.addPageTemplates([
+        PageTemplate("cover", [cover_frame]),
+        PageTemplate("body", [frame]),
+    ])
+    story = layout.story()
+    header = (
+        f"Học bạ số – {clean(t.school.name) or '—'}",
+        f"{clean(t.student.name) or '—'} – lớp {clean(t.class_name) or '—'} – "
+        f"năm học {clean(t.school_year) or '—'}",
+    )
+    with _build_lock:
+        # reportlab wraps its Flate streams in ASCII85 by default: a quarter larger, and
+        # the pure-Python encoder cost a tenth of the rendering time. The switch is global
+        # in reportlab, hence the lock while it is changed.
+        saved = rl_config.useA85
+        rl_config.useA85 = 0
+        try:
+            doc.build(story, canvasmaker=_footer_canvas(footer, header, cover_frame=True))
+        finally:
+            rl_config.useA85 = saved
+    return buffer.getvalue(), layout.missing

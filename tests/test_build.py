@@ -1,0 +1,300 @@
+"""`archiver build`, the main job: packages per class, nothing lost, safe under faults."""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from archiver.build import BuildOptions, build
+from archiver.check import check_archive
+from archiver.cli import main
+from archiver.fsutil import ArchiveWriteError
+
+from .conftest import SAMPLE, require_tool
+
+NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=7)))
+
+
+def run_build(inputs, out: Path, **kw):
+    return build(BuildOptions(inputs=[Path(p) for p in inputs], out=out, trust_dir=SAMPLE / "trust",
+                              jobs=kw.pop("jobs", 2), now=kw.pop("now", NOW), site=kw.pop("site", False), **kw))
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("archive")
+    result = run_build([SAMPLE / "input", SAMPLE / "defects"], out)
+    assert result.complete, result.problems
+    return out
+
+
+def bags(archive: Path) -> list[Path]:
+    return sorted(p for p in archive.iterdir() if (p / "bagit.txt").is_file())
+
+
+def members(bag: Path) -> list[dict]:
+    return json.loads((bag / "data" / "package.json").read_text(encoding="utf-8"))["members"]
+
+
+def all_input_files() -> list[Path]:
+    return sorted(p for folder in ("input", "defects") for p in (SAMPLE / folder).rglob("*") if p.is_file())
+
+
+def test_one_package_per_class_and_a_quarantine(archive: Path):
+    names = [b.name for b in bags(archive)]
+    assert names == ["0109944_2025-2026_8A1", "0109944_2025-2026_9A1", "_KiemDuyet_2025-2026"]
+    for name in names:
+        assert (archive / f"{name}.label.pdf").is_file()
+
+
+def test_bagit_python_validates_every_bag(archive: Path):
+    import bagit
+
+    for bag in bags(archive):
+        assert bagit.Bag(str(bag)).validate(), bag
+
+
+def test_sha256sum_accepts_every_manifest(archive: Path):
+    require_tool("sha256sum")
+    for bag in bags(archive):
+        for manifest in ("manifest-sha256.txt", "tagmanifest-sha256.txt"):
+            proc = subprocess.run(["sha256sum", "--strict", "-c", manifest], cwd=bag, capture_output=True, text=True)
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_openssl_accepts_every_package_timestamp(archive: Path):
+    require_tool("openssl")
+    for bag in bags(archive):
+        ts = bag / "data" / "timestamp"
+        digest = (ts / "root.sha256.txt").read_text().strip()
+        proc = subprocess.run(["openssl", "ts", "-verify", "-digest", digest, "-in", str(ts / "package.tst"),
+                               "-token_in", "-CAfile", str(ts / "tsa-chain.pem")], capture_output=True, text=True)
+        assert proc.returncode == 0 and "Verification: OK" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_bag_info_carries_the_label_fields(archive: Path):
+    info = (archive / "0109944_2025-2026_9A1" / "bag-info.txt").read_text(encoding="utf-8")
+    for field in ("Source-Organization: Trường THCS", "School-Year: 2025-2026", "Class: 9A1",
+                  "Count-VALID:", "Count-INVALID:", "Created: 2026-12-01", "Software: archiver",
+                  "Package-Id: 0109944_2025-2026_9A1", "Timestamp-Status: local"):
+        assert field in info
+
+
+def test_every_input_ends_in_exactly_one_package(archive: Path):
+    stored: dict[str, list[str]] = {}
+    for bag in bags(archive):
+        for m in members(bag):
+            for p in m["input_paths"]:
+                stored.setdefault(p, []).append(bag.name)
+            original = bag / (m["files"].get("xml") or m["files"]["original"])
+            assert any(Path(p).read_bytes() == original.read_bytes() for p in m["input_paths"])
+    assert sorted(stored) == sorted(str(p) for p in all_input_files())
+    assert all(len(v) == 1 for v in stored.values())
+    report = json.loads((archive / "report.json").read_text(encoding="utf-8"))
+    assert sorted(w["input"] for w in report["inputs_detail"]) == sorted(stored)
+
+
+def test_quarantine_holds_each_rejected_defect_bit_exact_with_its_reason(archive: Path):
+    manifest = json.loads((SAMPLE / "defects.json").read_text(encoding="utf-8"))
+    quarantine = {Path(p).name: m for m in members(archive / "_KiemDuyet_2025-2026") for p in m["input_paths"]}
+    for d in manifest["defects"]:
+        if d["verdict"] != "REJECTED":
+            continue
+        m = quarantine[Path(d["file"]).name]
+        assert m["reason_code"] == d["reason"] and m["reason"]
+        stored = archive / "_KiemDuyet_2025-2026" / m["files"]["original"]
+        assert stored.read_bytes() == (SAMPLE / d["file"]).read_bytes()
+
+
+def test_verdicts_in_the_packages_are_the_manifests(archive: Path):
+    manifest = json.loads((SAMPLE / "defects.json").read_text(encoding="utf-8"))
+    by_name = {Path(p).name: m for b in bags(archive) for m in members(b) for p in m["input_paths"]}
+    for d in manifest["defects"]:
+        assert by_name[Path(d["file"]).name]["verdict"] == d["verdict"], d["kind"]
+
+
+def test_revoked_and_replaced_pair_is_kept_whole_and_marked(archive: Path):
+    bag = archive / "0109944_2025-2026_9A1"
+    ms = {m["lookup_code"]: m for m in members(bag)}
+    new = next(m for m in ms.values() if m["replaces"])
+    old = ms[new["replaces"]]
+    assert old["superseded_by"] == new["lookup_code"]
+    report = json.loads((bag / old["files"]["report_json"]).read_text(encoding="utf-8"))
+    assert report["archive"]["superseded_by"] == new["lookup_code"]
+    assert "SUPERSEDED" in {w["code"] for w in report["warnings"]}
+    index = json.loads((archive / "index.json").read_text(encoding="utf-8"))
+    entry = next(t for t in index["transcripts"] if t["lookup_code"] == old["lookup_code"])
+    assert entry["superseded_by"] == new["lookup_code"]
+
+
+def test_every_transcript_has_its_rendering_reports_and_evidence(archive: Path):
+    for bag in bags(archive)[:2]:
+        for m in members(bag):
+            assert set(m["files"]) >= {"xml", "pdf", "report_json", "report_html", "validation", "evidence"}
+            assert (bag / m["files"]["pdf"]).read_bytes().startswith(b"%PDF-")
+
+
+def test_archive_report_and_index(archive: Path):
+    html = (archive / "report.html").read_text(encoding="utf-8")
+    assert "<svg" in html and "9A1" in html and "Bị từ chối" in html
+    report = json.loads((archive / "report.json").read_text(encoding="utf-8"))
+    assert report["tsa_requests"] == 3 and len(report["packages_written"]) == 3
+    index = json.loads((archive / "index.json").read_text(encoding="utf-8"))
+    assert index["schema"] == "archiver.index/1" and len(index["transcripts"]) == 30
+
+
+def test_label_names_the_package_and_its_tag_manifest_hash(archive: Path):
+    require_tool("pdftotext")
+    import hashlib
+
+    bag = archive / "0109944_2025-2026_9A1"
+    tag = hashlib.sha256((bag / "tagmanifest-sha256.txt").read_bytes()).hexdigest()
+    text = subprocess.run(["pdftotext", str(archive / f"{bag.name}.label.pdf"), "-"],
+                          capture_output=True, text=True).stdout
+    assert bag.name in text and "Lớp 9A1" in text and tag[:32] in text and tag[32:] in text
+
+
+def test_check_passes_on_a_fresh_archive(archive: Path):
+    result = check_archive(archive)
+    assert result.ok, result.problems
+    assert result.evidence_checked == 30 + 6
+
+
+def test_check_names_every_problem(archive: Path, tmp_path: Path):
+    copy = tmp_path / "copy"
+    shutil.copytree(archive, copy)
+    bag = copy / "0109944_2025-2026_9A1"
+    m = members(bag)[0]
+    xml = bag / m["files"]["xml"]
+    xml.write_bytes(xml.read_bytes().replace(b"<HK1>", b"<HK1> ", 1))
+    (bag / m["files"]["evidence"]).write_bytes(b"\x30\x03\x02\x01")
+    result = check_archive(copy)
+    assert not result.ok
+    text = "\n".join(result.problems)
+    assert "0109944_2025-2026_9A1" in text
+    cli = CliRunner().invoke(main, ["check", str(copy)])
+    assert cli.exit_code == 1 and "VẤN ĐỀ" in cli.output
+
+
+def test_rerun_on_the_same_input_does_no_work(archive: Path, tmp_path: Path):
+    copy = tmp_path / "copy"
+    shutil.copytree(archive, copy)
+    before = {p: p.stat().st_mtime_ns for p in copy.rglob("*") if p.is_file() and p.parent != copy}
+    result = run_build([SAMPLE / "input", SAMPLE / "defects"], copy)
+    assert result.packages_written == [] and result.tsa_requests == 0
+    assert result.already_archived == result.unique
+    after = {p: p.stat().st_mtime_ns for p in copy.rglob("*") if p.is_file() and p.parent != copy}
+    assert before == after
+
+
+def test_identical_inputs_are_kept_once_with_every_path(tmp_path: Path):
+    inputs = tmp_path / "in"
+    shutil.copytree(SAMPLE / "input" / "8A1", inputs / "8A1")
+    first = sorted((inputs / "8A1").iterdir())[0]
+    (inputs / "copy").mkdir()
+    shutil.copy(first, inputs / "copy" / "ban-sao.xml")
+    out = tmp_path / "out"
+    result = run_build([inputs], out, jobs=1)
+    assert result.duplicates == 1 and result.unique == 5
+    (bag,) = bags(out)
+    member = next(m for m in members(bag) if len(m["input_paths"]) == 2)
+    assert sorted(Path(p).name for p in member["input_paths"]) == sorted([first.name, "ban-sao.xml"])
+
+
+def test_new_content_makes_a_new_version_and_adding_a_class_touches_only_it(tmp_path: Path):
+    inputs = tmp_path / "in"
+    shutil.copytree(SAMPLE / "input" / "9A1", inputs / "9A1")
+    held_back = sorted((inputs / "9A1").glob("*.xml"))[-1]
+    spare = tmp_path / held_back.name
+    shutil.move(held_back, spare)
+    out = tmp_path / "out"
+    run_build([inputs], out, jobs=1)
+    v1 = out / "0109944_2025-2026_9A1"
+    v1_bytes = {p: p.read_bytes() for p in v1.rglob("*") if p.is_file()}
+    # Another class arrives: only it is processed.
+    shutil.copytree(SAMPLE / "input" / "8A1", inputs / "8A1")
+    second = run_build([inputs], out, jobs=1)
+    assert second.packages_written == ["0109944_2025-2026_8A1"] and second.tsa_requests == 1
+    # New content in an existing class: a new version beside the old one, which stays as it was.
+    shutil.move(spare, inputs / "9A1" / held_back.name)
+    third = run_build([inputs], out, jobs=1)
+    assert third.packages_written == ["0109944_2025-2026_9A1_v2"]
+    assert {p: p.read_bytes() for p in v1.rglob("*") if p.is_file()} == v1_bytes
+    v2_members = members(out / "0109944_2025-2026_9A1_v2")
+    assert len(v2_members) == len(members(v1)) + 1
+    index = json.loads((out / "index.json").read_text(encoding="utf-8"))
+    assert {p["id"] for p in index["packages"]} == {"0109944_2025-2026_9A1_v2", "0109944_2025-2026_8A1"}
+    assert check_archive(out).ok
+
+
+def test_disk_full_stops_with_a_clear_message_and_no_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import archiver.package as package
+
+    real = package.write_file
+    calls = {"n": 0}
+
+    def failing(path, data):
+        calls["n"] += 1
+        if calls["n"] > 20:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(package, "write_file", failing)
+    out = tmp_path / "out"
+    with pytest.raises(ArchiveWriteError) as err:
+        run_build([SAMPLE / "input" / "8A1"], out, jobs=1)
+    assert "Hết chỗ trống" in str(err.value) and "disk is full" in str(err.value)
+    assert bags(out) == []
+
+
+def test_an_unwritable_archive_is_a_clear_error(tmp_path: Path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = CliRunner().invoke(main, ["build", str(SAMPLE / "input" / "8A1"), "--out", str(blocker / "archive"),
+                                       "--trust", str(SAMPLE / "trust"), "--no-site"])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output and "archive" in result.output
+
+
+def test_strict_fails_on_non_valid_verdicts(tmp_path: Path):
+    args = ["build", str(SAMPLE / "defects" / "sha1.xml"), "--trust", str(SAMPLE / "trust"), "--no-site",
+            "--jobs", "1"]
+    assert CliRunner().invoke(main, [*args, "--out", str(tmp_path / "a")]).exit_code == 0
+    assert CliRunner().invoke(main, [*args, "--out", str(tmp_path / "b"), "--strict"]).exit_code == 1
+
+
+@pytest.mark.slow
+def test_a_build_killed_at_random_moments_recovers(tmp_path: Path):
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "archiver", "build", str(SAMPLE / "input"), str(SAMPLE / "defects"),
+           "--out", str(out), "--trust", str(SAMPLE / "trust"), "--jobs", "2", "--no-site"]
+    rng = random.Random(7)
+    for attempt in range(5):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(rng.uniform(0.5, 6.0))
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        # Whatever is published is complete: every bag there validates.
+        for bag in bags(out) if out.exists() else []:
+            import bagit
+
+            assert bagit.Bag(str(bag)).is_valid(), (attempt, bag)
+    final = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert final.returncode == 0, final.stdout + final.stderr
+    result = check_archive(out)
+    assert result.ok, result.problems
+    stored = {p for bag in bags(out) for m in members(bag) for p in m["input_paths"]}
+    assert stored == {str(p) for p in all_input_files()}

@@ -1,0 +1,524 @@
+"""PDF/A renderings: checked by independent tools (PDFBox Preflight, poppler, qpdf, zbar).
+
+The sample is the unsigned example transcript with a made-up verification result, so
+these tests need neither keys nor the verifier; one test renders the signed sample
+school through the CLI with --trust when that fixture is present.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import subprocess
+import sys
+import types
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import pikepdf
+import pytest
+from click.testing import CliRunner
+from lxml import etree
+
+from archiver.commands.render import command
+from archiver.render import RenderError, render_transcript
+
+from . import pdftools
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_XML = ROOT / "fixtures" / "spec" / "sample-transcript.xml"
+SAMPLE_SCHOOL = ROOT / "fixtures" / "sample"
+STUDENT = "Nguyễn Thị Ngọc Ánh"
+LOOKUP = "3f9c2a7be41d4c0a9b6e58d21f07ac45"
+
+
+def fake_verification(xml: bytes, *, verdict: str = "INVALID") -> dict[str, Any]:
+    """A result shaped like the verifier's: every listed signer, the maths teacher failed."""
+    root = etree.fromstring(xml)
+    signatures = []
+    for ttky in root.iter("TTKy"):
+        signatures.append({
+            "id": ttky.get("ChuKy"), "role": ttky.get("VaiTro"),
+            "subject": ttky.get("MonHoc") or "", "signer": ttky.get("HoTen"),
+            "signing_time": "2026-06-18T09:41:07+07:00", "status": "TOTAL_PASSED",
+            "sub_indication": "", "message": "",
+            "certificate": {
+                "subject": f"UID=CCCD:{ttky.get('MaDinhDanh')},CN={ttky.get('HoTen')},C=VN",
+                "issuer": "CN=CA Giáo dục thử nghiệm,O=Tổ chức thử,C=VN",
+            },
+        })
+    if verdict == "INVALID":
+        signatures[1].update(status="TOTAL_FAILED", sub_indication="HASH_FAILURE",
+                             message="Digest mismatch for #MH-TOAN")
+    return {
+        "path": "fixtures/spec/sample-transcript.xml",
+        "verdict": verdict,
+        "reasons": [{"code": "SIGNATURE_FAILED",
+                     "message": "Chữ ký CKS-GVBM-TOAN không hợp lệ / a signature failed"}]
+        if verdict == "INVALID" else [],
+        "signatures": signatures,
+        "warnings": [{"code": "SIGNING_ORDER", "message": "Thứ tự ký không đúng quy định"}],
+    }
+
+
+@pytest.fixture(scope="module")
+def sample_xml() -> bytes:
+    return SAMPLE_XML.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def rendered(sample_xml: bytes, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The sample rendered both ways, with an INVALID verification and a local timestamp."""
+    out = tmp_path_factory.mktemp("render")
+    paths = {}
+    for flavour in ("3b", "1b"):
+        pdf = render_transcript(
+            sample_xml, verification=fake_verification(sample_xml), flavour=flavour,
+            archive_timestamp={"time": "2026-07-01T08:00:00Z", "tsa": "archiver (cục bộ)",
+                               "local": True},
+        )
+        paths[flavour] = out / f"sample-{flavour}.pdf"
+        paths[flavour].write_bytes(pdf)
+    return paths
+
+
+def _xmp(pdf: pikepdf.Pdf) -> str:
+    return pdf.Root.Metadata.read_bytes().decode("utf-8")
+
+
+def _text(pdf_path: Path) -> str:
+    return pdftools.pdftotext(pdf_path)
+
+
+def _flat(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+# -- PDF/A structure --------------------------------------------------------------------
+
+def test_pdfa3b_structure(rendered: dict[str, Path], sample_xml: bytes) -> None:
+    with pikepdf.open(rendered["3b"]) as pdf:
+        assert pdf.pdf_version == "1.7"
+        spec = pdf.Root.AF[0]
+        assert spec.AFRelationship == pikepdf.Name.Source
+        assert spec.Type == pikepdf.Name.Filespec
+        embedded = spec.EF.F
+        assert embedded.Subtype == pikepdf.Name("/application/xml")
+        assert embedded.read_bytes() == sample_xml
+        assert int(embedded.Params.Size) == len(sample_xml)
+        names = pdf.Root.Names.EmbeddedFiles.Names
+        assert str(names[0]) == "sample-transcript.xml" and names[1].objgen == spec.objgen
+        intent = pdf.Root.OutputIntents[0]
+        assert intent.S == pikepdf.Name.GTS_PDFA1
+        assert int(intent.DestOutputProfile.N) == 3
+        assert len(pdf.trailer.ID) == 2
+        xmp = _xmp(pdf)
+        assert "<pdfaid:part>3</pdfaid:part>" in xmp
+        assert "<pdfaid:conformance>B</pdfaid:conformance>" in xmp
+        assert STUDENT in xmp and LOOKUP in xmp and "Trường THCS Đại An" in xmp
+        assert "<dc:title>" in xmp and "<dc:creator>" in xmp
+        # The XMP stays unfiltered, as PDF/A readers expect to find it.
+        assert "/Filter" not in pdf.Root.Metadata.stream_dict
+        assert str(pdf.docinfo.Title).startswith("Học bạ số – " + STUDENT)
+
+
+def test_pdfa1b_has_no_attachment(rendered: dict[str, Path]) -> None:
+    with pikepdf.open(rendered["1b"]) as pdf:
+        assert pdf.pdf_version == "1.4"
+        assert "/AF" not in pdf.Root and "/Names" not in pdf.Root
+        assert "<pdfaid:part>1</pdfaid:part>" in _xmp(pdf)
+    assert "không đính kèm tệp XML gốc" in _flat(_text(rendered["1b"]))
+
+
+def test_preflight_passes_1b(rendered: dict[str, Path]) -> None:
+    result = pdftools.preflight(rendered["1b"])
+    assert result.valid, result.output
+
+
+def test_preflight_on_3b_reports_only_what_pdfa1_forbids(rendered: dict[str, Path]) -> None:
+    """PDFBox 2 knows PDF/A-1 only: a PDF/A-3 may differ from it exactly by the attachment
+    (embedded files are forbidden in PDF/A-1) and by pdfaid:part."""
+    result = pdftools.preflight(rendered["3b"])
+    allowed = {"1.4.7", "1.2.9", "7.11.2"}
+    assert result.errors, result.output
+    assert {code for code, _ in result.errors} <= allowed, result.output
+
+
+def test_fonts_all_embedded(rendered: dict[str, Path]) -> None:
+    for path in rendered.values():
+        fonts = pdftools.pdffonts(path)
+        assert fonts, "no fonts listed"
+        for font in fonts:
+            assert font.embedded, f"{font.name} is not embedded"
+            assert font.unicode, f"{font.name} has no ToUnicode map"
+            assert "NotoSerif" in font.name
+
+
+def test_attachment_is_bit_exact(rendered: dict[str, Path], sample_xml: bytes,
+                                 tmp_path: Path) -> None:
+    files = pdftools.pdfdetach_all(rendered["3b"], tmp_path / "detached")
+    assert files == {"sample-transcript.xml": sample_xml}
+
+
+def test_qpdf_check_is_clean(rendered: dict[str, Path]) -> None:
+    for path in rendered.values():
+        proc = pdftools.qpdf_check(path)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "WARNING" not in proc.stdout + proc.stderr
+
+
+def test_document_dates_come_from_the_transcript(rendered: dict[str, Path]) -> None:
+    with pikepdf.open(rendered["3b"]) as pdf:
+        assert str(pdf.docinfo.CreationDate) == "D:20260630000000+07'00'"
+        assert str(pdf.docinfo.ModDate) == "D:20260630000000+07'00'"
+        assert "<xmp:CreateDate>2026-06-30T00:00:00+07:00</xmp:CreateDate>" in _xmp(pdf)
+
+
+# -- what a reader sees -----------------------------------------------------------------
+
+def test_text_has_name_form_and_verification(rendered: dict[str, Path]) -> None:
+    text = _text(rendered["3b"])
+    assert unicodedata.is_normalized("NFC", text)
+    assert STUDENT in text
+    flat = _flat(text)
+    for phrase in ("HỌC BẠ", "TRUNG HỌC CƠ SỞ", "7405537946/THCS", "THÔNG TIN HỌC SINH",
+                   "QUÁ TRÌNH HỌC TẬP", "KẾT QUẢ HỌC TẬP NĂM HỌC 2025-2026", "Học kì I",
+                   "Cả năm", "Đỗ Thị Hằng", "TỔNG KẾT NĂM HỌC", "PHẨM CHẤT VÀ NĂNG LỰC",
+                   "NHẬN XÉT CỦA GIÁO VIÊN CHỦ NHIỆM", "Chăm ngoan, học tập tiến bộ rõ rệt",
+                   "THÔNG TIN XÁC THỰC", "KẾT LUẬN XÁC THỰC: KHÔNG HỢP LỆ", LOOKUP,
+                   "Nội dung đã bị thay đổi sau khi ký", "Giáo viên bộ môn – Toán",
+                   "Tổ chức (con dấu điện tử của trường)", "Phạm Văn Khiêm",
+                   "dấu thời gian cục bộ, không phải của TSA tin cậy", "SIGNING_ORDER",
+                   "được đính kèm nguyên vẹn", "Bản thể hiện của học bạ số"):
+        assert phrase in flat, phrase
+    # Scores are written the Vietnamese way; comment-assessed subjects as Đ / CĐ.
+    assert "8,9" in flat and " Đ " in flat
+    # Every page says what it is, and which page of how many.
+    pages = text.split("\f")[:-1]
+    for number, page in enumerate(pages, start=1):
+        assert f"Trang {number}/{len(pages)}" in page
+        assert "bản gốc là tệp XML có chữ ký số" in page
+
+
+def test_decomposed_input_is_shown_in_nfc(sample_xml: bytes, tmp_path: Path) -> None:
+    nfd_name = unicodedata.normalize("NFD", STUDENT)
+    assert nfd_name != STUDENT
+    xml = sample_xml.replace(STUDENT.encode(), nfd_name.encode())
+    path = tmp_path / "nfd.pdf"
+    path.write_bytes(render_transcript(xml, flavour="1b"))
+    text = _text(path)
+    assert STUDENT in text and nfd_name not in text
+
+
+# Every letter Vietnamese writes with a diacritic, both cases. With ASCII, Cyrillic and
+# Greek the text needs more than the 256 glyphs of one reportlab font subset, so this also
+# checks a font split in two.
+VIETNAMESE_LETTERS = "".join(sorted({
+    ch for base in "aăâeêioôơuưy"
+    for mark in ("", "\u0300", "\u0301", "\u0303", "\u0309", "\u0323")
+    for ch in (unicodedata.normalize("NFC", base + mark),
+               unicodedata.normalize("NFC", base.upper() + mark))
+    if len(ch) == 1
+} | set("đĐ")))
+
+
+def test_every_vietnamese_letter_survives(sample_xml: bytes, tmp_path: Path) -> None:
+    words = [VIETNAMESE_LETTERS[i:i + 12] for i in range(0, len(VIETNAMESE_LETTERS), 12)]
+    ascii_marks = " ".join(chr(c) for c in range(0x21, 0x7F))
+    cyrillic_greek = ["".join(chr(c) for c in range(0x430, 0x450)),
+                      "".join(chr(c) for c in range(0x3B1, 0x3CA))]
+    comment = " ".join(words + cyrillic_greek) + " " + ascii_marks
+
+    def change(root: etree._Element) -> None:
+        root.find(".//KetQua/NhanXetChung").text = comment
+
+    assert len(VIETNAMESE_LETTERS) == 146  # 12 vowels x 6 tones x 2 cases + đ, Đ
+    xml = _mutate(sample_xml, change)
+    path = tmp_path / "letters.pdf"
+    path.write_bytes(render_transcript(xml, flavour="1b"))
+    flat = _flat(_text(path))
+    for word in words + cyrillic_greek:
+        assert word in flat, word
+    fonts = pdftools.pdffonts(path)
+    assert all(font.embedded for font in fonts)
+    assert len(fonts) >= 3  # the regular face needed a second subset
+    result = pdftools.preflight(path)
+    assert result.valid, result.output
+
+
+def test_unverified_says_so(sample_xml: bytes, tmp_path: Path) -> None:
+    path = tmp_path / "plain.pdf"
+    path.write_bytes(render_transcript(sample_xml))
+    flat = _flat(_text(path))
+    assert "CHƯA XÁC THỰC" in flat
+    assert "chưa được kiểm tra chữ ký số" in flat
+    assert "Chưa kiểm tra" in flat  # each listed signer
+    assert "DẤU THỜI GIAN" not in flat
+
+
+@pytest.mark.parametrize("verdict,label", [
+    ("VALID", "HỢP LỆ"), ("INDETERMINATE", "CHƯA XÁC ĐỊNH"), ("REJECTED", "BỊ TỪ CHỐI"),
+])
+def test_every_verdict_is_shown(sample_xml: bytes, tmp_path: Path, verdict: str,
+                                label: str) -> None:
+    path = tmp_path / f"{verdict}.pdf"
+    path.write_bytes(render_transcript(
+        sample_xml, verification=fake_verification(sample_xml, verdict=verdict)))
+    flat = _flat(_text(path))
+    assert f"KẾT LUẬN XÁC THỰC: {label}" in flat
+    assert f"Tình trạng xác thực: {label}" in flat  # on the cover too
+
+
+def test_tolerates_sparse_and_odd_verification(sample_xml: bytes, tmp_path: Path) -> None:
+    odd: dict[str, Any] = {
+        "verdict": "INDETERMINATE",
+        "reasons": [{"code": "X"}, "not a dict"],
+        "signatures": [
+            {"id": "CKS-HT"},  # nothing else
+            {"id": "CKS-TC", "status": "INDETERMINATE", "sub_indication": "TRY_LATER",
+             "certificate": None, "signing_time": "not a time", "message": None},
+            {"id": "CKS-UNLISTED", "role": "XX", "listed": False, "present": True,
+             "status": "TOTAL_PASSED", "certificate": {"subject": "CN=Ai đó"}},
+            None,
+        ],
+        "warnings": None,
+    }
+    path = tmp_path / "odd.pdf"
+    path.write_bytes(render_transcript(sample_xml, verification=odd))
+    flat = _flat(_text(path))
+    assert "CHƯA XÁC ĐỊNH" in flat
+    assert "Chưa có dữ liệu thu hồi chứng thư (CRL)" in flat
+    assert "Không có trong danh sách người ký" in flat
+    assert "Không có trong kết quả xác thực" in flat  # listed signers the result skipped
+
+
+def _mutate(xml: bytes, change) -> bytes:
+    root = etree.fromstring(xml)
+    change(root)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def test_long_values_wrap_inside_the_page(sample_xml: bytes, tmp_path: Path) -> None:
+    long_name = "Tôn Nữ Hoàng Thị Phương Thảo Nguyên Khánh Ngọc Bảo Trân Quỳnh Như Ý"
+    comment = ("Em chăm ngoan, lễ phép, tích cực tham gia phong trào của lớp và của trường; "
+               * 25).strip()
+    unbroken = "X" * 160
+
+    def change(root: etree._Element) -> None:
+        root.find(".//HocSinh/HoTen").text = long_name
+        root.find(".//KetQua/NhanXetChung").text = comment
+        root.find(".//Truong/TenTruong").text = "Trường Trung học cơ sở " + "Đại An " * 12
+        root.find(".//MonHoc[@Ma='TOAN']/NhanXet").text = comment[:600]
+        root.find(".//MonHoc[@Ma='NV']/GiaoVien").text = unbroken
+        root.find(".//HocSinh/NoiSinh").text = unbroken
+
+    xml = _mutate(sample_xml, change)
+    path = tmp_path / "long.pdf"
+    path.write_bytes(render_transcript(xml, verification=fake_verification(xml)))
+    flat = _flat(_text(path))
+    assert long_name in flat
+    assert comment[:200] in flat
+    # Every word lies inside the page, clear of the left and right edges.
+    bbox = pdftools.pdftotext(path, "-bbox")
+    width = 595.28
+    words = re.findall(r'<word xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)"', bbox)
+    assert words
+    for x_min, x_max in words:
+        assert float(x_min) >= 30 and float(x_max) <= width - 30, (x_min, x_max)
+
+
+def test_missing_glyphs_are_replaced_and_reported(sample_xml: bytes, tmp_path: Path) -> None:
+    xml = sample_xml.replace(STUDENT.encode(), (STUDENT + " 😀").encode())
+    path = tmp_path / "emoji.pdf"
+    path.write_bytes(render_transcript(xml))
+    flat = _flat(_text(path))
+    assert STUDENT + " \ufffd" in flat
+    assert "U+1F600" in flat
+    for font in pdftools.pdffonts(path):
+        assert font.embedded
+
+
+def test_missing_optional_fields_render(sample_xml: bytes, tmp_path: Path) -> None:
+    def change(root: etree._Element) -> None:
+        for tag in ("HoTenCha", "HoTenMe", "DanhHieu"):
+            node = root.find(f".//{tag}")
+            node.getparent().remove(node)
+        root.find(".//QuaTrinhHocTap").clear()
+        root.find(".//NangLucPhamChat").clear()
+        root.find(".//TTChung/NgayHieuLuc").text = ""
+
+    xml = _mutate(sample_xml, change)
+    path = tmp_path / "sparse.pdf"
+    path.write_bytes(render_transcript(xml, flavour="1b"))
+    flat = _flat(_text(path))
+    assert STUDENT in flat and "Không có dữ liệu quá trình học tập" in flat
+    with pikepdf.open(path) as pdf:  # no effective date: a fixed date, never the clock
+        assert str(pdf.docinfo.CreationDate).startswith("D:2000")
+
+
+def test_replacement_transcript_says_what_it_replaces(sample_xml: bytes,
+                                                      tmp_path: Path) -> None:
+    def change(root: etree._Element) -> None:
+        ttchung = root.find(".//TTChung")
+        replaced = etree.SubElement(ttchung, "ThayTheCho")
+        etree.SubElement(replaced, "MaTraCuu").text = "0" * 32
+        etree.SubElement(replaced, "LyDo").text = "Sai điểm môn Toán"
+
+    xml = _mutate(sample_xml, change)
+    path = tmp_path / "replacement.pdf"
+    path.write_bytes(render_transcript(xml))
+    flat = _flat(_text(path))
+    assert "Học bạ thay thế" in flat and "0" * 32 in flat and "Sai điểm môn Toán" in flat
+
+
+def test_no_matching_profile_still_renders_with_a_note(sample_xml: bytes,
+                                                       tmp_path: Path) -> None:
+    xml = sample_xml.replace(b"<CapHoc>THCS</CapHoc>", b"<CapHoc>TH</CapHoc>")
+    path = tmp_path / "noprofile.pdf"
+    path.write_bytes(render_transcript(
+        xml, verification={"verdict": "REJECTED",
+                           "reasons": [{"code": "NO_PROFILE", "message": "no profile"}]}))
+    flat = _flat(_text(path))
+    assert "BỊ TỪ CHỐI" in flat and "Không hồ sơ định dạng nào khớp" in flat
+
+
+@pytest.mark.parametrize("data,code", [
+    (b"", "EMPTY"),
+    (b"this is not xml", "NOT_WELL_FORMED"),
+    (b'<?xml version="1.0"?><!DOCTYPE HocBa [<!ENTITY x "y">]><HocBa>&x;</HocBa>',
+     "DTD_FORBIDDEN"),
+    (b"<Other/>", "NO_PROFILE"),
+])
+def test_unreadable_input_raises_render_error(data: bytes, code: str) -> None:
+    with pytest.raises(RenderError) as info:
+        render_transcript(data)
+    assert info.value.code == code
+    assert " / " in str(info.value)  # Vietnamese, then English
+
+
+def test_profile_can_be_named(sample_xml: bytes) -> None:
+    assert render_transcript(sample_xml, profile="hocba-1-thcs", flavour="1b") == \
+        render_transcript(sample_xml, flavour="1b")
+    with pytest.raises(RenderError) as info:
+        render_transcript(sample_xml, profile="no-such-profile")
+    assert info.value.code == "UNKNOWN_PROFILE"
+
+
+def test_bad_flavour_is_a_programming_error(sample_xml: bytes) -> None:
+    with pytest.raises(ValueError):
+        render_transcript(sample_xml, flavour="2u")
+
+
+def test_qr_code_holds_the_lookup_code(rendered: dict[str, Path], tmp_path: Path) -> None:
+    pages = _text(rendered["3b"]).split("\f")
+    page = next(i for i, text in enumerate(pages, start=1) if "THÔNG TIN XÁC THỰC" in text)
+    pngs = pdftools.render_png(rendered["3b"], tmp_path / "page", dpi=150, page=page)
+    assert pdftools.zbar_qr(pngs[-1]) == [LOOKUP]
+
+
+# -- determinism --------------------------------------------------------------------------
+
+def test_same_input_same_bytes(sample_xml: bytes) -> None:
+    verification = fake_verification(sample_xml)
+    first = render_transcript(sample_xml, verification=copy.deepcopy(verification))
+    second = render_transcript(sample_xml, verification=copy.deepcopy(verification))
+    assert first == second
+    assert render_transcript(sample_xml, flavour="1b") == render_transcript(sample_xml,
+                                                                            flavour="1b")
+
+
+def test_same_bytes_in_a_fresh_process(sample_xml: bytes, tmp_path: Path) -> None:
+    """Another interpreter, another hash seed, another day: still the same bytes."""
+    script = (
+        "import sys; from pathlib import Path; from archiver.render import render_transcript;"
+        "sys.stdout.buffer.write(render_transcript(Path(sys.argv[1]).read_bytes()))"
+    )
+    expected = render_transcript(sample_xml)
+    for seed in ("1", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "TZ": "America/Los_Angeles"}
+        proc = subprocess.run([sys.executable, "-c", script, str(SAMPLE_XML)],
+                              capture_output=True, env=env, check=True, timeout=120)
+        assert proc.stdout == expected
+
+
+# -- CLI ---------------------------------------------------------------------------------
+
+def test_cli_renders_and_reports_bad_files(sample_xml: bytes, tmp_path: Path) -> None:
+    good = tmp_path / "in" / "hoc-sinh.xml"
+    good.parent.mkdir()
+    good.write_bytes(sample_xml)
+    bad = tmp_path / "in" / "hong.xml"
+    bad.write_bytes(b"<HocBa><unclosed></HocBa>")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(command, [str(good), str(bad), "--out", str(out),
+                                          "--pdfa", "1b"])
+    assert result.exit_code == 1
+    assert (out / "hoc-sinh.pdf").is_file()
+    assert not (out / "hong.pdf").exists()
+    errors = [line for line in result.output.splitlines() if line.startswith("LỖI")]
+    assert len(errors) == 1 and " / ERROR " in errors[0] and "hong.xml" in errors[0]
+    assert "Traceback" not in result.output
+    with pikepdf.open(out / "hoc-sinh.pdf") as pdf:
+        assert "/AF" not in pdf.Root
+
+
+def test_cli_default_is_3b_named_after_the_input(sample_xml: bytes, tmp_path: Path) -> None:
+    src = tmp_path / "9A2-anh.xml"
+    src.write_bytes(sample_xml)
+    result = CliRunner().invoke(command, [str(src), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    with pikepdf.open(tmp_path / "o" / "9A2-anh.pdf") as pdf:
+        assert str(pdf.Root.Names.EmbeddedFiles.Names[0]) == "9A2-anh.xml"
+
+
+def test_cli_trust_without_verifier_renders_unverified(sample_xml: bytes, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "archiver.verify", types.ModuleType("archiver.verify"))
+    src = tmp_path / "a.xml"
+    src.write_bytes(sample_xml)
+    result = CliRunner().invoke(command, [str(src), "--out", str(tmp_path / "o"),
+                                          "--trust", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "CẢNH BÁO" in result.output and "without verification" in result.output
+    assert "CHƯA XÁC THỰC" in _flat(_text(tmp_path / "o" / "a.pdf"))
+
+
+def test_cli_trust_uses_a_verifier_that_returns_to_dict(sample_xml: bytes, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    class Result:
+        def to_dict(self) -> dict[str, Any]:
+            return fake_verification(sample_xml, verdict="VALID")
+
+    def verify_file(path: Path, trust: Path) -> Result:
+        calls.append((Path(path).name, Path(trust)))
+        return Result()
+
+    module = types.ModuleType("archiver.verify")
+    module.verify_file = verify_file  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "archiver.verify", module)
+    src = tmp_path / "a.xml"
+    src.write_bytes(sample_xml)
+    result = CliRunner().invoke(command, [str(src), "--out", str(tmp_path / "o"),
+                                          "--trust", str(tmp_path / "trust")])
+    assert result.exit_code == 0, result.output
+    assert calls == [("a.xml", tmp_path / "trust")]
+    assert "KẾT LUẬN XÁC THỰC: HỢP LỆ" in _flat(_text(tmp_path / "o" / "a.pdf"))
+
+
+@pytest.mark.skipif(not (SAMPLE_SCHOOL / "trust").is_dir(), reason="signed sample school absent")
+def test_cli_with_the_real_verifier_on_signed_samples(tmp_path: Path) -> None:
+    valid = sorted((SAMPLE_SCHOOL / "input").glob("*/*.xml"))[0]
+    tampered = SAMPLE_SCHOOL / "defects" / "tampered-content.xml"
+    result = CliRunner().invoke(command, [str(valid), str(tampered), "--out", str(tmp_path),
+                                          "--trust", str(SAMPLE_SCHOOL / "trust")])
+    assert result.exit_code == 0, result.output
+    assert "KẾT LUẬN XÁC THỰC: HỢP LỆ" in _flat(_text(tmp_path / f"{valid.stem}.pdf"))
+    flat = _flat(_text(tmp_path / "tampered-content.pdf"))
+    assert "KẾT LUẬN XÁC THỰC: KHÔNG HỢP LỆ" in flat
+    assert "HASH_FAILURE" in flat
+    result = pdftools.preflight(tmp_path / f"{valid.stem}.pdf")
+    assert {code for code, _ in result.errors} <= {"1.4.7", "1.2.9", "7.11.2"}, result.output
