@@ -347,3 +347,15 @@ class Progress:
 
     def done(self) -> None:
         pass
+
+
+def refresh_archive(archive: Path, *, site: bool = True, now: dt.datetime | None = None) -> BuildResult:
+    """Rewrite the derived files (index, reports, site) from the published packages."""
+    now = now or dt.datetime.now(VN)
+    current = published_packages(archive)
+    known = {m.sha256: (p.name, m) for p in current.values() for m in p.members}
+    input_paths = {m.sha256: list(m.input_paths) for p in current.values() for m in p.members}
+    result = BuildResult(archive=archive)
+    _finish(archive, BuildOptions(inputs=[], out=archive, site=site), result, current, known,
+            input_paths, now, Progress(), time.perf_counter())
+    return result

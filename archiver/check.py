@@ -103,6 +103,10 @@ def check_archive(archive: Path, *, evidence: bool = True, progress=None) -> Che
             if declared != counts[verdict]:
                 result.problems.append(f"{where}: bag-info Count-{verdict}={declared} nhưng có {counts[verdict]} "
                                        f"/ count differs")
+    pending = archive / ".pending"
+    for folder in sorted(pending.iterdir()) if pending.is_dir() else []:
+        result.problems.append(f"{folder.name}: đang chờ dấu thời gian, chạy `archiver timestamp --pending` "
+                               f"/ waiting for its timestamp")
     index_file = archive / "index.json"
     if index_file.is_file():
         index = json.loads(index_file.read_text(encoding="utf-8"))

@@ -326,7 +326,8 @@ def _write_package(archive: Path, plan: PackagePlan, timestamper, tick) -> Writt
             (staging / "evidence").mkdir(exist_ok=True)
             write_file(staging / rel, record)
             member.files["evidence"], member.hashes["evidence"] = f"data/{rel}", _sha(record)
-        timestamp_meta = _write_timestamp(staging, evidence_tokens(records[0])[0], plan)
+        timestamp_meta = _write_timestamp(staging, evidence_tokens(records[0])[0],
+                                          getattr(plan.config, "cert", None))
 
     meta = _package_meta(plan, members, timestamp_meta)
     _write_trust(staging, members)
@@ -412,7 +413,7 @@ def _package_meta(plan: PackagePlan, members: list[PackageMember], timestamp: di
     }
 
 
-def _write_timestamp(staging: Path, token: bytes, plan: PackagePlan) -> dict[str, Any]:
+def _write_timestamp(staging: Path, token: bytes, tsa_cert: str | None) -> dict[str, Any]:
     from asn1crypto import cms, tsp
 
     from .tsa import LOCAL_TSA_ORGANIZATION
@@ -427,9 +428,9 @@ def _write_timestamp(staging: Path, token: bytes, plan: PackagePlan) -> dict[str
     write_file(folder / "root.sha256.txt", imprint.hex().encode() + b"\n")
     certs = [x509.load_der_x509_certificate(c.chosen.dump()) for c in signed["certificates"] or []]
     local = any(LOCAL_TSA_ORGANIZATION in c.subject.rfc4514_string() for c in certs)
-    if plan.config is not None and getattr(plan.config, "cert", None):
+    if tsa_cert:
         try:
-            certs += x509.load_pem_x509_certificates(Path(plan.config.cert).read_bytes())
+            certs += x509.load_pem_x509_certificates(Path(tsa_cert).read_bytes())
         except (OSError, ValueError):
             pass
     if local:

@@ -1,0 +1,92 @@
+"""``archiver timestamp --pending`` and ``archiver renew``: timestamps after the build."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+TSA_OPTIONS = [
+    click.option("--tsa-url", help="RFC 3161 TSA URL (default: ARCHIVER_TSA_URL, archiver.toml, else the local TSA)."),
+    click.option("--tsa-cert", type=click.Path(dir_okay=False, path_type=Path), help="The TSA's certificate, PEM."),
+]
+
+
+def tsa_options(fn):
+    for option in reversed(TSA_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+def _timestamper(tsa_url, tsa_cert):
+    import os
+
+    from ..tsa import make_timestamper, read_config_file, resolve_tsa_config
+
+    file_config = read_config_file(Path("archiver.toml")) if Path("archiver.toml").is_file() else None
+    config = resolve_tsa_config(tsa_url, str(tsa_cert) if tsa_cert else None, env=os.environ,
+                                file_config=file_config, file_dir=Path.cwd())
+    return make_timestamper(config), config
+
+
+def _report(result, verb: str) -> None:
+    for name in result.packages:
+        click.echo(f"{verb}: {name}")
+    for problem in result.problems:
+        click.echo(f"VẤN ĐỀ / PROBLEM: {problem}")
+    click.echo(f"{len(result.packages)} gói, {result.tsa_requests} yêu cầu TSA / TSA requests")
+
+
+@click.command("timestamp", short_help="Đóng dấu thời gian gói đang chờ / complete pending timestamps.")
+@click.argument("archive", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--pending", is_flag=True, required=True, help="Timestamp the packages waiting in ARCHIVE/.pending.")
+@tsa_options
+def command(archive: Path, pending: bool, tsa_url: str | None, tsa_cert: Path | None) -> None:
+    """Hoàn tất dấu thời gian cho các gói đang chờ / complete the pending timestamps.
+
+    Packages built while the TSA was unreachable wait, complete but unstamped, in
+    ARCHIVE/.pending; this stamps them (one request per package) and publishes them.
+    """
+    from ..build import refresh_archive
+    from ..fsutil import ArchiveWriteError
+    from ..timestamping import complete_pending
+    from ..tsa import TimestampError
+
+    try:
+        timestamper, config = _timestamper(tsa_url, tsa_cert)
+        result = complete_pending(archive, timestamper, tsa_cert=config.cert)
+    except (TimestampError, ArchiveWriteError) as exc:
+        click.echo(f"Lỗi / error: {exc}", err=True)
+        sys.exit(2)
+    if result.packages:
+        refresh_archive(archive)
+    _report(result, "Đã đóng dấu / stamped")
+    sys.exit(1 if result.still_pending else 0)
+
+
+@click.command("renew", short_help="Gia hạn hồ sơ bằng chứng / renew evidence records.")
+@click.argument("archive", type=click.Path(file_okay=False, path_type=Path))
+@tsa_options
+def renew_command(archive: Path, tsa_url: str | None, tsa_cert: Path | None) -> None:
+    """Gia hạn dấu thời gian (RFC 4998 mục 5.2) cho mọi gói hiện hành / renew evidence records.
+
+    Run before a TSA certificate expires or its algorithm weakens. Each package's
+    evidence records are renewed with one TSA request; the result is published as the
+    package's next version (the old version stays as it was).
+    """
+    from ..build import refresh_archive
+    from ..fsutil import ArchiveWriteError
+    from ..timestamping import renew_archive
+    from ..tsa import TimestampError
+
+    try:
+        timestamper, config = _timestamper(tsa_url, tsa_cert)
+        result = renew_archive(archive, timestamper, tsa_cert=config.cert)
+    except (TimestampError, ArchiveWriteError) as exc:
+        click.echo(f"Lỗi / error: {exc}", err=True)
+        sys.exit(2)
+    if result.packages:
+        refresh_archive(archive)
+    _report(result, "Đã gia hạn / renewed")
+    sys.exit(1 if result.problems else 0)

@@ -1,0 +1,164 @@
+"""Stage 5 after the fact: completing pending timestamps, renewing evidence records.
+
+Both keep the archive's rule that a published package is never rewritten:
+
+- a package whose TSA was down waits, complete but for its evidence, in
+  ``ARCHIVE/.pending/``; :func:`complete_pending` timestamps it and publishes it;
+- :func:`renew_archive` performs RFC 4998 timestamp renewal (section 5.2) for every
+  current package, one TSA request per package, and publishes the result as the next
+  version of the package (everything else carried bit-exact).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__
+from .fsutil import ArchiveWriteError, describe_os_error, new_staging_dir, publish_dir, write_file
+from .package import PREMIS_NS, _write_timestamp, published_packages
+
+PENDING = ".pending"
+
+
+@dataclass
+class StampResult:
+    packages: list[str] = field(default_factory=list)
+    tsa_requests: int = 0
+    still_pending: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def _premis_event(data: Path, kind: str, detail: str, when: dt.datetime) -> None:
+    from lxml import etree
+
+    path = data / "premis.xml"
+    root = etree.parse(str(path)).getroot()
+    P = f"{{{PREMIS_NS}}}"
+    ev = etree.SubElement(root, f"{P}event")
+    ident = etree.SubElement(ev, f"{P}eventIdentifier")
+    etree.SubElement(ident, f"{P}eventIdentifierType").text = "local"
+    etree.SubElement(ident, f"{P}eventIdentifierValue").text = f"{kind}-{when:%Y%m%dT%H%M%S}"
+    etree.SubElement(ev, f"{P}eventType", authority="eventType",
+                     authorityURI="http://id.loc.gov/vocabulary/preservation/eventType").text = kind
+    etree.SubElement(ev, f"{P}eventDateTime").text = when.isoformat(timespec="seconds")
+    detail_info = etree.SubElement(ev, f"{P}eventDetailInformation")
+    etree.SubElement(detail_info, f"{P}eventDetail").text = detail
+    out = etree.SubElement(ev, f"{P}eventOutcomeInformation")
+    etree.SubElement(out, f"{P}eventOutcome").text = "success"
+    agent = etree.SubElement(ev, f"{P}linkingAgentIdentifier")
+    etree.SubElement(agent, f"{P}linkingAgentIdentifierType").text = "software"
+    etree.SubElement(agent, f"{P}linkingAgentIdentifierValue").text = f"archiver {__version__}"
+    path.write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
+
+
+def _rebag(folder: Path, updates: dict[str, str]) -> None:
+    import bagit
+
+    bag = bagit.Bag(str(folder))
+    bag.info.update(updates)
+    bag.save(manifests=True)
+
+
+def complete_pending(archive: Path, timestamper, tsa_cert: Path | None = None,
+                     now: dt.datetime | None = None) -> StampResult:
+    from .evidence import build_evidence, evidence_tokens
+    from .label import write_label
+    from .tsa import TimestampError
+
+    result = StampResult()
+    now = now or dt.datetime.now(dt.timezone(dt.timedelta(hours=7)))
+    pending = archive / PENDING
+    for folder in sorted(p for p in pending.iterdir() if p.is_dir()) if pending.is_dir() else []:
+        data = folder / "data"
+        meta = json.loads((data / "package.json").read_text(encoding="utf-8"))
+        members = meta["members"]
+        items = [[bytes.fromhex(m["hashes"][k]) for k in ("xml" if "xml" in m["hashes"] else "original",
+                                                          "report_json", "validation")] for m in members]
+        try:
+            records = build_evidence(items, timestamper, prehashed=True)
+        except TimestampError as exc:
+            result.still_pending.append(folder.name)
+            result.problems.append(f"{folder.name}: {exc}")
+            continue
+        result.tsa_requests += 1
+        try:
+            (data / "evidence").mkdir(exist_ok=True)
+            for m, record in zip(members, records):
+                rel = f"evidence/{m['stem']}.ers"
+                write_file(data / rel, record)
+                m["files"]["evidence"] = f"data/{rel}"
+                import hashlib
+
+                m["hashes"]["evidence"] = hashlib.sha256(record).hexdigest()
+            meta["timestamp"] = _write_timestamp(data, evidence_tokens(records[0])[0], str(tsa_cert) if tsa_cert else None)
+            write_file(data / "package.json", json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8"))
+            _premis_event(data, "message digest calculation",
+                          "Dấu thời gian RFC 3161 bổ sung cho gói đang chờ / pending timestamp completed", now)
+            _rebag(folder, {"Timestamp-Status": "local" if meta["timestamp"].get("local") else "tsa"})
+            final = archive / folder.name
+            publish_dir(folder, final)
+            write_label(archive, final, meta)
+        except OSError as exc:
+            raise ArchiveWriteError(describe_os_error(exc, folder)) from None
+        result.packages.append(folder.name)
+    return result
+
+
+def renew_archive(archive: Path, timestamper, tsa_cert: Path | None = None,
+                  now: dt.datetime | None = None) -> StampResult:
+    """Timestamp renewal of every current package's evidence records, as new versions."""
+    from .evidence import evidence_tokens, renew
+    from .label import write_label
+    from .tsa import TimestampError
+
+    result = StampResult()
+    now = now or dt.datetime.now(dt.timezone(dt.timedelta(hours=7)))
+    for pkg in sorted(published_packages(archive).values(), key=lambda p: p.name):
+        with_evidence = [m for m in pkg.members if "evidence" in m.files]
+        if not with_evidence:
+            continue
+        old = [(pkg.path / m.files["evidence"]).read_bytes() for m in with_evidence]
+        try:
+            renewed = renew(old, timestamper)
+        except TimestampError as exc:
+            result.problems.append(f"{pkg.name}: {exc}")
+            continue
+        result.tsa_requests += 1
+        name = f"{pkg.base_name}_v{pkg.version + 1}"
+        try:
+            staging = new_staging_dir(archive, name)
+            shutil.rmtree(staging)
+            shutil.copytree(pkg.path, staging)
+            data = staging / "data"
+            import hashlib
+
+            for m, record in zip(with_evidence, renewed):
+                write_file(staging / m.files["evidence"], record)
+                m.hashes["evidence"] = hashlib.sha256(record).hexdigest()
+            meta = json.loads((data / "package.json").read_text(encoding="utf-8"))
+            by_stem = {m.stem: m for m in with_evidence}
+            for entry in meta["members"]:
+                if entry["stem"] in by_stem:
+                    entry["hashes"]["evidence"] = by_stem[entry["stem"]].hashes["evidence"]
+            renewal = _write_timestamp(data, evidence_tokens(renewed[0])[-1], str(tsa_cert) if tsa_cert else None)
+            renewal["status"] = "done"
+            meta["renewals"] = [*meta.get("renewals", []), renewal]
+            meta.update(package_id=name, version=pkg.version + 1, previous_version=pkg.name,
+                        created=now.isoformat(timespec="seconds"))
+            write_file(data / "package.json", json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8"))
+            _premis_event(data, "message digest calculation",
+                          "Gia hạn dấu thời gian hồ sơ bằng chứng (RFC 4998 mục 5.2) / evidence records "
+                          f"renewed; previous version {pkg.name}", now)
+            _rebag(staging, {"External-Identifier": name, "Package-Id": name,
+                             "Package-Version": str(pkg.version + 1),
+                             "Created": now.isoformat(timespec="seconds")})
+            publish_dir(staging, archive / name)
+            write_label(archive, archive / name, meta)
+        except OSError as exc:
+            raise ArchiveWriteError(describe_os_error(exc, archive / name)) from None
+        result.packages.append(name)
+    return result

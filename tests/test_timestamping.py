@@ -1,0 +1,93 @@
+"""Timestamps in the build with a real RFC 3161 TSA (OpenSSL on 127.0.0.1): one request
+per package, pending when the TSA fails, completed later, renewed as a new version."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from archiver.check import check_archive
+from archiver.cli import main
+from archiver.evidence import verify_evidence
+from tests.tsa_server import TsaServer, tsa_pki, tsa_server  # noqa: F401  (fixtures)
+
+from .conftest import SAMPLE, require_tool
+
+
+def cli(*args: str):
+    return CliRunner().invoke(main, list(args), env={"COLUMNS": "200"})
+
+
+def build_args(out: Path, url: str, cert: Path) -> list[str]:
+    return ["build", str(SAMPLE / "input"), "--trust", str(SAMPLE / "trust"), "--out", str(out),
+            "--tsa-url", url, "--tsa-cert", str(cert), "--jobs", "1", "--no-site"]
+
+
+def bags(archive: Path) -> list[Path]:
+    return sorted(p for p in archive.iterdir() if (p / "bagit.txt").is_file())
+
+
+def openssl_verify(bag: Path) -> subprocess.CompletedProcess:
+    ts = bag / "data" / "timestamp"
+    return subprocess.run(["openssl", "ts", "-verify", "-digest", (ts / "root.sha256.txt").read_text().strip(),
+                           "-in", str(ts / "package.tst"), "-token_in", "-CAfile", str(ts / "tsa-chain.pem")],
+                          capture_output=True, text=True)
+
+
+def test_a_real_tsa_stamps_each_package_once_and_openssl_agrees(tsa_server: TsaServer, tmp_path: Path):
+    require_tool("openssl")
+    out = tmp_path / "archive"
+    result = cli(*build_args(out, tsa_server.url(), tsa_server.pki.ca_cert))
+    assert result.exit_code == 0, result.output
+    assert "TSA requests: 2" in result.output.replace("yêu cầu TSA / ", "")
+    for bag in bags(out):
+        proc = openssl_verify(bag)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        meta = json.loads((bag / "data" / "package.json").read_text(encoding="utf-8"))
+        assert meta["timestamp"]["local"] is False
+        assert "Timestamp-Status: tsa" in (bag / "bag-info.txt").read_text(encoding="utf-8")
+
+
+def test_tsa_failure_leaves_packages_pending_then_completed(tsa_server: TsaServer, tmp_path: Path):
+    out = tmp_path / "archive"
+    failed = cli(*build_args(out, tsa_server.url("garbage"), tsa_server.pki.ca_cert))
+    assert failed.exit_code == 1
+    assert "pending" in failed.output and tsa_server.url("garbage") not in [None]
+    assert bags(out) == []  # nothing is published as if it were timestamped
+    pending = sorted((out / ".pending").iterdir())
+    assert len(pending) == 2
+    for bag in pending:
+        assert not (bag / "data" / "evidence").exists()
+        assert "Timestamp-Status: pending" in (bag / "bag-info.txt").read_text(encoding="utf-8")
+    assert not check_archive(out).ok  # check names the waiting packages
+    done = cli("timestamp", "--pending", str(out), "--tsa-url", tsa_server.url(),
+               "--tsa-cert", str(tsa_server.pki.ca_cert))
+    assert done.exit_code == 0, done.output
+    assert not any((out / ".pending").iterdir())
+    assert len(bags(out)) == 2
+    result = check_archive(out)
+    assert result.ok, result.problems
+    for bag in bags(out):
+        assert openssl_verify(bag).returncode == 0
+
+
+def test_renewal_makes_a_new_version_whose_records_carry_two_timestamps(tsa_server: TsaServer, tmp_path: Path):
+    out = tmp_path / "archive"
+    assert cli(*build_args(out, tsa_server.url(), tsa_server.pki.ca_cert)).exit_code == 0
+    before = {b.name for b in bags(out)}
+    renewed = cli("renew", str(out), "--tsa-url", tsa_server.url(), "--tsa-cert", str(tsa_server.pki.ca_cert))
+    assert renewed.exit_code == 0, renewed.output
+    after = {b.name for b in bags(out)}
+    assert after - before == {f"{n}_v2" for n in before}
+    v2 = out / f"{sorted(before)[0]}_v2"
+    meta = json.loads((v2 / "data" / "package.json").read_text(encoding="utf-8"))
+    m = meta["members"][0]
+    objects = [(v2 / m["files"][k]).read_bytes() for k in ("xml", "report_json", "validation")]
+    check = verify_evidence(objects, (v2 / m["files"]["evidence"]).read_bytes(), trust=tsa_server.pki.ca_cert)
+    assert check.hash_chain_intact and len(check.timestamps) == 2
+    assert check_archive(out).ok
+    index = json.loads((out / "index.json").read_text(encoding="utf-8"))
+    assert all(p["id"].endswith("_v2") for p in index["packages"])
