@@ -145,21 +145,17 @@ def _verify_one(job: tuple[str, InputItem, str, str | None]) -> Verified:
     return out
 
 
-def _pool_map(fn: Callable, jobs: list, workers: int, settings: VerifySettings,
+def _pool_map(fn: Callable, jobs: list, pool: ProcessPoolExecutor | None,
               tick: Callable[[], None]) -> Iterator:
-    if workers <= 1 or len(jobs) < 4:
-        _init_worker(settings)
+    if pool is None:
         for job in jobs:
             yield fn(job)
             tick()
         return
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(settings,)) as pool:
-        pending: list[Future] = []
-        for job in jobs:
-            pending.append(pool.submit(fn, job))
-        for future in pending:
-            yield future.result()
-            tick()
+    futures: list[Future] = [pool.submit(fn, job) for job in jobs]
+    for future in futures:
+        yield future.result()
+        tick()
 
 
 # -- the build -------------------------------------------------------------------------------
@@ -177,8 +173,6 @@ def safe_name(name: str) -> str:
 
 
 def build(options: BuildOptions, progress: "Progress | None" = None) -> BuildResult:
-    from .tsa import TsaConfig, make_timestamper, read_config_file, resolve_tsa_config
-
     progress = progress or Progress()
     archive = options.out
     result = BuildResult(archive=archive)
@@ -220,16 +214,39 @@ def build(options: BuildOptions, progress: "Progress | None" = None) -> BuildRes
         return result
 
     # 2. verify what is new
-    t0 = time.perf_counter()
     work = new_staging_dir(archive, "work")
     settings = VerifySettings(
         trust_dir=str(options.trust_dir) if options.trust_dir else None,
         profile_id=options.profile_id, validation_time=now.astimezone(dt.timezone.utc))
     settings.build()  # a bad trust folder or profile fails here, before any work
+    # One pool for the whole build: workers load profiles, trust, fonts once.
+    pool = ProcessPoolExecutor(max_workers=options.jobs, initializer=_init_worker, initargs=(settings,)) \
+        if options.jobs > 1 and len(new_files) >= 4 else None
+    if pool is None:
+        _init_worker(settings)
+    try:
+        _build_new(archive, options, result, current, new_files, input_paths, work, settings, now,
+                   progress, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    clear_staging(archive)
+    current = published_packages(archive)
+    known = {m.sha256: (p.name, m) for p in current.values() for m in p.members}
+    _finish(archive, options, result, current, known, input_paths, now, progress, started)
+    return result
+
+
+def _build_new(archive: Path, options: BuildOptions, result: BuildResult, current, new_files,
+               input_paths, work: Path, settings: VerifySettings, now: dt.datetime,
+               progress: "Progress", pool: ProcessPoolExecutor | None) -> None:
+    from .tsa import TsaConfig, make_timestamper, read_config_file, resolve_tsa_config
+
+    t0 = time.perf_counter()
     stage = progress.stage("verify", "Kiểm tra chữ ký / verify", total=len(new_files))
     verified: dict[str, Verified] = {}
     jobs = [(sha, f.first, str(work), None) for sha, f in new_files.items()]
-    for v in _pool_map(_verify_one, jobs, options.jobs, settings, stage.advance):
+    for v in _pool_map(_verify_one, jobs, pool, stage.advance):
         verified[v.sha256] = v
     stage.done()
     result.seconds["verify"] = time.perf_counter() - t0
@@ -280,7 +297,7 @@ def build(options: BuildOptions, progress: "Progress | None" = None) -> BuildRes
             replaced_by=replaced_by,
             created=now,
             settings=settings,
-            jobs=options.jobs,
+            pool=pool,
             config=config,
         )
         try:
@@ -294,11 +311,6 @@ def build(options: BuildOptions, progress: "Progress | None" = None) -> BuildRes
             result.packages_written.append(written.path.name)
     stage.done()
     result.seconds["package"] = time.perf_counter() - t0
-    clear_staging(archive)
-    current = published_packages(archive)
-    known = {m.sha256: (p.name, m) for p in current.values() for m in p.members}
-    _finish(archive, options, result, current, known, input_paths, now, progress, started)
-    return result
 
 
 def _finish(archive: Path, options: BuildOptions, result: BuildResult, current, known,

@@ -13,7 +13,6 @@ import datetime as dt
 import hashlib
 import json
 import shutil
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -79,7 +78,7 @@ class PackagePlan:
     replaced_by: dict[str, str]
     created: dt.datetime
     settings: Any
-    jobs: int
+    pool: Any  # a ProcessPoolExecutor shared by the whole build, or None
     config: Any
 
     @property
@@ -295,11 +294,10 @@ def _write_package(archive: Path, plan: PackagePlan, timestamper, tick) -> Writt
                               render=True, previous_pdf=None, quarantine=plan.quarantine))
 
     members: list[PackageMember] = []
-    if plan.jobs > 1 and len(jobs) >= 4:
-        with ProcessPoolExecutor(max_workers=plan.jobs) as pool:
-            for member in pool.map(_process_member, jobs, chunksize=2):
-                members.append(member)
-                tick()
+    if plan.pool is not None and len(jobs) >= 2:
+        for member in plan.pool.map(_process_member, jobs, chunksize=2):
+            members.append(member)
+            tick()
     else:
         for job in jobs:
             members.append(_process_member(job))
