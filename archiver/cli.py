@@ -9,7 +9,7 @@ import click
 from . import __version__
 
 # Modules under archiver.commands, in the order `archiver --help` lists them.
-COMMANDS = ("build", "verify", "render", "check", "timestamp", "renew", "evidence", "sample", "profiles")
+COMMANDS = ("build", "verify", "render", "site", "check", "timestamp", "renew", "evidence", "sample", "profiles")
 
 
 class Archiver(click.Group):

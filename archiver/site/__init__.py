@@ -1,0 +1,171 @@
+"""Stage 6, site: the static lookup site inside an archive (``ARCHIVE/site/``).
+
+Library use::
+
+    from archiver.site import build_site
+    summary = build_site(Path("ARCHIVE"))          # writes ARCHIVE/site/
+    summary.pages, summary.bytes_per_transcript
+
+The site reads only ``ARCHIVE/index.json`` and the files it points to
+(docs/archive-layout.md). It opens by double-clicking ``site/index.html``: every page is
+plain HTML and CSS, all links are relative, nothing is fetched from a network; the
+search and the file check are small scripts that load sharded index files on demand.
+The output is deterministic: the same archive gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from .model import SiteError, SiteModel, build_model, load_index
+from .pages import copy_assets, render, render_students, verdict_chart
+from .shards import hash_prefix_length, write_hashes, write_search
+
+__all__ = ["SiteError", "SiteSummary", "build_site"]
+
+MARKER = ".archiver-site"  # written into every site folder; only such folders are replaced
+SITE_SCHEMA = "archiver.site/1"
+BATCH = 64  # student pages per worker task: big enough to amortise pickling
+
+
+@dataclass(frozen=True)
+class SiteSummary:
+    out: Path
+    transcripts: int
+    pages: int
+    files: int
+    bytes: int
+    seconds: float
+    search_bytes: int = 0
+    hash_bytes: int = 0
+
+    @property
+    def bytes_per_transcript(self) -> float:
+        return self.bytes / self.transcripts if self.transcripts else 0.0
+
+
+def _link(model: SiteModel, code: str) -> dict[str, str] | None:
+    if not code:
+        return None
+    target = model.by_lookup.get(code)
+    return {"code": code, "url": target["url"] if target else "", "name": target.get("name", "") if target else "",
+            "verdict": target.get("verdict", "") if target else ""}
+
+
+def _prepare_output(out: Path) -> Path:
+    """A fresh sibling folder to build into; the old site is swapped out at the end."""
+    if out.exists() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise SiteError(f"{out} đã có nội dung khác, không ghi đè / exists and is not an archiver site; "
+                        "choose another --out")
+    tmp = out.parent / f".{out.name}.new"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def _swap(tmp: Path, out: Path) -> None:
+    if out.exists():
+        old = out.parent / f".{out.name}.old"
+        if old.exists():
+            shutil.rmtree(old)
+        out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old)
+    else:
+        tmp.rename(out)
+
+
+def _folder_size(folder: Path) -> tuple[int, int]:
+    files = size = 0
+    for root, _dirs, names in os.walk(folder):
+        for name in names:
+            files += 1
+            size += os.path.getsize(os.path.join(root, name))
+    return files, size
+
+
+def build_site(archive: Path, out: Path | None = None, *, jobs: int | None = None,
+               profiles_dirs: Sequence[str] = ()) -> SiteSummary:
+    """Build the lookup site of ``archive`` into ``out`` (default ``archive/site``).
+
+    ``jobs`` worker processes render the student pages (default: one per CPU; small
+    archives are rendered in this process). Raises :class:`SiteError` when the archive
+    has no readable index.json or ``out`` holds something that is not a site.
+    """
+    started = time.perf_counter()
+    archive = Path(archive)
+    out = Path(out) if out is not None else archive / "site"
+    model = build_model(load_index(archive))
+    tmp = _prepare_output(out)
+    jobs = jobs or os.cpu_count() or 1
+    profiles_dirs = tuple(str(d) for d in profiles_dirs)
+
+    index = model.index
+    generated = index.get("generated", "")
+    # What every page needs. Kept small: it is pickled once per batch of student pages
+    # (the schools' own year and class lists stay in this process).
+    shared: dict[str, Any] = {
+        "generated": generated, "software": index.get("software", ""), "site_schema": SITE_SCHEMA,
+        "schools": [{k: s.get(k, "") for k in ("code", "name", "province")} for s in model.schools],
+    }
+    for entry in model.transcripts:
+        entry["replaces_link"] = _link(model, entry["replaces"])
+        entry["superseded_link"] = _link(model, entry["superseded_by"])
+
+    # Student pages first: they are most of the work, and the workers start at once.
+    batches = [[(e, model.packages.get(e.get("package", ""))) for e in model.transcripts[i:i + BATCH]]
+               for i in range(0, len(model.transcripts), BATCH)]
+    pages = 0
+    if jobs > 1 and len(batches) > 2:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(render_students, b, str(archive), str(tmp), shared, profiles_dirs)
+                       for b in batches]
+            pages += _render_lists(model, tmp, {**shared, "schools": model.schools})
+            for future in futures:
+                pages += future.result()[0]
+    else:
+        for b in batches:
+            pages += render_students(b, str(archive), str(tmp), shared, profiles_dirs)[0]
+        pages += _render_lists(model, tmp, {**shared, "schools": model.schools})
+
+    search = write_search(model, tmp)
+    hashes = write_hashes(model, tmp)
+    copy_assets(tmp)
+    (tmp / MARKER).write_text(f"{SITE_SCHEMA}\n", encoding="utf-8")
+    _swap(tmp, out)
+    files, size = _folder_size(out)
+    return SiteSummary(out=out, transcripts=len(model.transcripts), pages=pages, files=files, bytes=size,
+                       seconds=time.perf_counter() - started, search_bytes=search["bytes"],
+                       hash_bytes=hashes["bytes"])
+
+
+def _render_lists(model: SiteModel, out: Path, shared: dict[str, Any]) -> int:
+    """Home, year, class, quarantine and check pages (written in the main process)."""
+    pages = 0
+    n_hashes = sum(len(e.get("sha256") or {}) for e in model.transcripts) + len(model.quarantine)
+    home_classes = model.classes if len(model.classes) <= 60 else []
+    render("home.html", out / "index.html", root="", page="home", title="", **shared,
+           years=model.years, classes=home_classes, counts=dict(model.counts),
+           chart=verdict_chart(model.counts), total=len(model.transcripts),
+           n_quarantine=len(model.quarantine), n_classes=len(model.classes))
+    pages += 1
+    for year in model.years:
+        render("year.html", out / year["url"], root="../", page="year", title=year["school_year"], **shared,
+               year=year, chart=verdict_chart(year["counts"]))
+        pages += 1
+    for klass in model.classes:
+        render("class.html", out / klass["url"], root="../", page="class", title=klass["class_name"], **shared,
+               klass=klass, year=next(y for y in model.years if y["key"] == klass["year_key"]))
+        pages += 1
+    render("quarantine.html", out / "kiem-duyet.html", root="", page="quarantine", title="", **shared,
+           items=model.quarantine)
+    render("check.html", out / "kiem-tra.html", root="", page="check", title="", **shared,
+           hash_prefix=hash_prefix_length(n_hashes))
+    return pages + 2

@@ -1,0 +1,250 @@
+"""Rendering the HTML pages with Jinja2 (autoescape on: names and reasons are data).
+
+One environment per process, built once; every page is one ``template.render`` call.
+Student pages are the bulk of the work (one per transcript: read its report and XML,
+draw its QR code, render), so :func:`render_students` is what runs in worker processes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+from urllib.parse import quote
+
+import jinja2
+import segno
+from markupsafe import Markup
+
+import archiver
+
+from ..tsa import LOCAL_TSA_LABEL, LOCAL_TSA_LABEL_VI
+from ..verify.report import SUB_INDICATION_TEXT
+from .model import VERDICTS, package_href
+from .text import mask_citizen_id, vn_date, vn_datetime
+
+VERDICT_TEXT = {
+    "VALID": ("Hợp lệ", "Valid", "✓"),
+    "INVALID": ("Không hợp lệ", "Invalid", "✗"),
+    "INDETERMINATE": ("Chưa xác định", "Indeterminate", "?"),
+    "REJECTED": ("Bị từ chối", "Rejected", "⊘"),
+}
+STATUS_TEXT = {
+    "TOTAL_PASSED": ("Đạt", "Passed", "ok"),
+    "TOTAL_FAILED": ("Không đạt", "Failed", "bad"),
+    "INDETERMINATE": ("Chưa xác định", "Indeterminate", "warn"),
+}
+ROLE_FALLBACK = {"GVBM": ("Giáo viên bộ môn", "Subject teacher"), "GVCN": ("Giáo viên chủ nhiệm", "Homeroom teacher"),
+                 "HT": ("Hiệu trưởng", "Principal"), "TC": ("Tổ chức (con dấu điện tử)", "School (organisation)")}
+CHECK_TEXT = {"format": "cấu trúc / format", "hash": "toàn vẹn nội dung / content hash",
+              "crypto": "giá trị chữ ký / signature value", "policy": "thuật toán / algorithms",
+              "chain": "chuỗi chứng thư / certificate chain", "revocation": "thu hồi / revocation",
+              "role": "vai trò / role"}
+
+
+def templates_dir() -> Path:
+    """The site templates shipped with archiver (inside the wheel, or the repository)."""
+    here = Path(archiver.__file__).resolve().parent
+    installed = here / "_data" / "templates" / "site"
+    if installed.is_dir():
+        return installed
+    return here.parent / "templates" / "site"
+
+
+def split_bilingual(text: str) -> tuple[str, str]:
+    """Messages are written ``"tiếng Việt / English"``; the site shows one at a time."""
+    vi, sep, en = (text or "").partition(" / ")
+    return (vi.strip(), en.strip()) if sep else (text or "", text or "")
+
+
+def verdict_badge(verdict: str) -> Markup:
+    vi, en, sign = VERDICT_TEXT.get(verdict, (verdict or "—", verdict or "—", "•"))
+    return Markup('<span class="badge v-{cls}"><span aria-hidden="true">{sign}</span> '
+                  '<span data-en="{en}">{vi}</span></span>').format(
+        cls=(verdict or "none").lower(), sign=sign, en=en, vi=vi)
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        autoescape=True,  # every template is HTML; names and reasons are untrusted data
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+    )
+    env.filters.update(vndate=vn_date, vntime=vn_datetime, mask=mask_citizen_id, badge=verdict_badge,
+                       bilingual=split_bilingual)
+    env.globals.update(VERDICT_TEXT=VERDICT_TEXT, VERDICTS=VERDICTS, STATUS_TEXT=STATUS_TEXT,
+                       LOCAL_TSA_LABEL=LOCAL_TSA_LABEL, LOCAL_TSA_LABEL_VI=LOCAL_TSA_LABEL_VI)
+    return env
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    return _environment()
+
+
+def render(template: str, out: Path, **context: Any) -> int:
+    data = environment().get_template(template).render(**context).encode("utf-8")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    return len(data)
+
+
+def copy_assets(out: Path) -> int:
+    size = 0
+    target = out / "assets"
+    target.mkdir(parents=True, exist_ok=True)
+    for path in sorted((templates_dir() / "assets").iterdir()):
+        if path.is_file():
+            shutil.copyfile(path, target / path.name)
+            size += path.stat().st_size
+    return size
+
+
+def verdict_chart(counts: dict[str, int]) -> Markup:
+    """A small horizontal bar chart, inline SVG: no script, prints, scales on a phone."""
+    total = max(sum(counts.get(v, 0) for v in VERDICTS), 1)
+    rows = []
+    bar_h, gap, label_w, width = 22, 8, 120, 260
+    for i, verdict in enumerate(VERDICTS):
+        n = counts.get(verdict, 0)
+        w = round(width * n / total, 1) if n else 0
+        y = i * (bar_h + gap)
+        vi, en, _sign = VERDICT_TEXT[verdict]
+        rows.append(Markup('<text class="lbl" x="0" y="{ty}" data-en="{en}">{vi}</text>'
+                           '<rect class="c-{cls}" x="{x}" y="{y}" width="{w}" height="{h}" rx="3"/>'
+                           '<text x="{tx}" y="{ty}">{n}</text>').format(
+            cls=verdict.lower(), x=label_w, y=y, w=max(w, 1 if n else 0), h=bar_h, vi=vi, en=en,
+            tx=label_w + w + 6, ty=y + bar_h - 6, n=n))
+    height = len(VERDICTS) * (bar_h + gap) - gap
+    summary = ", ".join(f"{VERDICT_TEXT[v][0]}: {counts.get(v, 0)}" for v in VERDICTS)
+    return Markup('<svg class="chart" viewBox="0 0 {vw} {vh}" width="{vw}" height="{vh}" role="img" '
+                  'aria-label="{summary}"><title>{summary}</title>{rows}</svg>').format(
+        vw=label_w + width + 60, vh=height, summary=summary, rows=Markup("").join(rows))
+
+
+# Any of the eight QR mask patterns gives a conformant symbol that every reader decodes
+# (the mask is stated in the format bits). Choosing the lowest-penalty mask, as segno does
+# by default, costs ~2 ms per code in pure Python: two thirds of a student page's time.
+QR_MASK = 2
+
+
+def qr_svg(code: str) -> Markup:
+    """The lookup code as an inline SVG QR code (segno: pure Python, no image libraries,
+    deterministic output, native SVG writer)."""
+    if not code:
+        return Markup("")
+    qr = segno.make(code, error="m", micro=False, mask=QR_MASK)
+    svg = qr.svg_inline(scale=4, border=2, dark="#000", light="#fff", omitsize=True)
+    return Markup(svg.replace("<svg ", '<svg role="img" aria-label="QR: {}" '.format(code), 1))
+
+
+# -- student pages (worker side) ---------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def _profiles(dirs: tuple[str, ...]) -> dict[str, Any]:
+    from ..profiles import available_profiles
+
+    return available_profiles(dirs)
+
+
+def read_report(path: Path) -> dict[str, Any] | None:
+    """The archived verification report (archiver.verification/1), or None if unreadable."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def read_content(path: Path, profile_id: str, profiles_dirs: tuple[str, ...]) -> tuple[Any, Any]:
+    """(Transcript, Profile) from the archived XML; (None, profile-or-None) when unreadable."""
+    from ..profiles import ProfileError, detect_profile
+    from ..safexml import UnsafeXml, parse_bytes
+    from ..transcript import read_transcript
+
+    profiles = _profiles(profiles_dirs)
+    profile = profiles.get(profile_id)
+    try:
+        data = path.read_bytes()
+        limit = max((p.policy.max_bytes for p in profiles.values()), default=5 * 1024 * 1024)
+        tree = parse_bytes(data, max_bytes=limit)
+        if profile is None:
+            profile = detect_profile(tree.getroot(), profiles)
+        return read_transcript(tree, profile), profile
+    except (OSError, UnsafeXml, ProfileError, ValueError):
+        return None, profile
+
+
+def _signatures(report: dict[str, Any] | None, profile: Any, transcript: Any) -> list[dict[str, Any]]:
+    if not report:
+        return []
+    roles = getattr(getattr(profile, "signing", None), "roles", {}) or {}
+    subjects = {s.code: s.name for s in getattr(transcript, "subjects", ())}
+    rows = []
+    for sig in report.get("signatures", []):
+        role = sig.get("role", "")
+        rule = roles.get(role)
+        role_vi, role_en = (rule.label, rule.label_en) if rule else ROLE_FALLBACK.get(role, (role, role))
+        status_vi, status_en, status_cls = STATUS_TEXT.get(sig.get("status", ""), (sig.get("status", ""),) * 2 + ("warn",))
+        sub = sig.get("sub_indication", "")
+        reason_vi, reason_en = split_bilingual(SUB_INDICATION_TEXT.get(sub, "")) if sub else ("", "")
+        failed = [CHECK_TEXT.get(k, k) for k, v in sorted((sig.get("checks") or {}).items())
+                  if v in ("FAILED", "INDETERMINATE")]
+        rows.append({
+            "id": sig.get("id", ""), "role": role, "role_vi": role_vi, "role_en": role_en,
+            "subject": sig.get("subject", ""), "subject_name": subjects.get(sig.get("subject", ""), ""),
+            "signer": sig.get("signer", ""),
+            "subject_dn": sig.get("subject_dn") or (sig.get("certificate") or {}).get("subject", ""),
+            "issuer": (sig.get("certificate") or {}).get("issuer", ""),
+            "signing_time": vn_datetime(sig.get("signing_time", "")),
+            "status": sig.get("status", ""), "status_vi": status_vi, "status_en": status_en,
+            "status_cls": status_cls, "sub_indication": sub, "reason_vi": reason_vi, "reason_en": reason_en,
+            "message": sig.get("message", ""), "failed_checks": failed,
+            "listed": sig.get("listed", True), "present": sig.get("present", True),
+            "findings": [split_bilingual(f.get("message", "")) + (f.get("code", ""),)
+                         for f in sig.get("findings", [])],
+        })
+    return rows
+
+
+def student_context(entry: dict[str, Any], package: dict[str, Any] | None, archive: Path,
+                    profiles_dirs: tuple[str, ...]) -> dict[str, Any]:
+    files = entry.get("files") or {}
+    base = archive / (package.get("path") or package["id"]) if package else archive / entry.get("package", "")
+    report = read_report(base / files["report_json"]) if files.get("report_json") else None
+    transcript, profile = (read_content(base / files["xml"], (report or {}).get("profile", ""), profiles_dirs)
+                           if files.get("xml") else (None, None))
+    links = [(key, vi, en, package_href(package or {"id": entry.get("package", "")}, files.get(key)))
+             for key, vi, en in (("xml", "Bản gốc XML (có chữ ký số)", "Original XML (signed)"),
+                                 ("pdf", "Bản kết xuất PDF/A", "PDF/A rendering"),
+                                 ("report_html", "Báo cáo kiểm tra (HTML)", "Verification report (HTML)"),
+                                 ("report_json", "Báo cáo kiểm tra (JSON)", "Verification report (JSON)"),
+                                 ("evidence", "Hồ sơ bằng chứng (ERS, RFC 4998)", "Evidence record (ERS, RFC 4998)"))]
+    timestamp = (package or {}).get("timestamp") or {}
+    return {
+        "e": entry, "package": package or {}, "report": report, "t": transcript,
+        "signatures": _signatures(report, profile, transcript),
+        "reasons": [split_bilingual(f.get("message", "")) + (f.get("code", ""),) for f in (report or {}).get("reasons", [])],
+        "warnings": [split_bilingual(f.get("message", "")) + (f.get("code", ""),) for f in (report or {}).get("warnings", [])],
+        "links": [link for link in links if link[3]],
+        "timestamp": {"time": vn_datetime(timestamp.get("time", "")), "tsa": timestamp.get("tsa", ""),
+                      "local": bool(timestamp.get("local"))} if timestamp else None,
+        "qr": qr_svg(entry.get("lookup_code", "")),
+        "package_href": package_href(package or {"id": entry.get("package", "")}, "").rstrip("/"),
+        "label_href": quote((package or {}).get("label") or ""),
+    }
+
+
+def render_students(batch: Iterable[tuple[dict[str, Any], dict[str, Any] | None]], archive: str, out: str,
+                    shared: dict[str, Any], profiles_dirs: tuple[str, ...] = ()) -> tuple[int, int]:
+    """Render one batch of student pages; returns (pages, bytes). Runs in workers."""
+    pages = size = 0
+    archive_path, out_path = Path(archive), Path(out)
+    for entry, package in batch:
+        context = student_context(entry, package, archive_path, profiles_dirs)
+        size += render("student.html", out_path / entry["url"], root="../../", page="student",
+                       title=entry.get("name", ""), **shared, **context)
+        pages += 1
+    return pages, size
