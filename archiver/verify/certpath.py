@@ -133,8 +133,15 @@ class CertificateEvaluator:
             error = (FAILED, "NOT_YET_VALID", str(exc))
         except (pv_errors.PathValidationError, pv_errors.ValidationError) as exc:
             error = (UNDECIDED, "CERTIFICATE_CHAIN_GENERAL_FAILURE", str(exc))
+        except Exception as exc:  # noqa: BLE001 - a damaged certificate the parsers refuse
+            path_found = False
+            error = (UNDECIDED, "CERTIFICATE_CHAIN_GENERAL_FAILURE",
+                     f"chứng thư số không phân tích được / the certificate cannot be parsed: {exc}")
         path = self._path(cert, supplied) if path_found else (cert,)
-        revoked_at, crls = self._revocation(path)
+        try:
+            revoked_at, crls = self._revocation(path)
+        except Exception:  # noqa: BLE001 - see above
+            revoked_at, crls = None, []
         return CertificateFacts(
             chain_found=path_found,
             path=path,
@@ -199,6 +206,9 @@ class CertificateEvaluator:
             checks[check] = "FAILED" if status == FAILED else "INDETERMINATE"
             return CertificateOutcome(status, sub, message, facts, checks)
 
+        if not facts.chain_found and facts.error is not None and facts.error[1] != "NO_CERTIFICATE_CHAIN_FOUND":
+            checks["revocation"] = "NOT_CHECKED"
+            return result(facts.error[0], facts.error[1], facts.error[2], "chain")
         if not facts.chain_found:
             checks["revocation"] = "NOT_CHECKED"
             return result(UNDECIDED, "NO_CERTIFICATE_CHAIN_FOUND",

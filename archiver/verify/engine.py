@@ -107,6 +107,15 @@ class Verifier:
         cert = self._cert_by_b64.get(b64)
         if cert is None:
             cert = load_certificate(b64)
+            # cryptography parses lazily: touch every field we use now, so a damaged
+            # certificate is a format problem here rather than an exception later.
+            try:
+                self._describe(cert)
+                cert.public_key()
+                list(cert.extensions)
+                cert.public_bytes(Encoding.DER)
+            except Exception as exc:  # noqa: BLE001 - any parse error means "unreadable"
+                raise ValueError(f"damaged certificate: {exc}") from None
             self._cert_by_b64[b64] = cert
         return cert
 
@@ -152,7 +161,16 @@ class Verifier:
                 f"Tài liệu không thuộc định dạng {profile.id} / the document does not fit profile {profile.id}"))
             return report
         report.profile = profile.id
-        self._check_document(root, profile, report, proof_of_existence)
+        try:
+            self._check_document(root, profile, report, proof_of_existence)
+        except Exception as exc:  # noqa: BLE001 - a verdict, never a traceback
+            # Something in this document defeated the checks: say so, decide nothing.
+            report.signatures.clear()
+            report.verdict = INDETERMINATE
+            report.reasons.append(Finding(
+                "VERIFIER_ERROR",
+                f"Không kiểm tra được tài liệu này ({type(exc).__name__}: {exc}); hãy báo bộ phận kỹ thuật "
+                "/ the verifier could not process this document; please report it"))
         return report
 
     # -- the checks -------------------------------------------------------------------------
@@ -331,11 +349,19 @@ class Verifier:
     @staticmethod
     def _signing_order(report: VerificationReport, profile: Profile) -> None:
         ranks = {r.role: r.rank for r in profile.signing.roles.values()}
-        timed = [(ranks[s.role], s) for s in report.signatures
-                 if s.listed and s.present and s.role in ranks and s.signing_time[:4].isdigit()]
-        for rank_a, a in timed:
-            for rank_b, b in timed:
-                if rank_a < rank_b and dt.datetime.fromisoformat(a.signing_time) > dt.datetime.fromisoformat(b.signing_time):
+        timed: list[tuple[int, SignatureCheck, dt.datetime]] = []
+        for s in report.signatures:
+            if not (s.listed and s.present and s.role in ranks):
+                continue
+            try:
+                when = dt.datetime.fromisoformat(s.signing_time)
+            except ValueError:
+                continue  # a malformed SigningTime already failed the format check
+            if when.tzinfo is not None:
+                timed.append((ranks[s.role], s, when))
+        for rank_a, a, when_a in timed:
+            for rank_b, b, when_b in timed:
+                if rank_a < rank_b and when_a > when_b:
                     report.warnings.append(Finding(
                         "SIGNING_ORDER",
                         f"{b.role} ({b.id}) ký lúc {b.signing_time} trước {a.role} ({a.id}) lúc "

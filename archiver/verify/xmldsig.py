@@ -130,7 +130,7 @@ def parse_signature(sig: etree._Element, ids: dict[str, list[etree._Element]],
         try:
             parsed.certificates.append(cert_loader("".join((node.text or "").split())))
         except (ValueError, TypeError):
-            problems.append("X509Certificate không đọc được / unreadable X509Certificate")
+            problems.append("X509Certificate không đọc được hoặc bị hỏng / unreadable or damaged X509Certificate")
     if not parsed.certificates:
         problems.append("thiếu chứng thư số người ký / no signer certificate in KeyInfo")
     _signing_time(parsed, default_offset)
