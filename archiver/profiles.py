@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -232,14 +232,21 @@ def load_profile(folder: os.PathLike | str) -> Profile:
 
 def available_profiles(extra_dirs: Iterable[os.PathLike | str] = ()) -> dict[str, Profile]:
     """Every profile on the search path, by id (the first folder that defines an id wins)."""
+    return dict(_profiles_on(tuple(str(p) for p in search_path(extra_dirs))))
+
+
+@lru_cache(maxsize=16)
+def _profiles_on(path: tuple[str, ...]) -> tuple[tuple[str, Profile], ...]:
+    # Cached per search path: a build asks for the profiles once per document, and
+    # profiles do not change while a process runs.
     found: dict[str, Profile] = {}
-    for base in search_path(extra_dirs):
+    for base in map(Path, path):
         if not base.is_dir():
             continue
         for folder in sorted(p for p in base.iterdir() if (p / "profile.toml").is_file()):
             profile = load_profile(folder)
             found.setdefault(profile.id, profile)
-    return found
+    return tuple(found.items())
 
 
 def get_profile(profile_id: str, extra_dirs: Iterable[os.PathLike | str] = ()) -> Profile:
