@@ -462,51 +462,50 @@ def _write_trust(staging: Path, members: list[PackageMember]) -> None:
     for member in members:
         report = json.loads((staging / member.files["report_json"].removeprefix("data/")).read_text("utf-8"))
         data = report.get("validation_data", {})
-        for digest, b64 in data.get("certificates", {}).items():
-            if digest in seen:
-                continue
-            seen.add(digest)
-            cert = x509.load_der_x509_certificate(base64.b64decode(b64))
-            write_file(folder / f"cert-{digest[:16]}.pem", cert.public_bytes(Encoding.PEM))
-        for digest, b64 in data.get("crls", {}).items():
-            if digest in seen:
-                continue
-            seen.add(digest)
-            crl = x509.load_der_x509_crl(base64.b64decode(b64))
-            write_file(folder / f"crl-{digest[:16]}.crl", crl.public_bytes(Encoding.PEM))
+        for kind, load, suffix in (("certificates", x509.load_der_x509_certificate, "pem"),
+                                   ("crls", x509.load_der_x509_crl, "crl")):
+            for digest, b64 in data.get(kind, {}).items():
+                if digest not in seen:
+                    seen.add(digest)
+                    pem = load(base64.b64decode(b64)).public_bytes(Encoding.PEM)
+                    write_file(folder / f"{kind[:4].rstrip('i')}-{digest[:16]}.{suffix}", pem)
 
 
 PREMIS_NS = "http://www.loc.gov/premis/v3"
 EVENT_TYPES = "http://id.loc.gov/vocabulary/preservation/eventType"
 
 
-def _premis(plan: PackagePlan, members: list[PackageMember], meta: dict[str, Any]) -> bytes:
-    """Preservation events (PREMIS 3), typed from the Library of Congress vocabulary."""
+def premis_event(root: etree._Element, identifier: str, kind: str, detail: str, outcome: str,
+                 when: dt.datetime, objects: list[str]) -> None:
+    """Append one PREMIS 3 event, its type from the Library of Congress vocabulary."""
     P = f"{{{PREMIS_NS}}}"
-    root = etree.Element(f"{P}premis", nsmap={"premis": PREMIS_NS}, version="3.0")
-    agent_id = f"archiver {__version__}"
-    when = plan.created.isoformat(timespec="seconds")
+    ev = etree.SubElement(root, f"{P}event")
+    ident = etree.SubElement(ev, f"{P}eventIdentifier")
+    etree.SubElement(ident, f"{P}eventIdentifierType").text = "local"
+    etree.SubElement(ident, f"{P}eventIdentifierValue").text = identifier
+    etree.SubElement(ev, f"{P}eventType", authority="eventType", authorityURI=EVENT_TYPES).text = kind
+    etree.SubElement(ev, f"{P}eventDateTime").text = when.isoformat(timespec="seconds")
+    etree.SubElement(ev, f"{P}eventDetailInformation").append(_el(f"{P}eventDetail", detail))
+    out = etree.SubElement(ev, f"{P}eventOutcomeInformation")
+    etree.SubElement(out, f"{P}eventOutcome").text = outcome
+    agent = etree.SubElement(ev, f"{P}linkingAgentIdentifier")
+    etree.SubElement(agent, f"{P}linkingAgentIdentifierType").text = "software"
+    etree.SubElement(agent, f"{P}linkingAgentIdentifierValue").text = f"archiver {__version__}"
+    for obj in objects:
+        link = etree.SubElement(ev, f"{P}linkingObjectIdentifier")
+        etree.SubElement(link, f"{P}linkingObjectIdentifierType").text = "sha256"
+        etree.SubElement(link, f"{P}linkingObjectIdentifierValue").text = obj
+
+
+def _premis(plan: PackagePlan, members: list[PackageMember], meta: dict[str, Any]) -> bytes:
+    """The package's preservation events (PREMIS 3)."""
+    root = etree.Element(f"{{{PREMIS_NS}}}premis", nsmap={"premis": PREMIS_NS}, version="3.0")
     counter = 0
 
     def event(kind: str, detail: str, outcome: str, objects: list[str]) -> None:
         nonlocal counter
         counter += 1
-        ev = etree.SubElement(root, f"{P}event")
-        ident = etree.SubElement(ev, f"{P}eventIdentifier")
-        etree.SubElement(ident, f"{P}eventIdentifierType").text = "local"
-        etree.SubElement(ident, f"{P}eventIdentifierValue").text = f"{plan.folder_name}-{counter}"
-        etree.SubElement(ev, f"{P}eventType", authority="eventType", authorityURI=EVENT_TYPES).text = kind
-        etree.SubElement(ev, f"{P}eventDateTime").text = when
-        etree.SubElement(ev, f"{P}eventDetailInformation").append(_el(f"{P}eventDetail", detail))
-        out = etree.SubElement(ev, f"{P}eventOutcomeInformation")
-        etree.SubElement(out, f"{P}eventOutcome").text = outcome
-        agent = etree.SubElement(ev, f"{P}linkingAgentIdentifier")
-        etree.SubElement(agent, f"{P}linkingAgentIdentifierType").text = "software"
-        etree.SubElement(agent, f"{P}linkingAgentIdentifierValue").text = agent_id
-        for obj in objects:
-            link = etree.SubElement(ev, f"{P}linkingObjectIdentifier")
-            etree.SubElement(link, f"{P}linkingObjectIdentifierType").text = "sha256"
-            etree.SubElement(link, f"{P}linkingObjectIdentifierValue").text = obj
+        premis_event(root, f"{plan.folder_name}-{counter}", kind, detail, outcome, plan.created, objects)
 
     for m in members:
         event("ingestion", "Nhận tệp gốc, giữ nguyên từng byte / original received, kept bit-exact; from: "

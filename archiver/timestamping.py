@@ -17,9 +17,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__
 from .fsutil import ArchiveWriteError, describe_os_error, new_staging_dir, publish_dir, write_file
-from .package import PREMIS_NS, _write_timestamp, published_packages
+from .package import _write_timestamp, premis_event, published_packages
 
 PENDING = ".pending"
 
@@ -37,21 +36,7 @@ def _premis_event(data: Path, kind: str, detail: str, when: dt.datetime) -> None
 
     path = data / "premis.xml"
     root = etree.parse(str(path)).getroot()
-    P = f"{{{PREMIS_NS}}}"
-    ev = etree.SubElement(root, f"{P}event")
-    ident = etree.SubElement(ev, f"{P}eventIdentifier")
-    etree.SubElement(ident, f"{P}eventIdentifierType").text = "local"
-    etree.SubElement(ident, f"{P}eventIdentifierValue").text = f"{kind}-{when:%Y%m%dT%H%M%S}"
-    etree.SubElement(ev, f"{P}eventType", authority="eventType",
-                     authorityURI="http://id.loc.gov/vocabulary/preservation/eventType").text = kind
-    etree.SubElement(ev, f"{P}eventDateTime").text = when.isoformat(timespec="seconds")
-    detail_info = etree.SubElement(ev, f"{P}eventDetailInformation")
-    etree.SubElement(detail_info, f"{P}eventDetail").text = detail
-    out = etree.SubElement(ev, f"{P}eventOutcomeInformation")
-    etree.SubElement(out, f"{P}eventOutcome").text = "success"
-    agent = etree.SubElement(ev, f"{P}linkingAgentIdentifier")
-    etree.SubElement(agent, f"{P}linkingAgentIdentifierType").text = "software"
-    etree.SubElement(agent, f"{P}linkingAgentIdentifierValue").text = f"archiver {__version__}"
+    premis_event(root, f"{kind}-{when:%Y%m%dT%H%M%S}", kind, detail, "success", when, [])
     path.write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
 

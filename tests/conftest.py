@@ -47,4 +47,7 @@ def pytest_configure(config):
     import os
     import tempfile
 
-    os.environ.setdefault("ARCHIVER_DATA_DIR", tempfile.mkdtemp(prefix="archiver-test-data-"))
+    if "ARCHIVER_DATA_DIR" not in os.environ:
+        folder = tempfile.mkdtemp(prefix="archiver-test-data-")
+        os.environ["ARCHIVER_DATA_DIR"] = folder  # xdist workers inherit it from here
+        config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))

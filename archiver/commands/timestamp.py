@@ -30,12 +30,26 @@ def _timestamper(tsa_url, tsa_cert):
     return make_timestamper(config), config
 
 
-def _report(result, verb: str) -> None:
+def _run(action, archive: Path, tsa_url: str | None, tsa_cert: Path | None, verb: str) -> None:
+    """Stamp with the configured TSA, refresh the derived files, report, exit."""
+    from ..build import refresh_archive
+    from ..fsutil import ArchiveWriteError
+    from ..tsa import TimestampError
+
+    try:
+        timestamper, config = _timestamper(tsa_url, tsa_cert)
+        result = action(archive, timestamper, tsa_cert=config.cert)
+    except (TimestampError, ArchiveWriteError) as exc:
+        click.echo(f"Lỗi / error: {exc}", err=True)
+        sys.exit(2)
+    if result.packages:
+        refresh_archive(archive)
     for name in result.packages:
         click.echo(f"{verb}: {name}")
     for problem in result.problems:
         click.echo(f"VẤN ĐỀ / PROBLEM: {problem}")
     click.echo(f"{len(result.packages)} gói, {result.tsa_requests} yêu cầu TSA / TSA requests")
+    sys.exit(1 if result.problems else 0)
 
 
 @click.command("timestamp", short_help="Đóng dấu thời gian gói đang chờ / complete pending timestamps.")
@@ -48,21 +62,9 @@ def command(archive: Path, pending: bool, tsa_url: str | None, tsa_cert: Path | 
     Packages built while the TSA was unreachable wait, complete but unstamped, in
     ARCHIVE/.pending; this stamps them (one request per package) and publishes them.
     """
-    from ..build import refresh_archive
-    from ..fsutil import ArchiveWriteError
     from ..timestamping import complete_pending
-    from ..tsa import TimestampError
 
-    try:
-        timestamper, config = _timestamper(tsa_url, tsa_cert)
-        result = complete_pending(archive, timestamper, tsa_cert=config.cert)
-    except (TimestampError, ArchiveWriteError) as exc:
-        click.echo(f"Lỗi / error: {exc}", err=True)
-        sys.exit(2)
-    if result.packages:
-        refresh_archive(archive)
-    _report(result, "Đã đóng dấu / stamped")
-    sys.exit(1 if result.still_pending else 0)
+    _run(complete_pending, archive, tsa_url, tsa_cert, "Đã đóng dấu / stamped")
 
 
 @click.command("renew", short_help="Gia hạn hồ sơ bằng chứng / renew evidence records.")
@@ -75,18 +77,6 @@ def renew_command(archive: Path, tsa_url: str | None, tsa_cert: Path | None) -> 
     evidence records are renewed with one TSA request; the result is published as the
     package's next version (the old version stays as it was).
     """
-    from ..build import refresh_archive
-    from ..fsutil import ArchiveWriteError
     from ..timestamping import renew_archive
-    from ..tsa import TimestampError
 
-    try:
-        timestamper, config = _timestamper(tsa_url, tsa_cert)
-        result = renew_archive(archive, timestamper, tsa_cert=config.cert)
-    except (TimestampError, ArchiveWriteError) as exc:
-        click.echo(f"Lỗi / error: {exc}", err=True)
-        sys.exit(2)
-    if result.packages:
-        refresh_archive(archive)
-    _report(result, "Đã gia hạn / renewed")
-    sys.exit(1 if result.problems else 0)
+    _run(renew_archive, archive, tsa_url, tsa_cert, "Đã gia hạn / renewed")
