@@ -104,6 +104,12 @@ class Verified:
     replaces: str = ""
     warnings: int = 0
     reason: str = ""
+    reason_code: str = ""
+    student_code: str = ""
+    citizen_id: str = ""
+    name: str = ""
+    birth_date: str = ""
+    gender: str = ""
 
 
 _WORKER: dict[str, Any] = {}
@@ -132,12 +138,18 @@ def _verify_one(job: tuple[str, InputItem, str, str | None]) -> Verified:
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     out = Verified(sha256=sha, verdict=report.verdict, report_path=str(path),
                    warnings=len(report.warnings), lookup_code=report.lookup_code,
-                   reason="; ".join(r.message for r in report.reasons))
+                   reason="; ".join(r.message for r in report.reasons),
+                   reason_code=report.reasons[0].code if report.reasons else "",
+                   name=report.student_name)
     if report.verdict != REJECTED:
+        # The worker reads the content once, here, for everything the packaging needs.
         t = read_transcript(parse_bytes(item.read()), get_profile(report.profile))
         out.school_code, out.school_name, out.province = t.school.code, t.school.name, t.school.province
         out.school_year, out.class_name, out.grade = t.school_year, t.class_name, t.grade
         out.replaces = t.replaces.lookup_code if t.replaces else ""
+        s = t.student
+        out.student_code, out.citizen_id, out.name = s.student_code, s.citizen_id, s.name
+        out.birth_date, out.gender = s.birth_date, s.gender
     else:
         # A rejected file may still tell its school year; quarantine is kept per year.
         match = re.search(rb"<NamHoc>\s*(\d{4}-\d{4})\s*</NamHoc>", item.read(1 << 20))

@@ -204,6 +204,7 @@ def _process_member(job: MemberJob) -> PackageMember:
     put("report_json", f"reports/{job.stem}.json", report_bytes)
     put("report_html", f"reports/{job.stem}.html", _report_html(report, member))
     put("validation", f"validation/{job.stem}.der", _validation_der(report))
+    _write_trust(staging, report)
     if not job.quarantine:
         if job.render or not job.previous_pdf:
             from .render import RenderError, render_transcript
@@ -224,32 +225,16 @@ def _process_member(job: MemberJob) -> PackageMember:
 
 
 # -- the package -------------------------------------------------------------------------------
-def _member_for(verified: Any, ingested: Any, input_paths: list[str]) -> PackageMember:
-    report = json.loads(Path(verified.report_path).read_text(encoding="utf-8"))
+def _member_for(verified: Any, input_paths: list[str]) -> PackageMember:
     return PackageMember(
         stem="", sha256=verified.sha256, verdict=verified.verdict,
-        lookup_code=verified.lookup_code, student_code="", name=report.get("student_name", ""),
-        class_name=verified.class_name, school_year=verified.school_year,
-        school_code=verified.school_code, warnings=verified.warnings,
-        replaces=verified.replaces,
-        reason_code=(report.get("reasons") or [{}])[0].get("code", "") if verified.verdict == REJECTED else "",
+        lookup_code=verified.lookup_code, student_code=verified.student_code,
+        citizen_id=verified.citizen_id, name=verified.name, birth_date=verified.birth_date,
+        gender=verified.gender, class_name=verified.class_name, school_year=verified.school_year,
+        school_code=verified.school_code, warnings=verified.warnings, replaces=verified.replaces,
+        reason_code=verified.reason_code if verified.verdict == REJECTED else "",
         reason=verified.reason, input_paths=list(input_paths),
     )
-
-
-def _person_fields(member: PackageMember, original: bytes) -> None:
-    """Student details for the index (the XML is the source; read through its profile)."""
-    from .profiles import ProfileError, available_profiles, detect_profile
-    from .safexml import UnsafeXml, parse_bytes
-    from .transcript import read_transcript
-
-    try:
-        tree = parse_bytes(original)
-        t = read_transcript(tree, detect_profile(tree.getroot(), available_profiles()))
-    except (UnsafeXml, ProfileError):
-        return
-    member.student_code, member.citizen_id = t.student.student_code, t.student.citizen_id
-    member.name, member.birth_date, member.gender = t.student.name, t.student.birth_date, t.student.gender
 
 
 def write_package(archive: Path, plan: PackagePlan, timestamper, tick: Callable[[], None]) -> WrittenPackage:
@@ -281,10 +266,9 @@ def _write_package(archive: Path, plan: PackagePlan, timestamper, tick) -> Writt
             previous_pdf=str(prev / old.files["pdf"]) if "pdf" in old.files else None,
             quarantine=plan.quarantine))
     for verified, ingested in plan.new:
-        member = _member_for(verified, ingested, plan.input_paths.get(verified.sha256, ingested.paths))
+        member = _member_for(verified, plan.input_paths.get(verified.sha256, ingested.paths))
         original = ingested.first.read()
         if not plan.quarantine:
-            _person_fields(member, original)
             member.superseded_by = plan.replaced_by.get(member.lookup_code, "")
             stem = _stem(f"{member.student_code or 'hocba'}_{member.lookup_code[:8] or verified.sha256[:8]}", taken)
         else:
@@ -328,7 +312,6 @@ def _write_package(archive: Path, plan: PackagePlan, timestamper, tick) -> Writt
                                           getattr(plan.config, "cert", None))
 
     meta = _package_meta(plan, members, timestamp_meta)
-    _write_trust(staging, members)
     write_file(staging / "package.json", json.dumps(
         {**meta, "members": [asdict(m) for m in members]}, ensure_ascii=False, indent=1).encode("utf-8"))
     write_file(staging / "premis.xml", _premis(plan, members, meta))
@@ -454,21 +437,28 @@ def _write_timestamp(staging: Path, token: bytes, tsa_cert: str | None) -> dict[
             "token": "data/timestamp/package.tst", "root_sha256": imprint.hex()}
 
 
-def _write_trust(staging: Path, members: list[PackageMember]) -> None:
-    """Every certificate and CRL the members' reports used, as PEM files."""
+def _write_trust(staging: Path, report: dict[str, Any]) -> None:
+    """The certificates and CRLs a report used, as PEM files in ``trust/`` (shared by the
+    package's members; written by whichever worker meets a file first)."""
+    import os
+    import tempfile
+
     folder = staging / "trust"
     folder.mkdir(exist_ok=True)
-    seen: set[str] = set()
-    for member in members:
-        report = json.loads((staging / member.files["report_json"].removeprefix("data/")).read_text("utf-8"))
-        data = report.get("validation_data", {})
-        for kind, load, suffix in (("certificates", x509.load_der_x509_certificate, "pem"),
-                                   ("crls", x509.load_der_x509_crl, "crl")):
-            for digest, b64 in data.get(kind, {}).items():
-                if digest not in seen:
-                    seen.add(digest)
-                    pem = load(base64.b64decode(b64)).public_bytes(Encoding.PEM)
-                    write_file(folder / f"{kind[:4].rstrip('i')}-{digest[:16]}.{suffix}", pem)
+    data = report.get("validation_data", {})
+    for kind, load, suffix in (("certificates", x509.load_der_x509_certificate, "pem"),
+                               ("crls", x509.load_der_x509_crl, "crl")):
+        for digest, b64 in data.get(kind, {}).items():
+            target = folder / f"{kind[:4].rstrip('i')}-{digest[:16]}.{suffix}"
+            if target.exists():
+                continue
+            pem = load(base64.b64decode(b64)).public_bytes(Encoding.PEM)
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(pem)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)  # same content from every writer: the last rename wins harmlessly
 
 
 PREMIS_NS = "http://www.loc.gov/premis/v3"
