@@ -20,7 +20,7 @@ import json
 import os
 import re
 import time
-from collections import Counter, defaultdict
+from collections import Counter, deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,7 +86,7 @@ class BuildResult:
 
 
 # -- verification of new content (in worker processes) -----------------------------------
-@dataclass
+@dataclass(slots=True)
 class Verified:
     """What the orchestrator keeps in memory about one unique input: light fields only;
     the full report waits on disk in the staging area."""
@@ -157,16 +157,64 @@ def _verify_one(job: tuple[str, InputItem, str, str | None]) -> Verified:
     return out
 
 
-def _pool_map(fn: Callable, jobs: list, pool: ProcessPoolExecutor | None,
+_NO_YEAR = ""
+
+
+class _Spool:
+    """Verification results on disk, one JSON-lines file per package to be written."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.counts: Counter = Counter()
+
+    def _file(self, group: str) -> Path:
+        return self.folder / f"{group or '_'}.jsonl"  # group names are already file-safe
+
+    def add(self, group: str, v: Verified) -> None:
+        with open(self._file(group), "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({f: getattr(v, f) for f in Verified.__slots__}, ensure_ascii=False) + "\n")
+        self.counts[group] += 1
+
+    def merge(self, source: str, target: str) -> None:
+        if not self.counts[source]:
+            self.counts.pop(source, None)
+            return
+        with open(self._file(target), "a", encoding="utf-8") as fh:
+            fh.write(self._file(source).read_text(encoding="utf-8"))
+        self._file(source).unlink()
+        self.counts[target] += self.counts.pop(source)
+
+    def load(self, group: str) -> list[Verified]:
+        with open(self._file(group), encoding="utf-8") as fh:
+            return [Verified(**json.loads(line)) for line in fh]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def _archived_hashes(current: dict[str, Any]) -> set[str]:
+    return {m.sha256 for pkg in current.values() for m in pkg.members}
+
+
+def _pool_map(fn: Callable, jobs: Iterable, pool: ProcessPoolExecutor | None,
               tick: Callable[[], None]) -> Iterator:
     if pool is None:
         for job in jobs:
             yield fn(job)
             tick()
         return
-    futures: list[Future] = [pool.submit(fn, job) for job in jobs]
-    for future in futures:
-        yield future.result()
+    # A bounded window of jobs in flight: results are consumed as they come, so memory
+    # does not grow with the number of files.
+    window: deque[Future] = deque()
+    for job in jobs:
+        window.append(pool.submit(fn, job))
+        if len(window) >= 4 * pool._max_workers:
+            yield window.popleft().result()
+            tick()
+    while window:
+        yield window.popleft().result()
         tick()
 
 
@@ -200,10 +248,7 @@ def build(options: BuildOptions, progress: "Progress | None" = None) -> BuildRes
 
     # What the archive already holds, read from the published packages themselves.
     current = published_packages(archive)
-    known: dict[str, tuple[str, PackageMember]] = {}
-    for pkg in current.values():
-        for member in pkg.members:
-            known[member.sha256] = (pkg.name, member)
+    known = _archived_hashes(current)
 
     # 1. ingest
     stage = progress.stage("ingest", "Đọc tệp đầu vào / ingest")
@@ -219,6 +264,7 @@ def build(options: BuildOptions, progress: "Progress | None" = None) -> BuildRes
     new_files = {sha: f for sha, f in ingested.files.items() if sha not in known}
     result.already_archived = len(ingested.files) - len(new_files)
     input_paths: dict[str, list[str]] = {sha: f.paths for sha, f in ingested.files.items()}
+    del ingested  # what is already archived needs only its paths from here on
     result.seconds["ingest"] = time.perf_counter() - started
 
     if not new_files:
@@ -244,7 +290,7 @@ def build(options: BuildOptions, progress: "Progress | None" = None) -> BuildRes
             pool.shutdown()
     clear_staging(archive)
     current = published_packages(archive)
-    known = {m.sha256: (p.name, m) for p in current.values() for m in p.members}
+    known = _archived_hashes(current)
     _finish(archive, options, result, current, known, input_paths, now, progress, started)
     return result
 
@@ -256,28 +302,27 @@ def _build_new(archive: Path, options: BuildOptions, result: BuildResult, curren
 
     t0 = time.perf_counter()
     stage = progress.stage("verify", "Kiểm tra chữ ký / verify", total=len(new_files))
-    verified: dict[str, Verified] = {}
-    jobs = [(sha, f.first, str(work), None) for sha, f in new_files.items()]
+    # Results go to disk as they come, grouped by package: the orchestrator's memory
+    # does not grow with the number of transcripts.
+    spool = _Spool(work / "verified")
+    years: Counter = Counter()
+    replaced_by: dict[str, str] = {}  # ThayTheCho, across this build and the archive
+    jobs = ((sha, f.first, str(work), None) for sha, f in new_files.items())
     for v in _pool_map(_verify_one, jobs, pool, stage.advance):
-        verified[v.sha256] = v
-    stage.done()
-    result.seconds["verify"] = time.perf_counter() - t0
-
-    # 3. group into packages: classes, and a quarantine per school year
-    years = Counter(v.school_year for v in verified.values() if v.verdict != REJECTED and v.school_year)
-    default_year = years.most_common(1)[0][0] if years else "khong-ro-nam"
-    groups: dict[str, list[Verified]] = defaultdict(list)
-    for v in verified.values():
+        # 3. group into packages: classes, and a quarantine per school year
         if v.verdict == REJECTED:
-            groups[safe_name(f"{QUARANTINE_PREFIX}{v.school_year or default_year}")].append(v)
+            spool.add(safe_name(f"{QUARANTINE_PREFIX}{v.school_year}") if v.school_year else _NO_YEAR, v)
         else:
-            groups[package_name(v.school_code, v.school_year, v.class_name)].append(v)
-
-    # Replacements (ThayTheCho) across this build and what is already archived.
-    replaced_by: dict[str, str] = {}
-    for v in verified.values():
+            if v.school_year:
+                years[v.school_year] += 1
+            spool.add(package_name(v.school_code, v.school_year, v.class_name), v)
         if v.replaces:
             replaced_by[v.replaces] = v.lookup_code
+    stage.done()
+    result.seconds["verify"] = time.perf_counter() - t0
+    # A rejected file that does not say its year joins the year most transcripts are from.
+    default_year = years.most_common(1)[0][0] if years else "khong-ro-nam"
+    spool.merge(_NO_YEAR, safe_name(f"{QUARANTINE_PREFIX}{default_year}"))
     for pkg in current.values():
         for m in pkg.members:
             if m.replaces:
@@ -291,8 +336,8 @@ def _build_new(archive: Path, options: BuildOptions, result: BuildResult, curren
     timestamper = make_timestamper(config)
     t0 = time.perf_counter()
     stage = progress.stage("package", "Kết xuất PDF/A, đóng gói, đóng dấu thời gian / render, package, timestamp",
-                           total=sum(len(g) for g in groups.values()))
-    for name in sorted(groups):
+                           total=spool.total)
+    for name in sorted(spool.counts):
         previous = current.get(name)
         members = []
         if previous is not None:
@@ -304,7 +349,7 @@ def _build_new(archive: Path, options: BuildOptions, result: BuildResult, curren
             quarantine=name.startswith(QUARANTINE_PREFIX),
             previous=previous,
             carried=members,
-            new=[(v, new_files[v.sha256]) for v in groups[name]],
+            new=[(v, new_files.pop(v.sha256)) for v in spool.load(name)],
             input_paths=input_paths,
             replaced_by=replaced_by,
             created=now,
@@ -334,8 +379,10 @@ def _finish(archive: Path, options: BuildOptions, result: BuildResult, current, 
     for pkg in current.values():
         summary = result.classes.setdefault(pkg.base_name, ClassSummary(package=pkg.name))
         summary.package = pkg.name
-        summary.counts = Counter(m.verdict for m in pkg.members)
-        summary.warnings = sum(m.warnings for m in pkg.members)
+        members = pkg.members
+        summary.counts = Counter(m.verdict for m in members)
+        summary.warnings = sum(m.warnings for m in members)
+        del members
         summary.written = pkg.name in result.packages_written
         result.counts.update(summary.counts)
     for sha, paths in input_paths.items():
@@ -377,8 +424,8 @@ def refresh_archive(archive: Path, *, site: bool = True, now: dt.datetime | None
     """Rewrite the derived files (index, reports, site) from the published packages."""
     now = now or dt.datetime.now(VN)
     current = published_packages(archive)
-    known = {m.sha256: (p.name, m) for p in current.values() for m in p.members}
-    input_paths = {m.sha256: list(m.input_paths) for p in current.values() for m in p.members}
+    known = _archived_hashes(current)
+    input_paths: dict[str, list[str]] = {}  # every path is already recorded in its package
     result = BuildResult(archive=archive)
     _finish(archive, BuildOptions(inputs=[], out=archive, site=site), result, current, known,
             input_paths, now, Progress(), time.perf_counter())

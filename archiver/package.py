@@ -62,8 +62,14 @@ class PublishedPackage:
     base_name: str
     version: int
     path: Path
-    members: list[PackageMember]
-    meta: dict[str, Any]
+    meta: dict[str, Any]  # data/package.json without its members
+
+    @property
+    def members(self) -> list[PackageMember]:
+        """Read from ``data/package.json`` on each use: an archive of many classes is
+        walked one package at a time, never held whole in memory."""
+        meta = json.loads((self.path / "data" / "package.json").read_text(encoding="utf-8"))
+        return [PackageMember(**m) for m in meta.get("members", [])]
 
 
 @dataclass
@@ -115,8 +121,8 @@ def published_packages(archive: Path) -> dict[str, PublishedPackage]:
         except (OSError, ValueError):
             continue  # `archiver check` names it; the build does not build on it
         base, version = _version_of(folder.name)
-        members = [PackageMember(**m) for m in meta.pop("members", [])]
-        pkg = PublishedPackage(folder.name, base, version, folder, members, meta)
+        meta.pop("members", None)
+        pkg = PublishedPackage(folder.name, base, version, folder, meta)
         if base not in found or found[base].version < version:
             found[base] = pkg
     return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterator
 
 import jinja2
 
@@ -45,3 +46,8 @@ def environment() -> jinja2.Environment:
 
 def render_template(name: str, **context) -> str:
     return environment().get_template(name).render(**context)
+
+
+def stream_template(name: str, **context) -> Iterator[str]:
+    """The rendering in pieces, for pages that list every input of a large archive."""
+    return environment().get_template(name).generate(**context)

@@ -41,7 +41,7 @@ class SiteModel:
 def load_index(archive: Path) -> dict[str, Any]:
     path = archive / "index.json"
     try:
-        index = json.loads(path.read_text(encoding="utf-8"))
+        index = json.loads(path.read_text(encoding="utf-8"), object_hook=_Sharing())
     except FileNotFoundError:
         raise SiteError(f"Không có {path} / no index.json in {archive}: run `archiver build` first") from None
     except (OSError, ValueError) as exc:
@@ -49,6 +49,30 @@ def load_index(archive: Path) -> dict[str, Any]:
     if not isinstance(index, dict) or index.get("schema") != INDEX_SCHEMA:
         raise SiteError(f"{path}: không phải {INDEX_SCHEMA} / not an {INDEX_SCHEMA} document")
     return index
+
+
+_REPEATED = frozenset({"package", "school_code", "school_year", "class_name", "verdict", "gender",
+                       "time", "tsa", "birth_date"})
+
+
+class _Sharing:
+    """A JSON object hook that keeps one copy of each repeated short value: package names,
+    classes, years, timestamp facts recur across thousands of entries, and the site holds
+    the whole index in memory while it writes."""
+
+    def __init__(self) -> None:
+        self.strings: dict[str, str] = {}
+        self.facts: dict[tuple, dict[str, Any]] = {}
+
+    def __call__(self, obj: dict[str, Any]) -> dict[str, Any]:
+        strings = self.strings
+        for key in _REPEATED.intersection(obj):
+            value = obj[key]
+            if type(value) is str:
+                obj[key] = strings.setdefault(value, value)
+        if obj.keys() == {"time", "tsa", "local"}:  # an entry's timestamp: read, never changed
+            return self.facts.setdefault(tuple(obj.values()), obj)
+        return obj
 
 
 def package_href(package: dict[str, Any] | None, file: str | None) -> str:
@@ -90,8 +114,7 @@ def build_model(index: dict[str, Any]) -> SiteModel:
     # the copy in the current (else highest) version is shown, the others are listed.
     chosen: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     others: dict[tuple[str, str, str, str], list[str]] = defaultdict(list)
-    for raw in index.get("transcripts", []):
-        entry = dict(raw)
+    for entry in index.get("transcripts", []):  # completed in place: never copied
         package = packages.get(entry.get("package", ""))
         school = entry.get("school_code") or (package or {}).get("school_code", "")
         year = entry.get("school_year") or (package or {}).get("school_year", "")

@@ -26,6 +26,7 @@ from pyhanko_certvalidator.policy_decl import (
     RevocationCheckingRule,
 )
 
+from .lru import LruCache
 from .report import FAILED, PASSED, UNDECIDED
 from .trust import TrustStore, der, sha256
 
@@ -76,7 +77,7 @@ class CertificateEvaluator:
         self._anchors = [asn1_x509.Certificate.load(der(c)) for c in trust.anchors]
         self._intermediates = [asn1_x509.Certificate.load(der(c)) for c in trust.intermediates]
         self._crl_der = [c.public_bytes(_DER) for c in trust.crls]
-        self._cache: dict[x509.Certificate, CertificateFacts] = {}
+        self._cache: LruCache[x509.Certificate, CertificateFacts] = LruCache()
 
     # -- facts, once per certificate --------------------------------------------------
     def facts(self, cert: x509.Certificate, supplied: list[x509.Certificate],

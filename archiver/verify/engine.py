@@ -21,6 +21,7 @@ from ..profiles import Profile, ProfileError, available_profiles, detect_profile
 from ..safexml import UnsafeXml, parse_bytes
 from ..transcript import nfc
 from .certpath import CertificateEvaluator
+from .lru import LruCache
 from .report import (
     FAILED,
     INDETERMINATE,
@@ -99,9 +100,9 @@ class Verifier:
         self.validation_time = validation_time or dt.datetime.now(dt.timezone.utc)
         self._evaluators: dict[bool, CertificateEvaluator] = {}
         # Per-certificate caches: a school has ~50 certificates and thousands of signatures.
-        self._cert_by_b64: dict[str, x509.Certificate] = {}
-        self._cert_info: dict[x509.Certificate, tuple[CertificateInfo, str, str]] = {}
-        self._xmlsec_keys: dict = {}
+        self._cert_by_b64: LruCache[str, x509.Certificate] = LruCache()
+        self._cert_info: LruCache[x509.Certificate, tuple[CertificateInfo, str, str]] = LruCache()
+        self._xmlsec_keys: LruCache = LruCache()
 
     def _load_certificate(self, b64: str) -> x509.Certificate:
         cert = self._cert_by_b64.get(b64)

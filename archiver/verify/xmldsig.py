@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from lxml import etree
 
 from ..profiles import Policy
+from .lru import LruCache
 
 DSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
 DS = f"{{{DSIG_NS}}}"
@@ -166,7 +167,7 @@ class CryptoChecker:
     """libxmlsec1 verification of one document's signatures."""
 
     def __init__(self, root: etree._Element, id_elements: tuple[str, ...],
-                 keys: dict[x509.Certificate, xmlsec.Key] | None = None):
+                 keys: "LruCache[x509.Certificate, xmlsec.Key] | None" = None):
         self.root = root
         self.id_elements = id_elements
         registrar = xmlsec.SignatureContext()
@@ -174,7 +175,7 @@ class CryptoChecker:
         for node in root.iter(*id_elements):
             if node.get("Id") is not None:
                 registrar.register_id(node, "Id")
-        self._keys = keys if keys is not None else {}  # shared across documents by the caller
+        self._keys = keys if keys is not None else LruCache()  # shared across documents by the caller
 
     def _key(self, cert: x509.Certificate) -> xmlsec.Key:
         key = self._keys.get(cert)
