@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import multiprocessing
 import os
 import re
 import time
@@ -399,12 +400,25 @@ def _finish(archive: Path, options: BuildOptions, result: BuildResult, current, 
         if build_site is not None:
             stage = progress.stage("site", "Tạo trang tra cứu / site")
             try:
-                build_site(archive)
+                _run_site(build_site, archive, options.jobs, sum(result.counts.values()))
             except Exception as exc:  # the packages are safe; say what failed, do not hide it
                 result.problems.append(f"site: không tạo được trang tra cứu / the site failed: {exc!r}")
             stage.done()
         result.seconds["site"] = time.perf_counter() - t0
     result.seconds["total"] = time.perf_counter() - started
+
+
+# From this many transcripts on, the site is built in a fresh process: the site holds the
+# archive's index in memory, and the build's own heap should not come on top of it.
+SITE_PROCESS_MIN = 2000
+
+
+def _run_site(build_site: Callable[..., Any], archive: Path, jobs: int | None, transcripts: int) -> None:
+    if transcripts < SITE_PROCESS_MIN:
+        build_site(archive, jobs=jobs)
+        return
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool.submit(build_site, archive, jobs=jobs).result()
 
 
 class Progress:
@@ -427,6 +441,6 @@ def refresh_archive(archive: Path, *, site: bool = True, now: dt.datetime | None
     known = _archived_hashes(current)
     input_paths: dict[str, list[str]] = {}  # every path is already recorded in its package
     result = BuildResult(archive=archive)
-    _finish(archive, BuildOptions(inputs=[], out=archive, site=site), result, current, known,
+    _finish(archive, BuildOptions(inputs=[], out=archive, site=site, jobs=os.cpu_count() or 1), result, current, known,
             input_paths, now, Progress(), time.perf_counter())
     return result

@@ -298,3 +298,20 @@ def test_a_build_killed_at_random_moments_recovers(tmp_path: Path):
     assert result.ok, result.problems
     stored = {p for bag in bags(out) for m in members(bag) for p in m["input_paths"]}
     assert stored == {str(p) for p in all_input_files()}
+
+
+def test_a_large_archive_builds_its_site_in_a_fresh_process(archive: Path, tmp_path: Path, monkeypatch):
+    """Past SITE_PROCESS_MIN transcripts the site is made in a spawned process (so the
+    build's heap does not add to the site's); the pages are the same either way."""
+    import archiver.build as build_module
+    from archiver.site import build_site
+
+    build_site(archive, tmp_path / "in-process", jobs=1)
+    copy = tmp_path / "copy"
+    shutil.copytree(archive, copy)
+    monkeypatch.setattr(build_module, "SITE_PROCESS_MIN", 0)
+    build_module._run_site(build_site, copy, 1, 10)
+    ours = {p.relative_to(copy / "site"): p.read_bytes() for p in (copy / "site").rglob("*") if p.is_file()}
+    theirs = {p.relative_to(tmp_path / "in-process"): p.read_bytes()
+              for p in (tmp_path / "in-process").rglob("*") if p.is_file()}
+    assert ours == theirs

@@ -6,13 +6,13 @@ student pages are rendered in parallel, and so that templates read it directly.
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from ..jsonstream import load_object
 from .text import fold, mask_citizen_id, safe_name, vn_date
 
 INDEX_SCHEMA = "archiver.index/1"
@@ -41,7 +41,8 @@ class SiteModel:
 def load_index(archive: Path) -> dict[str, Any]:
     path = archive / "index.json"
     try:
-        index = json.loads(path.read_text(encoding="utf-8"), object_hook=_Sharing())
+        with path.open(encoding="utf-8") as fh:
+            index = load_object(fh, object_hook=_Sharing())
     except FileNotFoundError:
         raise SiteError(f"Không có {path} / no index.json in {archive}: run `archiver build` first") from None
     except (OSError, ValueError) as exc:
@@ -66,6 +67,9 @@ class _Sharing:
 
     def __call__(self, obj: dict[str, Any]) -> dict[str, Any]:
         strings = self.strings
+        # keys too: the index is decoded entry by entry (archiver.jsonstream), and the
+        # decoder shares keys only within one entry
+        obj = {strings.setdefault(key, key): value for key, value in obj.items()}
         for key in _REPEATED.intersection(obj):
             value = obj[key]
             if type(value) is str:

@@ -56,7 +56,13 @@ def search_record(entry: dict[str, Any]) -> list[str]:
 _LINE_BREAKS = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
 
 
-def name_shard(records: list[list[str]]) -> str:
+def search_line(entry: dict[str, Any]) -> str:
+    """A search record as one line, fields tab-separated: held as one string per
+    transcript (not a list of twelve) while the shards are sorted out."""
+    return "\t".join(field.translate(_LINE_BREAKS) for field in search_record(entry))
+
+
+def name_shard(lines: list[str]) -> str:
     """A name shard is one string, a record per line, fields tab-separated.
 
     A 40,000-name shard ("nguyen" in a district archive) loads and is searched an
@@ -64,7 +70,7 @@ def name_shard(records: list[list[str]]) -> str:
     string literal instead of allocating 500,000 objects, and one anchored regular
     expression finds the matching lines (assets/site.js).
     """
-    return "\n".join("\t".join(field.translate(_LINE_BREAKS) for field in r) for r in records)
+    return "\n".join(lines)
 
 
 def code_buckets(n_codes: int) -> int:
@@ -88,10 +94,10 @@ def write_search(model: SiteModel, out: Path) -> dict[str, int]:
     """Writes ``out/search/``; returns the number of files and bytes written."""
     folder = out / "search"
     folder.mkdir(parents=True, exist_ok=True)
-    by_token: dict[str, list[list[str]]] = defaultdict(list)
-    codes: dict[str, list[list[str]]] = defaultdict(list)
+    by_token: dict[str, list[str]] = defaultdict(list)
+    codes: dict[str, list[str]] = defaultdict(list)
     for entry in model.transcripts:
-        record = search_record(entry)
+        record = search_line(entry)
         for word in tokens(entry.get("name", "")):
             by_token[word[:TOKEN_FILE_CHARS]].append(record)
         for field in ("lookup_code", "student_code", "citizen_id"):
@@ -100,14 +106,14 @@ def write_search(model: SiteModel, out: Path) -> dict[str, int]:
                 codes[key].append(record)
 
     n_buckets = code_buckets(len(codes))
-    bucketed: list[dict[str, list[list[str]]]] = [{} for _ in range(n_buckets)]
+    bucketed: list[dict[str, list[str]]] = [{} for _ in range(n_buckets)]
     for key, records in codes.items():
         bucketed[fnv1a(key) & (n_buckets - 1)][key] = records
 
     files = size = 0
     chunks: dict[str, int] = {}
     for word, records in sorted(by_token.items()):
-        records.sort(key="\t".join)  # the order the browser gets by sorting lines
+        records.sort()  # the order the browser gets by sorting lines
         # A word as common as "nguyen" (38 % of names) is split, so that a one-word query
         # can show its first page of names after loading a single chunk.
         parts = [records[i:i + NAME_CHUNK] for i in range(0, len(records), NAME_CHUNK)]
@@ -118,7 +124,8 @@ def write_search(model: SiteModel, out: Path) -> dict[str, int]:
             size += _write(folder / f"n-{key}.js", _script("n", key, name_shard(part)))
             files += 1
     for i, bucket in enumerate(bucketed):
-        size += _write(folder / f"c-{i:03x}.js", _script("c", f"{i:03x}", bucket))
+        data = {key: [line.split("\t") for line in lines] for key, lines in bucket.items()}
+        size += _write(folder / f"c-{i:03x}.js", _script("c", f"{i:03x}", data))
         files += 1
     manifest = {"buckets": n_buckets, "tokens": {w: len(r) for w, r in sorted(by_token.items())},
                 "chunks": chunks, "total": len(model.transcripts), "token_chars": TOKEN_FILE_CHARS}
