@@ -30,6 +30,8 @@ class IndexSummary:
     not_valid: list[dict[str, str]] = field(default_factory=list)
     # (input path, package, stored as, verdict, note): one short tuple per input path
     where: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+    # SHA-256 of index.json without its "generated" time: equal fingerprints, same site
+    fingerprint: str = ""
 
 
 def _package_entry(pkg: PublishedPackage) -> dict[str, Any]:
@@ -98,22 +100,31 @@ def _dump(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False).encode("utf-8")
 
 
-def write_json_streaming(fh: BinaryIO, head: dict[str, Any], lists: dict[str, Iterable[Any]]) -> None:
-    """One JSON object: the ``head`` keys, then each list written item by item."""
-    fh.write(b"{")
+def write_json_streaming(fh: BinaryIO, head: dict[str, Any], lists: dict[str, Iterable[Any]],
+                         digest: Any = None, unhashed: frozenset[str] = frozenset()) -> None:
+    """One JSON object: the ``head`` keys, then each list written item by item.
+
+    ``digest`` (a hashlib object) is fed everything written except the ``unhashed``
+    head keys: a fingerprint of the content that ignores, say, when it was generated."""
+    def put(data: bytes, hashed: bool = True) -> None:
+        fh.write(data)
+        if digest is not None and hashed:
+            digest.update(data)
+
+    put(b"{")
     first = True
     for key, value in head.items():
-        fh.write((b"" if first else b",\n") + _dump(key) + b": " + _dump(value))
+        put((b"" if first else b",\n") + _dump(key) + b": " + _dump(value), key not in unhashed)
         first = False
     for key, items in lists.items():
-        fh.write((b"" if first else b",\n") + _dump(key) + b": [")
+        put((b"" if first else b",\n") + _dump(key) + b": [")
         first = False
         sep = b"\n"
         for item in items:
-            fh.write(sep + _dump(item))
+            put(sep + _dump(item))
             sep = b",\n"
-        fh.write(b"]")
-    fh.write(b"}\n")
+        put(b"]")
+    put(b"}\n")
 
 
 def write_index(archive: Path, current: dict[str, PublishedPackage], input_paths: dict[str, list[str]],
@@ -135,7 +146,10 @@ def write_index(archive: Path, current: dict[str, PublishedPackage], input_paths
     transcripts = (entry for pkg in ordered for entry in _entries(pkg, input_paths, summary))
     with atomic_writer(archive / "index.json") as fh:
         # the quarantine list is complete once every package has been walked
-        write_json_streaming(fh, head, {"transcripts": transcripts, "quarantine": _later(summary)})
+        digest = hashlib.sha256()
+        write_json_streaming(fh, head, {"transcripts": transcripts, "quarantine": _later(summary)},
+                             digest=digest, unhashed=frozenset({"generated"}))
+    summary.fingerprint = digest.hexdigest()
     summary.where.sort()
     return summary
 

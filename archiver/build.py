@@ -74,6 +74,7 @@ class BuildResult:
     already_archived: int = 0
     packages_written: list[str] = field(default_factory=list)
     tsa_requests: int = 0
+    site_unchanged: bool = False  # an unchanged re-run leaves the site as it was
     pending: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     classes: dict[str, ClassSummary] = field(default_factory=dict)
@@ -394,13 +395,16 @@ def _finish(archive: Path, options: BuildOptions, result: BuildResult, current, 
     if options.site:
         t0 = time.perf_counter()
         try:
-            from .site import build_site
+            from .site import build_site, site_is_current
         except ImportError:
             build_site = None
-        if build_site is not None:
+        if build_site is not None and not result.packages_written \
+                and site_is_current(archive / "site", index.fingerprint):
+            result.site_unchanged = True  # same index, same software: the site is as it would be
+        elif build_site is not None:
             stage = progress.stage("site", "Tạo trang tra cứu / site")
             try:
-                _run_site(build_site, archive, options.jobs, sum(result.counts.values()))
+                _run_site(build_site, archive, options.jobs, sum(result.counts.values()), index.fingerprint)
             except Exception as exc:  # the packages are safe; say what failed, do not hide it
                 result.problems.append(f"site: không tạo được trang tra cứu / the site failed: {exc!r}")
             stage.done()
@@ -413,12 +417,13 @@ def _finish(archive: Path, options: BuildOptions, result: BuildResult, current, 
 SITE_PROCESS_MIN = 2000
 
 
-def _run_site(build_site: Callable[..., Any], archive: Path, jobs: int | None, transcripts: int) -> None:
+def _run_site(build_site: Callable[..., Any], archive: Path, jobs: int | None, transcripts: int,
+              fingerprint: str = "") -> None:
     if transcripts < SITE_PROCESS_MIN:
-        build_site(archive, jobs=jobs)
+        build_site(archive, jobs=jobs, fingerprint=fingerprint)
         return
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        pool.submit(build_site, archive, jobs=jobs).result()
+        pool.submit(build_site, archive, jobs=jobs, fingerprint=fingerprint).result()
 
 
 class Progress:

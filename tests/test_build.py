@@ -315,3 +315,18 @@ def test_a_large_archive_builds_its_site_in_a_fresh_process(archive: Path, tmp_p
     theirs = {p.relative_to(tmp_path / "in-process"): p.read_bytes()
               for p in (tmp_path / "in-process").rglob("*") if p.is_file()}
     assert ours == theirs
+
+
+def test_an_unchanged_rerun_leaves_the_site_as_it_was(tmp_path: Path):
+    out = tmp_path / "archive"
+    first = run_build([SAMPLE / "input"], out, site=True)
+    assert first.complete and not first.site_unchanged
+    marker = out / "site" / ".archiver-site"
+    before = {p: p.stat().st_mtime_ns for p in (out / "site").rglob("*")}
+    again = run_build([SAMPLE / "input"], out, site=True, now=NOW + dt.timedelta(days=1))
+    assert again.site_unchanged and again.packages_written == []
+    assert {p: p.stat().st_mtime_ns for p in (out / "site").rglob("*")} == before
+    # a site made from another index (or by another version) is made again
+    marker.write_text(marker.read_text(encoding="utf-8") + "stale\n", encoding="utf-8")
+    third = run_build([SAMPLE / "input"], out, site=True)
+    assert not third.site_unchanged and "stale" not in marker.read_text(encoding="utf-8")

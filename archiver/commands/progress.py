@@ -65,5 +65,6 @@ def print_summary(console: Console, result) -> None:
                       "(chạy lại khi TSA hoạt động / rerun when the TSA is up)")
     for problem in result.problems:
         console.print(f"[red]Vấn đề / problem:[/] {problem}")
-    console.print(f"Xem / see: {result.archive / 'report.html'}"
-                  + (f" · {result.archive / 'site' / 'index.html'}" if (result.archive / 'site').is_dir() else ""))
+    site = result.archive / "site" / "index.html"
+    console.print(f"Xem / see: {result.archive / 'report.html'}" + (f" · {site}" if site.is_file() else "")
+                  + (" (trang tra cứu không đổi / site unchanged)" if result.site_unchanged else ""))

@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from .. import __version__
 from .model import SiteError, SiteModel, build_model, load_index
 from .pages import copy_assets, render, render_students, verdict_chart
 from .shards import hash_prefix_length, write_hashes, write_search
 
-__all__ = ["SiteError", "SiteSummary", "build_site"]
+__all__ = ["SiteError", "SiteSummary", "build_site", "site_is_current"]
 
 MARKER = ".archiver-site"  # written into every site folder; only such folders are replaced
 SITE_SCHEMA = "archiver.site/1"
@@ -91,13 +92,28 @@ def _folder_size(folder: Path) -> tuple[int, int]:
     return files, size
 
 
+def _marker_text(fingerprint: str) -> str:
+    return f"{SITE_SCHEMA}\narchiver {__version__}\nindex {fingerprint}\n" if fingerprint else f"{SITE_SCHEMA}\n"
+
+
+def site_is_current(out: Path, fingerprint: str) -> bool:
+    """Whether ``out`` is a complete site made by this version from an index with this
+    fingerprint (``IndexSummary.fingerprint``): an unchanged re-run then leaves it be."""
+    try:
+        return bool(fingerprint) and (out / MARKER).read_text(encoding="utf-8") == _marker_text(fingerprint)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def build_site(archive: Path, out: Path | None = None, *, jobs: int | None = None,
-               profiles_dirs: Sequence[str] = ()) -> SiteSummary:
+               profiles_dirs: Sequence[str] = (), fingerprint: str = "") -> SiteSummary:
     """Build the lookup site of ``archive`` into ``out`` (default ``archive/site``).
 
     ``jobs`` worker processes render the student pages (default: one per CPU; small
     archives are rendered in this process). Raises :class:`SiteError` when the archive
     has no readable index.json or ``out`` holds something that is not a site.
+    ``fingerprint``, the index's (``IndexSummary.fingerprint``), is kept in the marker
+    file so that :func:`site_is_current` can tell an unchanged site later.
     """
     started = time.perf_counter()
     archive = Path(archive)
@@ -138,7 +154,7 @@ def build_site(archive: Path, out: Path | None = None, *, jobs: int | None = Non
     search = write_search(model, tmp)
     hashes = write_hashes(model, tmp)
     copy_assets(tmp)
-    (tmp / MARKER).write_text(f"{SITE_SCHEMA}\n", encoding="utf-8")
+    (tmp / MARKER).write_text(_marker_text(fingerprint), encoding="utf-8")
     _swap(tmp, out)
     files, size = _folder_size(out)
     return SiteSummary(out=out, transcripts=len(model.transcripts), pages=pages, files=files, bytes=size,
