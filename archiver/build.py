@@ -35,8 +35,10 @@ from .package import (
     PackageMember,
     PackagePlan,
     QUARANTINE_PREFIX,
+    StartedPackage,
+    finish_package,
     published_packages,
-    write_package,
+    start_package,
 )
 from .verify import VerifySettings
 from .verify.report import REJECTED, VALID
@@ -289,7 +291,7 @@ def build(options: BuildOptions, progress: "Progress | None" = None) -> BuildRes
                    progress, pool)
     finally:
         if pool is not None:
-            pool.shutdown()
+            pool.shutdown(cancel_futures=True)  # after a failure, do not render on
     clear_staging(archive)
     current = published_packages(archive)
     known = _archived_hashes(current)
@@ -339,13 +341,13 @@ def _build_new(archive: Path, options: BuildOptions, result: BuildResult, curren
     t0 = time.perf_counter()
     stage = progress.stage("package", "Kết xuất PDF/A, đóng gói, đóng dấu thời gian / render, package, timestamp",
                            total=spool.total)
-    for name in sorted(spool.counts):
+    def plan_for(name: str) -> PackagePlan:
         previous = current.get(name)
         members = []
         if previous is not None:
             # The new version carries the old one's content forward: each version is whole.
             members = [m for m in previous.members]
-        plan = PackagePlan(
+        return PackagePlan(
             name=name,
             version=(previous.version + 1) if previous else 1,
             quarantine=name.startswith(QUARANTINE_PREFIX),
@@ -359,15 +361,20 @@ def _build_new(archive: Path, options: BuildOptions, result: BuildResult, curren
             pool=pool,
             config=config,
         )
-        try:
-            written = write_package(archive, plan, timestamper, tick=stage.advance)
-        except ArchiveWriteError:
-            raise
-        result.tsa_requests += written.tsa_requests
-        if written.pending:
-            result.pending.append(written.path.name)
-        else:
-            result.packages_written.append(written.path.name)
+
+    # Two packages in flight: while this process timestamps, bags and publishes one,
+    # the workers already render the next.
+    started: StartedPackage | None = None
+    for name in [*sorted(spool.counts), None]:
+        following = start_package(archive, plan_for(name)) if name is not None else None
+        if started is not None:
+            written = finish_package(archive, started, timestamper, tick=stage.advance)
+            result.tsa_requests += written.tsa_requests
+            if written.pending:
+                result.pending.append(written.path.name)
+            else:
+                result.packages_written.append(written.path.name)
+        started = following
     stage.done()
     result.seconds["package"] = time.perf_counter() - t0
 

@@ -13,14 +13,12 @@ import io
 from pathlib import Path
 from typing import Any
 
-from reportlab.graphics import renderPDF
-from reportlab.graphics.barcode.qr import QrCodeWidget
-from reportlab.graphics.shapes import Drawing
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
 
 from .fsutil import atomic_write
+from .qr import draw_qr
 from .verify.report import VERDICT_LABELS
 
 SLEEVE = 120 * mm  # a CD/DVD paper sleeve's front
@@ -33,14 +31,6 @@ def _cut_marks(c: canvas.Canvas, x: float, y: float, w: float, h: float) -> None
     for cx, cy, dx, dy in ((x, y, -1, -1), (x + w, y, 1, -1), (x, y + h, -1, 1), (x + w, y + h, 1, 1)):
         c.line(cx + dx * 1 * mm, cy, cx + dx * (1 * mm + MARK), cy)
         c.line(cx, cy + dy * 1 * mm, cx, cy + dy * (1 * mm + MARK))
-
-
-def _qr(c: canvas.Canvas, value: str, x: float, y: float, size: float) -> None:
-    widget = QrCodeWidget(value, barLevel="M")
-    x0, y0, x1, y1 = widget.getBounds()
-    drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
-    drawing.add(widget)
-    renderPDF.draw(drawing, c, x, y)
 
 
 def label_pdf(meta: dict[str, Any], tag_sha256: str) -> bytes:
@@ -81,7 +71,7 @@ def label_pdf(meta: dict[str, Any], tag_sha256: str) -> bytes:
     c.drawString(x + pad, y + 18 * mm, tag_sha256[:32])
     c.drawString(x + pad, y + 14 * mm, tag_sha256[32:])
     c.drawString(x + pad, y + 8 * mm, "Kiểm tra: sha256sum tagmanifest-sha256.txt, rồi sha256sum -c manifest-sha256.txt")
-    _qr(c, tag_sha256, x + SLEEVE - pad - 34 * mm, y + pad + 14 * mm, 34 * mm)
+    draw_qr(c, tag_sha256, x + SLEEVE - pad - 34 * mm, y + pad + 14 * mm, 34 * mm)
 
     # USB tag, below.
     tx, ty = (page_w - TAG_W) / 2, y - 25 * mm - TAG_H
@@ -96,7 +86,7 @@ def label_pdf(meta: dict[str, Any], tag_sha256: str) -> bytes:
     c.drawString(tx + 4 * mm, ty + TAG_H - 17 * mm, meta["package_id"])
     c.drawString(tx + 4 * mm, ty + TAG_H - 22 * mm, count_text[:56])
     c.drawString(tx + 4 * mm, ty + 3 * mm, f"SHA-256: {tag_sha256[:16]}…")
-    _qr(c, tag_sha256, tx + TAG_W - 4 * mm - 24 * mm, ty + 4 * mm, 24 * mm)
+    draw_qr(c, tag_sha256, tx + TAG_W - 4 * mm - 24 * mm, ty + 4 * mm, 24 * mm)
 
     c.setFont(fonts.regular, 8)
     c.drawString(20 * mm, 15 * mm, "Cắt theo dấu cắt. Nhãn trên: bìa đĩa CD/DVD; nhãn dưới: thẻ gắn USB. "

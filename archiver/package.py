@@ -15,7 +15,7 @@ import json
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -243,17 +243,39 @@ def _member_for(verified: Any, input_paths: list[str]) -> PackageMember:
     )
 
 
+@dataclass
+class StartedPackage:
+    """A package whose members are being processed (rendered, reported) in the pool."""
+
+    plan: PackagePlan
+    staging: Path
+    jobs: list[MemberJob]
+    results: Iterator[PackageMember] | None  # from the pool; None: processed on finishing
+
+
 def write_package(archive: Path, plan: PackagePlan, timestamper, tick: Callable[[], None]) -> WrittenPackage:
+    return finish_package(archive, start_package(archive, plan), timestamper, tick)
+
+
+def start_package(archive: Path, plan: PackagePlan) -> StartedPackage:
+    """Stage the package and hand its members to the pool. The build starts the next
+    package before it finishes this one, so the workers render while this process
+    hashes, timestamps, bags and publishes."""
     try:
-        return _write_package(archive, plan, timestamper, tick)
+        return _start_package(archive, plan)
     except OSError as exc:
         raise ArchiveWriteError(describe_os_error(exc, archive / plan.folder_name)) from None
 
 
-def _write_package(archive: Path, plan: PackagePlan, timestamper, tick) -> WrittenPackage:
-    from .evidence import build_evidence, evidence_tokens
-    from .tsa import TimestampError
+def finish_package(archive: Path, started: StartedPackage, timestamper, tick: Callable[[], None]) -> WrittenPackage:
+    """Collect the members, timestamp, write the bag and publish it."""
+    try:
+        return _finish_package(archive, started, timestamper, tick)
+    except OSError as exc:
+        raise ArchiveWriteError(describe_os_error(exc, archive / started.plan.folder_name)) from None
 
+
+def _start_package(archive: Path, plan: PackagePlan) -> StartedPackage:
     staging = new_staging_dir(archive, plan.folder_name)
     taken: set[str] = set()
     jobs: list[MemberJob] = []
@@ -283,15 +305,20 @@ def _write_package(archive: Path, plan: PackagePlan, timestamper, tick) -> Writt
                               report=None, report_path=verified.report_path, member=member,
                               render=True, previous_pdf=None, quarantine=plan.quarantine))
 
+    results = plan.pool.map(_process_member, jobs, chunksize=2) \
+        if plan.pool is not None and len(jobs) >= 2 else None
+    return StartedPackage(plan, staging, jobs, results)
+
+
+def _finish_package(archive: Path, started: StartedPackage, timestamper, tick) -> WrittenPackage:
+    from .evidence import build_evidence, evidence_tokens
+    from .tsa import TimestampError
+
+    plan, staging, jobs = started.plan, started.staging, started.jobs
     members: list[PackageMember] = []
-    if plan.pool is not None and len(jobs) >= 2:
-        for member in plan.pool.map(_process_member, jobs, chunksize=2):
-            members.append(member)
-            tick()
-    else:
-        for job in jobs:
-            members.append(_process_member(job))
-            tick()
+    for member in started.results if started.results is not None else map(_process_member, jobs):
+        members.append(member)
+        tick()
     for job, member in zip(jobs, members):
         member.stem = job.stem
     members.sort(key=lambda m: (m.name, m.stem))

@@ -155,7 +155,7 @@ def test_archive_report_and_index(archive: Path):
     assert index["schema"] == "archiver.index/1" and len(index["transcripts"]) == 30
 
 
-def test_label_names_the_package_and_its_tag_manifest_hash(archive: Path):
+def test_label_names_the_package_and_its_tag_manifest_hash(archive: Path, tmp_path: Path):
     require_tool("pdftotext")
     import hashlib
 
@@ -164,6 +164,11 @@ def test_label_names_the_package_and_its_tag_manifest_hash(archive: Path):
     text = subprocess.run(["pdftotext", str(archive / f"{bag.name}.label.pdf"), "-"],
                           capture_output=True, text=True).stdout
     assert bag.name in text and "Lớp 9A1" in text and tag[:32] in text and tag[32:] in text
+    # both QR codes (sleeve and USB tag) hold the hash, as a phone or zbarimg reads them
+    from . import pdftools
+
+    png = pdftools.render_png(archive / f"{bag.name}.label.pdf", tmp_path / "label", dpi=150, page=1)[-1]
+    assert pdftools.zbar_qr(png) == [tag, tag]
 
 
 def test_check_passes_on_a_fresh_archive(archive: Path):

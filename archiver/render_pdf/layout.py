@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import io
-import itertools
 import re
 import threading
 from dataclasses import dataclass, field
@@ -25,7 +24,6 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from xml.sax.saxutils import escape
 
 from reportlab import rl_config
-from reportlab.graphics.barcode import qrencoder
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY, TA_RIGHT
 from reportlab.lib.pagesizes import A4
@@ -48,6 +46,7 @@ from reportlab.platypus import (
 )
 
 from ..profiles import Profile
+from ..qr import draw_qr
 from ..transcript import SignerEntry, SubjectResult, Transcript
 from . import labels
 from .fonts import BOLD, REGULAR, clean, ensure_fonts
@@ -884,60 +883,13 @@ class _Layout:
         ]
 
 
-_QR_RUN = re.compile(r"0{5,}|1{5,}")
-
-
-def _qr_penalty(modules: Sequence[Sequence[Any]]) -> int:
-    """The mask penalty of ISO/IEC 18004 (rules N1-N4), on strings and integers.
-
-    reportlab's own evaluation is correct but slow in pure Python (5 ms a code, a tenth
-    of a rendering); this scores the same rules with C-level string and bit operations.
-    """
-    size = len(modules)
-    rows = ["".join("1" if m else "0" for m in row) for row in modules]
-    cols = ["".join(col) for col in zip(*rows, strict=True)]
-    score = 0
-    for line in rows + cols:
-        # N1: 3 for five equal modules in a row, +1 for each further one.
-        score += sum(m.end() - m.start() - 2 for m in _QR_RUN.finditer(line))
-        # N3: a finder-like 1:1:3:1:1 pattern with four light modules on one side.
-        score += 40 * (line.count("10111010000") + line.count("00001011101"))
-    # N2: 3 for every 2x2 block of one colour. Bit i of `same` says modules i and i+1
-    # of row a, the same of row b, and a/b at i, are all equal.
-    mask = (1 << (size - 1)) - 1
-    bits = [int(r, 2) for r in rows]
-    for a, b in zip(bits, bits[1:], strict=False):
-        same = ~(a ^ (a >> 1)) & ~(b ^ (b >> 1)) & ~(a ^ b) & mask
-        score += 3 * bin(same).count("1")
-    # N4: 10 for every 5 % the dark share strays from 50 %.
-    dark = sum(r.count("1") for r in rows)
-    score += 10 * int(abs(dark * 100 / (size * size) - 50) // 5)
-    return score
-
-
-class _QRCode(qrencoder.QRCode):
-    def getBestMaskPattern(self) -> int:  # noqa: N802 - reportlab's name
-        scores = []
-        for mask in range(8):
-            self.makeImpl(True, mask)
-            scores.append((_qr_penalty(self.modules), mask))
-        return min(scores)[1]
-
-
 class QrFlowable(Flowable):
-    """A QR code drawn as one filled path.
-
-    reportlab's QrCodeWidget builds a shape per run of dark modules and renders them
-    through its graphics tree, which took a third of the rendering time; one path with
-    a rectangle per run gives the same picture for a fraction of the cost.
-    """
+    """A QR code drawn as one filled path (archiver.qr): a rectangle per run of dark
+    modules, written straight into the content stream."""
 
     def __init__(self, value: str, size: float, border: int = 2) -> None:
         super().__init__()
-        qr = _QRCode(None, qrencoder.QRErrorCorrectLevel.M)
-        qr.addData(value)
-        qr.make()
-        self.modules = [[bool(m) for m in row] for row in qr.modules]
+        self.value = value
         self.size = size
         self.border = border
 
@@ -945,25 +897,7 @@ class QrFlowable(Flowable):
         return self.size, self.size
 
     def draw(self) -> None:
-        count = len(self.modules)
-        box = self.size / (count + 2 * self.border)
-        # Module units with the origin at the top-left: integer coordinates, written
-        # straight into the content stream (one "re" per run of dark modules, one fill).
-        ops: list[str] = []
-        for r, row in enumerate(self.modules):
-            c = 0
-            for dark, run in itertools.groupby(row):
-                n = len(list(run))
-                if dark:
-                    ops.append(f"{c + self.border} {-(r + self.border + 1)} {n} 1 re")
-                c += n
-        canv = self.canv
-        canv.saveState()
-        canv.translate(0, self.size)
-        canv.scale(box, box)
-        canv.setFillColor(colors.black)
-        canv.addLiteral("\n".join(ops) + "\nf")
-        canv.restoreState()
+        draw_qr(self.canv, self.value, 0, 0, self.size, self.border)
 
 
 def _fit(text: str, font: str, size: float, width: float) -> str:

@@ -15,11 +15,11 @@ from typing import Any, Iterable
 from urllib.parse import quote
 
 import jinja2
-import segno
 from markupsafe import Markup
 
 import archiver
 
+from ..qr import make_qr
 from ..tsa import LOCAL_TSA_LABEL, LOCAL_TSA_LABEL_VI
 from ..verify.report import SUB_INDICATION_TEXT
 from .model import VERDICTS, package_href
@@ -124,18 +124,12 @@ def verdict_chart(counts: dict[str, int]) -> Markup:
         vw=label_w + width + 60, vh=height, summary=summary, rows=Markup("").join(rows))
 
 
-# Any of the eight QR mask patterns gives a conformant symbol that every reader decodes
-# (the mask is stated in the format bits). Choosing the lowest-penalty mask, as segno does
-# by default, costs ~2 ms per code in pure Python: two thirds of a student page's time.
-QR_MASK = 2
-
-
 def qr_svg(code: str) -> Markup:
     """The lookup code as an inline SVG QR code (segno: pure Python, no image libraries,
     deterministic output, native SVG writer)."""
     if not code:
         return Markup("")
-    qr = segno.make(code, error="m", micro=False, mask=QR_MASK)
+    qr = make_qr(code)
     svg = qr.svg_inline(scale=4, border=2, dark="#000", light="#fff", omitsize=True)
     return Markup(svg.replace("<svg ", '<svg role="img" aria-label="QR: {}" '.format(code), 1))
 
