@@ -335,3 +335,25 @@ def test_an_unchanged_rerun_leaves_the_site_as_it_was(tmp_path: Path):
     marker.write_text(marker.read_text(encoding="utf-8") + "stale\n", encoding="utf-8")
     third = run_build([SAMPLE / "input"], out, site=True)
     assert not third.site_unchanged and "stale" not in marker.read_text(encoding="utf-8")
+
+
+def test_evidence_verify_takes_a_transcript_and_its_record_or_a_whole_package(archive: Path, tmp_path: Path):
+    from archiver.commands.evidence import command as evidence
+
+    bag = archive / "0109944_2025-2026_9A1"
+    member = members(bag)[0]
+    xml, ers = bag / member["files"]["xml"], bag / member["files"]["evidence"]
+    one = CliRunner().invoke(evidence, ["verify", str(xml), str(ers)])
+    assert one.exit_code == 0 and "HỢP LỆ / VERIFIED" in one.output, one.output
+    assert member["files"]["report_json"].rsplit("/", 1)[-1] in one.output  # the companions it took
+    n = len(members(bag))
+    whole = CliRunner().invoke(evidence, ["verify", str(bag)])
+    assert whole.exit_code == 0 and f"{n}/{n}" in whole.output, whole.output
+
+    copy = tmp_path / bag.name
+    shutil.copytree(bag, copy)
+    report = copy / member["files"]["report_json"]
+    report.write_bytes(report.read_bytes() + b" ")
+    broken = CliRunner().invoke(evidence, ["verify", str(copy)])
+    assert broken.exit_code == 1 and member["stem"] in broken.output and f"{n - 1}/{n}" in broken.output
+    assert CliRunner().invoke(evidence, ["verify", str(xml)]).exit_code == 2  # which record?

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from datetime import UTC, datetime, timedelta, timezone
@@ -40,15 +41,12 @@ def command() -> None:
 
 
 @command.command(name="verify")
-@click.argument(
-    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--ers",
     "ers_path",
-    required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Evidence record (.ers) of these files.",
+    help="Evidence record (.ers) of these files (default: the .ers among FILES).",
 )
 @click.option(
     "--trust",
@@ -62,13 +60,34 @@ def command() -> None:
     help="Fail unless every timestamp comes from a trusted TSA (local ones fail).",
 )
 def verify_cmd(
-    files: tuple[Path, ...], ers_path: Path, trust_path: Path | None, require_trusted: bool
+    paths: tuple[Path, ...], ers_path: Path | None, trust_path: Path | None, require_trusted: bool
 ) -> None:
-    """Kiểm tra FILE... theo hồ sơ chứng cứ --ers / verify FILE... against an evidence record.
+    """Kiểm tra hồ sơ bằng chứng / verify evidence records.
 
-    FILE... are all data objects of one item (e.g. transcript XML, its report JSON,
-    its validation data), in any order. Exit status 0 = verified, 1 = not verified.
+    \b
+    archiver evidence verify FILE.xml FILE.ers     one transcript
+    archiver evidence verify FILE... --ers X.ers   the data objects of one item
+    archiver evidence verify PACKAGE               every record of an archive package
+
+    For a transcript inside a package, its report and validation data (the other
+    data objects of its item) are found beside it. Exit status 0 = verified,
+    1 = not verified.
     """
+    if len(paths) == 1 and paths[0].is_dir() and ers_path is None:
+        good = _verify_package(paths[0], trust_path, require_trusted)
+        click.get_current_context().exit(0 if good else 1)
+    if any(p.is_dir() for p in paths):
+        raise click.UsageError("a folder must be a package, given alone")
+    files = list(paths)
+    if ers_path is None:
+        records = [p for p in files if p.suffix.lower() == ".ers"]
+        if len(records) != 1:
+            raise click.UsageError("name one evidence record: FILE... X.ers, or --ers X.ers")
+        ers_path = records[0]
+        files.remove(ers_path)
+    if not files:
+        raise click.UsageError("name the file(s) the evidence record is for")
+    files += _item_companions(files, ers_path)
     try:
         result = verify_evidence([p.read_bytes() for p in files], ers_path.read_bytes(), trust_path)
     except (EvidenceError, TimestampError) as exc:
@@ -86,6 +105,82 @@ def verify_cmd(
         )
     )
     click.get_current_context().exit(0 if good else 1)
+
+
+def _package_member(ers_path: Path) -> tuple[Path, dict] | None:
+    """The package folder and member entry an ``data/evidence/<stem>.ers`` belongs to."""
+    folder = ers_path.resolve().parent.parent.parent
+    try:
+        meta = json.loads((folder / "data" / "package.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    rel = ers_path.resolve().relative_to(folder).as_posix()
+    for member in meta.get("members", []):
+        if member.get("files", {}).get("evidence") == rel:
+            return folder, member
+    return None
+
+
+def _item_companions(files: list[Path], ers_path: Path) -> list[Path]:
+    """An item is three data objects (original, report JSON, validation data): when the
+    record lies in a package and only some were named, add the others from the package."""
+    found = _package_member(ers_path)
+    if found is None:
+        return []
+    folder, member = found
+    given = {p.resolve() for p in files}
+    extra = []
+    for kind in ("xml", "original", "report_json", "validation"):
+        rel = member["files"].get(kind)
+        if rel and (folder / rel).resolve() not in given:
+            extra.append(folder / rel)
+    if extra:
+        click.echo("Cùng hồ sơ, lấy thêm trong gói / the item's other data objects, from the package: "
+                   + ", ".join(str(p) for p in extra))
+    return extra
+
+
+def _verify_package(folder: Path, trust_path: Path | None, require_trusted: bool) -> bool:
+    try:
+        meta = json.loads((folder / "data" / "package.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"{folder}: không phải gói lưu trữ / not an archive package ({exc})") from exc
+    checked = failed = 0
+    first: EvidenceCheck | None = None
+    for member in meta.get("members", []):
+        files = member.get("files", {})
+        if "evidence" not in files:
+            continue
+        label = f"{folder.name}/{member.get('stem', '?')}"
+        try:
+            objects = [(folder / files[k]).read_bytes() for k in ("xml", "original", "report_json", "validation")
+                       if k in files]
+            result = verify_evidence(objects, (folder / files["evidence"]).read_bytes(), trust_path)
+        except (OSError, EvidenceError, TimestampError) as exc:
+            click.echo(click.style(f"  {label}: {exc}", fg="red"))
+            checked += 1
+            failed += 1
+            continue
+        checked += 1
+        first = first or result
+        if not (result.ok and (result.trusted or not require_trusted)):
+            failed += 1
+            reasons = "; ".join([*result.problems, *(p for t in result.timestamps for p in t.problems)])
+            click.echo(click.style(f"  {label}: KHÔNG HỢP LỆ / NOT VERIFIED — {reasons}", fg="red"))
+    if checked == 0:
+        raise click.ClickException(f"{folder}: gói không có hồ sơ bằng chứng / the package has no evidence records "
+                                   "(pending timestamp or quarantine?)")
+    if first is not None:
+        click.echo(f"Thời điểm được chứng minh / time proven: {_when(first.time)}")
+        click.echo(f"TSA: {first.tsa_name}")
+        if first.local_label:
+            click.echo(click.style(f"Lưu ý / note: {first.local_label}", fg="yellow"))
+    click.echo(f"Gói / package {folder.name}: {checked - failed}/{checked} hồ sơ bằng chứng hợp lệ / "
+               "evidence records verified")
+    good = failed == 0
+    click.echo("KẾT QUẢ / RESULT: " + (click.style("HỢP LỆ / VERIFIED", fg="green", bold=True) if good
+                                      else click.style("KHÔNG HỢP LỆ / NOT VERIFIED", fg="red", bold=True)))
+    return good
 
 
 def _print_check(ers_path: Path, result: EvidenceCheck) -> None:
