@@ -137,3 +137,12 @@ if __name__ == "__main__":  # python tests/site_archive.py OUT: an archive to lo
     from archiver.site import build_site
 
     print(build_site(out))
+
+
+def build_archive_with_site(dest: Path) -> Path:
+    """The archive above with its site (``dest/site``) built, for the browser tests."""
+    from archiver.site import build_site
+
+    build_archive(dest)
+    build_site(dest)
+    return dest

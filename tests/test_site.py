@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from archiver.site import SiteError, build_site
 from archiver.site.text import code_key, fnv1a, fold, mask_citizen_id, safe_name, vn_date, vn_datetime
 
-from .site_archive import build_archive
+from .site_archive import build_archive_with_site
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts" / "site"
@@ -32,10 +32,7 @@ FAT32_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("archive")
-    build_archive(root)
-    build_site(root)
-    return root
+    return build_archive_with_site(tmp_path_factory.mktemp("archive"))
 
 
 @pytest.fixture(scope="module")

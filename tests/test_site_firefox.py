@@ -20,9 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.site import build_site
-
-from .site_archive import build_archive
+from .site_archive import build_archive_with_site
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts" / "site"
@@ -44,10 +42,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("archive")
-    build_archive(root)
-    build_site(root)
-    return root
+    return build_archive_with_site(tmp_path_factory.mktemp("archive"))
 
 
 @pytest.fixture(scope="module")
