@@ -7,14 +7,13 @@ inputs become one :class:`IngestedFile` that remembers every path it came from.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .inputs import ZIP_SEPARATOR, InputItem
+from .inputs import InputItem, zip_members
 
 READ_LIMIT = 64 * 1024 * 1024  # larger inputs are kept, hashed in chunks, and refused by size later
 
@@ -51,30 +50,12 @@ def _file_or_zip(path: Path) -> Iterator[InputItem]:
         yield InputItem(name=str(path), source=str(path))
         return
     try:
-        with zipfile.ZipFile(path) as zf:
-            members = [i.filename for i in zf.infolist() if not i.is_dir()]
+        members = zip_members(path)
     except (zipfile.BadZipFile, OSError):
         # Not a readable zip: the file itself is the input, and goes to quarantine whole.
         yield InputItem(name=str(path), source=str(path))
         return
-    for member in sorted(members):
-        yield InputItem(name=f"{path}{ZIP_SEPARATOR}{member}", source=str(path), member=member)
-
-
-def _digest(item: InputItem) -> tuple[str, int]:
-    h = hashlib.sha256()
-    size = 0
-    if item.member is None:
-        with open(item.source, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-                size += len(chunk)
-    else:
-        with zipfile.ZipFile(item.source) as zf, zf.open(item.member) as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-                size += len(chunk)
-    return h.hexdigest(), size
+    yield from members
 
 
 @dataclass
@@ -99,8 +80,8 @@ def ingest(paths: Iterable[str | os.PathLike], progress=None) -> IngestResult:
             missing.append(item)
             continue
         try:
-            digest, size = _digest(item)
-        except (OSError, zipfile.BadZipFile, RuntimeError) as exc:
+            digest, size = item.digest()
+        except OSError as exc:  # InputReadError included: damaged or encrypted zip members
             unreadable.append((item, str(exc)))
             continue
         entry = files.get(digest)

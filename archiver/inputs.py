@@ -7,13 +7,26 @@ refused by size, not by memory.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import zipfile
+import zlib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 ZIP_SEPARATOR = "!/"
+
+
+class InputReadError(OSError):
+    """An input cannot be read: a damaged, encrypted or unsupported zip member."""
+
+
+# What zipfile raises for a member it cannot give back (bad CRC, encryption, an unknown
+# compression method, a truncated stream): all of them mean "unreadable input".
+_ZIP_READ_ERRORS = (zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError, zlib.error, ValueError)
 
 
 @dataclass(frozen=True)
@@ -22,30 +35,85 @@ class InputItem:
     source: str  # the file on disk (the zip, for members)
     member: str | None = None
     error: str | None = None  # set when the container itself cannot be read
+    member_index: int | None = None  # position in the zip's directory: names may repeat
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[BinaryIO]:
+        """The bytes as a stream; zip problems surface as :class:`InputReadError`."""
+        if self.member is None:
+            with open(self.source, "rb") as fh:
+                yield fh
+            return
+        try:
+            with zipfile.ZipFile(self.source) as zf:
+                info = zf.infolist()[self.member_index] if self.member_index is not None else zf.getinfo(self.member)
+                with zf.open(info) as fh:
+                    yield _CheckedStream(fh)
+        except _ZIP_READ_ERRORS as exc:
+            raise InputReadError(_zip_problem(exc)) from None
 
     def read(self, limit: int | None = None) -> bytes:
         """The bytes, or the first ``limit + 1`` of them (enough to tell it is too large)."""
-        size = -1 if limit is None else limit + 1
-        if self.member is None:
-            with open(self.source, "rb") as fh:
-                return fh.read(size)
-        with zipfile.ZipFile(self.source) as zf, zf.open(self.member) as fh:
-            return fh.read(size)
+        with self.open() as fh:
+            return fh.read(-1 if limit is None else limit + 1)
+
+    def digest(self) -> tuple[str, int]:
+        """SHA-256 (hex) and size of all the bytes, read in chunks."""
+        h = hashlib.sha256()
+        size = 0
+        with self.open() as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+                size += len(chunk)
+        return h.hexdigest(), size
+
+
+class _CheckedStream:
+    """A zip member stream whose read errors become :class:`InputReadError`."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh = fh
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._fh.read(size)
+        except _ZIP_READ_ERRORS as exc:
+            raise InputReadError(_zip_problem(exc)) from None
+
+
+def _zip_problem(exc: Exception) -> str:
+    if isinstance(exc, RuntimeError) and "encrypted" in str(exc):
+        return "tệp trong zip được mã hoá, cần mật khẩu / the zip member is encrypted (password protected)"
+    if isinstance(exc, NotImplementedError):
+        return f"tệp trong zip nén theo cách không hỗ trợ / unsupported zip compression: {exc}"
+    return f"tệp trong zip bị hỏng / damaged zip member: {exc}"
 
 
 def _is_xml(name: str) -> bool:
     return name.lower().endswith(".xml")
 
 
+def zip_members(path: Path, keep: Callable[[str], bool] = lambda name: True) -> list[InputItem]:
+    """The members of a zip as inputs, in name order. A name that occurs twice (zip files
+    allow it) gives two inputs, the later one labelled ``(2)``. Raises zipfile.BadZipFile
+    or OSError when the zip itself cannot be read."""
+    with zipfile.ZipFile(path) as zf:
+        infos = [(i.filename, index) for index, i in enumerate(zf.infolist()) if not i.is_dir() and keep(i.filename)]
+    items, seen = [], Counter()
+    for member, index in sorted(infos):
+        seen[member] += 1
+        label = f"{path}{ZIP_SEPARATOR}{member}" + (f" ({seen[member]})" if seen[member] > 1 else "")
+        items.append(InputItem(name=label, source=str(path), member=member, member_index=index))
+    return items
+
+
 def _zip_items(path: Path) -> Iterator[InputItem]:
     try:
-        with zipfile.ZipFile(path) as zf:
-            members = [i.filename for i in zf.infolist() if not i.is_dir() and _is_xml(i.filename)]
+        members = zip_members(path, _is_xml)
     except (zipfile.BadZipFile, OSError) as exc:
         yield InputItem(name=str(path), source=str(path), error=f"Tệp zip hỏng / unreadable zip: {exc}")
         return
-    for member in sorted(members):
-        yield InputItem(name=f"{path}{ZIP_SEPARATOR}{member}", source=str(path), member=member)
+    yield from members
 
 
 def iter_inputs(paths: Iterable[str | os.PathLike]) -> Iterator[InputItem]:

@@ -44,6 +44,10 @@ class RoleRule:
     identity: str  # "person" | "organisation"
     rank: int
     per_subject: bool = False
+    # Must the signer list name this role? A per-subject role: once for every subject
+    # code that ``subjects`` (an XPath to attribute values) finds in the document.
+    required: bool = False
+    subjects: str = ""
 
     def region_xpath(self, subject: str | None) -> str:
         if "$subject" in self.region:
@@ -180,6 +184,8 @@ def load_profile(folder: os.PathLike | str) -> Profile:
                 identity=r["identity"],
                 rank=int(r["rank"]),
                 per_subject=bool(r.get("per_subject", False)),
+                required=bool(r.get("required", False)),
+                subjects=str(r.get("subjects", "")),
             )
             for name, r in signing_doc["role"].items()
         }

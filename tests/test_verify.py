@@ -122,8 +122,8 @@ def test_report_round_trips_with_its_validation_data(sample_dir: Path, verifier:
 
 # -- the command line ---------------------------------------------------------------------
 
-def run_cli(*args: str):
-    return CliRunner().invoke(main, ["verify", *args], env={"COLUMNS": "200"})
+def run_cli(*args: str, columns: int = 200):
+    return CliRunner().invoke(main, ["verify", *args], env={"COLUMNS": str(columns)})
 
 
 def test_json_output_follows_section_5(sample_dir: Path):
@@ -153,9 +153,14 @@ def test_exit_codes(sample_dir: Path, tmp_path: Path):
 
 def test_human_output_names_verdicts_in_vietnamese(sample_dir: Path):
     result = run_cli("--trust", str(sample_dir / "trust"), "--at", "2026-12-01",
-                     str(sample_dir / "defects" / "wrong-signer.xml"), str(sample_dir / "defects" / "empty.xml"))
+                     str(sample_dir / "defects" / "wrong-signer.xml"), str(sample_dir / "defects" / "empty.xml"),
+                     columns=80)
     assert "Không hợp lệ (INVALID)" in result.output and "Bị từ chối (REJECTED)" in result.output
-    assert "Người ký hoặc vùng ký không đúng vai trò (SIG_CONSTRAINTS_FAILURE)" in result.output
+    # the failing signature's reason in full, with its Id, role and code; the table fits 80 columns
+    text = " ".join(result.output.split())
+    assert "CKS-HT (Hiệu trưởng): Người ký hoặc vùng ký không đúng vai trò" in text
+    assert "(SIG_CONSTRAINTS_FAILURE)" in text
+    assert all(len(line) <= 80 for line in result.output.splitlines())
     assert "Tổng cộng / total: 2" in result.output
     assert "Traceback" not in result.output
 
@@ -165,14 +170,54 @@ def test_unreadable_inputs_are_rejected_never_a_traceback(sample_dir: Path, tmp_
     (tmp_path / "binary.xml").write_bytes(os.urandom(2048))
     (tmp_path / "huge.xml").write_bytes(b"<HocBa>" + b" " * (6 * 1024 * 1024) + b"</HocBa>")
     (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04 not really")
-    result = run_cli("--trust", str(sample_dir / "trust"), "--json", str(tmp_path),
-                     str(tmp_path / "missing.xml"))
+    result = run_cli("--trust", str(sample_dir / "trust"), "--json", str(tmp_path))
     assert "Traceback" not in result.output
     reports = {Path(r["path"]).name: r for r in json.loads(result.output)}
     assert {r["verdict"] for r in reports.values()} == {"REJECTED"}
-    assert reports["huge.xml"]["reasons"][0]["code"] == "TOO_LARGE"
+    huge = reports["huge.xml"]
+    assert huge["reasons"][0]["code"] == "TOO_LARGE"
+    # only the start of an oversized file is parsed, but its hash and size are the whole file's
+    assert huge["sha256"] == hashlib.sha256((tmp_path / "huge.xml").read_bytes()).hexdigest()
+    assert huge["size"] == (tmp_path / "huge.xml").stat().st_size
     assert reports["broken.zip"]["reasons"][0]["code"] == "UNREADABLE"
-    assert reports["missing.xml"]["reasons"][0]["code"] == "UNREADABLE"
+    # a mistyped path is a usage error
+    missing = run_cli("--trust", str(sample_dir / "trust"), str(tmp_path / "missing.xml"))
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_damaged_encrypted_and_repeated_zip_members(sample_dir: Path, tmp_path: Path):
+    import warnings
+    import zipfile
+
+    good = sorted((sample_dir / "input").rglob("*.xml"))[0].read_bytes()
+    with zipfile.ZipFile(tmp_path / "crc.zip", "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("a.xml", good)
+    data = bytearray((tmp_path / "crc.zip").read_bytes())
+    data[data.index(b"<HocBa") + 10] ^= 0x01  # a byte of the stored member: its CRC no longer matches
+    (tmp_path / "crc.zip").write_bytes(bytes(data))
+    with zipfile.ZipFile(tmp_path / "enc.zip", "w") as zf:
+        zf.writestr("a.xml", good)
+    data = bytearray((tmp_path / "enc.zip").read_bytes())
+    for header, flags_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # mark the member encrypted
+        data[data.index(header) + flags_at] |= 0x01
+    (tmp_path / "enc.zip").write_bytes(bytes(data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about the repeated name, as it should
+        with zipfile.ZipFile(tmp_path / "dup.zip", "w") as zf:
+            zf.writestr("a.xml", good)
+            zf.writestr("a.xml", b"<x/>")
+    for jobs in ("1", "2"):
+        result = run_cli("--trust", str(sample_dir / "trust"), "--at", "2026-12-01", "--json", "--jobs", jobs,
+                         str(tmp_path / "crc.zip"), str(tmp_path / "enc.zip"), str(tmp_path / "dup.zip"))
+        assert "Traceback" not in result.output
+        reports = json.loads(result.output)
+        assert len(reports) == 4 and result.exit_code == 1
+        by_path = {r["path"]: r for r in reports}
+        assert "damaged" in by_path[f"{tmp_path / 'crc.zip'}!/a.xml"]["reasons"][0]["message"]
+        assert "encrypted" in by_path[f"{tmp_path / 'enc.zip'}!/a.xml"]["reasons"][0]["message"]
+        # both members of the same name are verified, each for what it is
+        assert by_path[f"{tmp_path / 'dup.zip'}!/a.xml"]["verdict"] == "VALID"
+        assert by_path[f"{tmp_path / 'dup.zip'}!/a.xml (2)"]["verdict"] == "REJECTED"
 
 
 def test_zip_exports_are_read_member_by_member(sample_dir: Path, tmp_path: Path):

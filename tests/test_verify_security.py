@@ -175,3 +175,24 @@ def test_a_malformed_signing_time_is_a_format_failure_not_a_crash(verifier: Veri
     report = verifier.verify_bytes((data[:start] + bad + data[end:]).encode("utf-8"))
     assert report.verdict == "INVALID"
     assert [s.sub_indication for s in report.signatures if s.status != "TOTAL_PASSED"] == ["FORMAT_FAILURE"]
+
+
+def test_a_signer_list_cut_down_to_one_valid_teacher_is_invalid(verifier: Verifier):
+    """A forger with no key keeps one teacher's valid subject signature, drops everyone
+    else from the signer list (and their signatures) and rewrites the rest. Each listed
+    signature passes, but the homeroom teacher, principal and school no longer vouch for
+    the document: the profile's required signers make it INVALID."""
+    root = etree.fromstring(valid_sample())
+    kept = root.find("DLHocBa/DSTTKy/TTKy[@VaiTro='GVBM']")
+    for entry in root.findall("DLHocBa/DSTTKy/TTKy"):
+        if entry is not kept:
+            entry.getparent().remove(entry)
+    for wrapper in root.findall("DSCKS/CKS"):
+        if wrapper.find(f"{DS}Signature").get("Id") != kept.get("ChuKy"):
+            wrapper.getparent().remove(wrapper)
+    root.find("DLHocBa/HocSinh/HoTen").text = "Kẻ Giả Mạo"
+    report = verifier.verify_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    assert [s.status for s in report.signatures] == ["TOTAL_PASSED"]
+    assert report.verdict == "INVALID"
+    missing = [r.message for r in report.reasons if r.code == "SIGNER_NOT_LISTED"]
+    assert len(missing) == 4 and any("Hiệu trưởng" in m for m in missing)

@@ -36,7 +36,7 @@ def parse_time(ctx: click.Context, param: click.Parameter, value: str | None) ->
 
 
 @click.command("verify", short_help="Kiểm tra lại chữ ký số / re-verify signatures.")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--trust", "trust_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder of CA certificates (PEM/DER; self-signed = trust anchors) and CRLs (.crl).")
 @click.option("--profile", "profile_id", help="Format profile; detected from each document when omitted.")
@@ -45,7 +45,9 @@ def parse_time(ctx: click.Context, param: click.Parameter, value: str | None) ->
 @click.option("--at", "at", callback=parse_time,
               help="Validation time (ISO 8601; no offset = Vietnam time). Default: now.")
 @click.option("--poe", "poe", callback=parse_time,
-              help="Proof of existence: a time an archive timestamp proves the files existed.")
+              help="Proof of existence: a time at which an archive timestamp or evidence record "
+                   "you have checked proves the files existed. Taken on your word; it settles "
+                   "'revoked/expired after signing'.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (spec section 5).")
 @click.option("--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Worker processes.")
@@ -70,6 +72,9 @@ def command(paths: tuple[Path, ...], trust_dir: Path | None, profile_id: str | N
     except (TrustConfigError, ProfileError) as exc:
         click.echo(f"Lỗi cấu hình / configuration error: {exc}", err=True)
         sys.exit(2)
+    if poe is not None and not as_json:
+        click.echo(f"Chú ý: --poe {poe.isoformat()} được coi là đã chứng minh (ghi vào báo cáo) / "
+                   "the --poe time is taken as proven and recorded in the reports", err=True)
     if trust_dir is None and not as_json:
         click.echo("Chú ý: chưa chỉ định --trust, không chữ ký nào xác định được chuỗi tin cậy / "
                    "no --trust given: no certificate can chain to a trusted CA", err=True)
@@ -79,10 +84,12 @@ def command(paths: tuple[Path, ...], trust_dir: Path | None, profile_id: str | N
         # Streamed, so memory stays flat on large runs.
         out = sys.stdout
         out.write("[")
-        for i, report in enumerate(reports):
-            counts[report.verdict] += 1
-            out.write(("," if i else "") + "\n" + json.dumps(report.to_dict(), ensure_ascii=False))
-        out.write("\n]\n")
+        try:
+            for i, report in enumerate(reports):
+                counts[report.verdict] += 1
+                out.write(("," if i else "") + "\n" + json.dumps(report.to_dict(), ensure_ascii=False))
+        finally:  # a readable document of what was verified, even if the run breaks off
+            out.write("\n]\n")
     else:
         from rich.console import Console
 
@@ -91,7 +98,11 @@ def command(paths: tuple[Path, ...], trust_dir: Path | None, profile_id: str | N
             counts[report.verdict] += 1
             _print_report(console, report, quiet)
         _print_summary(console, counts)
-    sys.exit(0 if counts and set(counts) == {"VALID"} else 1)
+    if not counts:
+        click.echo("Không tìm thấy tệp học bạ nào (*.xml, *.zip) / no transcripts found in "
+                   + ", ".join(str(p) for p in paths), err=True)
+        sys.exit(2)
+    sys.exit(0 if set(counts) == {"VALID"} else 1)
 
 
 def _short_time(iso: str) -> str:
@@ -116,20 +127,20 @@ def _print_report(console, report, quiet: bool) -> None:
         console.print(f"  [yellow]cảnh báo / warning:[/] {escape(finding.message)} [dim]({finding.code})[/]")
     if quiet or not report.signatures:
         return
+    # Fits 80 columns (what a clerk gets when the output is piped or saved): the reason
+    # of each failing signature is in full above it, with the signature's Id and code.
     table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
     table.add_column("Vai trò", no_wrap=True)
-    table.add_column("Môn", no_wrap=True)
-    table.add_column("Người ký")
-    table.add_column("Chứng thư số")
+    table.add_column("Người ký", ratio=1, min_width=10)
+    table.add_column("Chứng thư số", ratio=1, min_width=17)
     table.add_column("Thời điểm ký", no_wrap=True)
     table.add_column("Kết quả", no_wrap=True)
-    table.add_column("Lý do", ratio=1)
     for sig in report.signatures:
-        role = sig.role + ("" if sig.listed else "*")
-        result = f"[{STATUS_STYLE.get(sig.status, '')}]{STATUS_LABELS.get(sig.status, sig.status)}[/]"
-        reason = sig.sub_indication and f"{sig.message.split(' / ')[0]} ({sig.sub_indication})"
-        table.add_row(role, sig.subject or "", escape(sig.signer), escape(_cn_uid(sig.subject_dn, sig.signer)),
-                      _short_time(sig.signing_time), result, escape(reason or ""))
+        role = f"{sig.role} {sig.subject}".strip() + ("" if sig.listed else "*")
+        label = STATUS_LABELS.get(sig.status, sig.status)
+        result = f"[{STATUS_STYLE.get(sig.status, '')}]{label}[/]"
+        table.add_row(role, escape(sig.signer), escape(_cn_uid(sig.subject_dn, sig.signer)),
+                      _short_time(sig.signing_time), result)
     console.print(table)
     if any(not s.listed for s in report.signatures):
         console.print("  [dim]* chữ ký không có trong danh sách người ký / not listed in DSTTKy[/]")

@@ -77,6 +77,15 @@ def verify_item(verifier: Verifier, item: InputItem, settings: VerifySettings) -
         report.reasons.append(Finding("UNREADABLE", f"Không đọc được tệp / cannot read: {exc.strerror or exc}"))
         return report
     report = verifier.verify_bytes(data, item.name, proof_of_existence=settings.proof_of_existence)
+    if len(data) > limit:  # only the first limit + 1 bytes were read: hash and count them all
+        try:
+            report.sha256, report.size = item.digest()
+        except OSError:
+            pass
+        for finding in report.reasons:
+            if finding.code == "TOO_LARGE":
+                finding.message = (f"Tệp quá lớn ({report.size:,} byte, giới hạn {limit:,}) / "
+                                   f"the file is larger than the {limit:,}-byte limit")
     if not settings.validation_data:
         report.certificates, report.crls = {}, {}
     return report

@@ -39,8 +39,13 @@ class CertificateFacts:
 
     chain_found: bool
     path: tuple[x509.Certificate, ...]  # signer first, trust anchor last
-    revoked_at: dt.datetime | None = None
-    revocation_data: bool = False
+    revoked_at: dt.datetime | None = None  # the signer certificate's revocation
+    revocation_data: bool = False  # a CRL from its issuer exists (whether it is fresh enough is per signature)
+    # nextUpdate of each CRL from the signer's issuer (None: open-ended): a CRL counts for a
+    # signature only if it was still current at (or issued after) the signing time
+    crl_next_updates: tuple[dt.datetime | None, ...] = ()
+    # (CA subject, revocation time) for every revoked CA certificate in the path
+    ca_revoked: tuple[tuple[str, dt.datetime], ...] = ()
     crls: tuple[x509.CertificateRevocationList, ...] = ()
     error: tuple[str, str, str] | None = None  # (status, sub-indication, detail) if structural
     path_der: tuple[bytes, ...] = ()
@@ -60,6 +65,17 @@ class CertificateOutcome:
     checks: dict[str, str] = field(default_factory=dict)
 
 
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether ``issuer``'s name and key signed ``cert`` (names alone repeat when a CA renews)."""
+    if cert.issuer != issuer.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except Exception:  # noqa: BLE001 - wrong key, unsupported algorithm, damaged certificate
+        return False
+    return True
+
+
 def _utc(when: dt.datetime) -> dt.datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
@@ -77,15 +93,18 @@ class CertificateEvaluator:
         self._anchors = [asn1_x509.Certificate.load(der(c)) for c in trust.anchors]
         self._intermediates = [asn1_x509.Certificate.load(der(c)) for c in trust.intermediates]
         self._crl_der = [c.public_bytes(_DER) for c in trust.crls]
-        self._cache: LruCache[x509.Certificate, CertificateFacts] = LruCache()
+        # Keyed by the certificate and the intermediates its signature supplied: a chain
+        # found with one document's KeyInfo must not be reused for another's.
+        self._cache: LruCache[tuple[bytes, ...], CertificateFacts] = LruCache()
 
     # -- facts, once per certificate --------------------------------------------------
     def facts(self, cert: x509.Certificate, supplied: list[x509.Certificate],
               signing_time: dt.datetime) -> CertificateFacts:
-        found = self._cache.get(cert)  # certificates hash and compare by their DER
+        key = (der(cert), *sorted(der(c) for c in supplied if der(c) != der(cert)))
+        found = self._cache.get(key)
         if found is None:
             found = self._validate(cert, supplied, signing_time)
-            self._cache[cert] = found
+            self._cache[key] = found
         return found
 
     def _context(self, supplied: list[asn1_x509.Certificate], moment: dt.datetime) -> ValidationContext:
@@ -140,14 +159,16 @@ class CertificateEvaluator:
                      f"chứng thư số không phân tích được / the certificate cannot be parsed: {exc}")
         path = self._path(cert, supplied) if path_found else (cert,)
         try:
-            revoked_at, crls = self._revocation(path)
+            revoked_at, leaf_crls, ca_revoked, crls = self._revocation(path)
         except Exception:  # noqa: BLE001 - see above
-            revoked_at, crls = None, []
+            revoked_at, leaf_crls, ca_revoked, crls = None, [], [], []
         return CertificateFacts(
             chain_found=path_found,
             path=path,
             revoked_at=revoked_at,
-            revocation_data=bool(crls),
+            revocation_data=bool(leaf_crls),
+            crl_next_updates=tuple(c.next_update_utc for c in leaf_crls),
+            ca_revoked=tuple(ca_revoked),
             crls=tuple(crls),
             error=error,
             path_der=tuple(der(c) for c in path),
@@ -159,34 +180,43 @@ class CertificateEvaluator:
         )
 
     def _path(self, cert: x509.Certificate, supplied: list[x509.Certificate]) -> tuple[x509.Certificate, ...]:
-        """The chain pyhanko validated, for the report: issuer by issuer up to an anchor."""
+        """The chain pyhanko validated, for the report: issuer by issuer up to an anchor,
+        each issuer the one whose key verifies the certificate (a renewed CA keeps its name)."""
         pool = self.trust.intermediates + [c for c in supplied if der(c) != der(cert)]
         path = [cert]
         while path[-1].issuer != path[-1].subject and len(path) < 8:
             current = path[-1]
-            anchor = next((a for a in self.trust.anchors if a.subject == current.issuer), None)
+            anchor = next((a for a in self.trust.anchors if _issued_by(current, a)), None)
             if anchor is not None:
                 path.append(anchor)
                 break
-            parent = next((c for c in pool if c.subject == current.issuer and c not in path), None)
+            parent = next((c for c in pool if c not in path and _issued_by(current, c)), None)
             if parent is None:
                 break
             path.append(parent)
         return tuple(path)
 
-    def _revocation(self, path: tuple[x509.Certificate, ...]) -> tuple[dt.datetime | None, list]:
-        """Revocation date of the signer certificate and the CRLs that speak for it."""
-        if len(path) < 2:
-            return None, []
-        leaf, issuer = path[0], path[1]
-        crls = [c for c in self.trust.crls_by_issuer(leaf.issuer) if c.is_signature_valid(issuer.public_key())]
-        revoked_at = None
-        for crl in crls:
-            entry = crl.get_revoked_certificate_by_serial_number(leaf.serial_number)
-            if entry is not None:
-                when = entry.revocation_date_utc
-                revoked_at = when if revoked_at is None else min(revoked_at, when)
-        return revoked_at, crls
+    def _revocation(self, path: tuple[x509.Certificate, ...]):  # type: ignore[no-untyped-def]
+        """From the CRLs each issuer in the path signed: the signer certificate's revocation
+        date and its CRLs, every revoked CA certificate of the path, and all CRLs used."""
+        leaf_revoked: dt.datetime | None = None
+        leaf_crls: list[x509.CertificateRevocationList] = []
+        ca_revoked: list[tuple[str, dt.datetime]] = []
+        used: list[x509.CertificateRevocationList] = []
+        for position, (cert, issuer) in enumerate(zip(path, path[1:])):
+            crls = [c for c in self.trust.crls_by_issuer(cert.issuer) if c.is_signature_valid(issuer.public_key())]
+            used += crls
+            revoked_at = None
+            for crl in crls:
+                entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+                if entry is not None:
+                    when = entry.revocation_date_utc
+                    revoked_at = when if revoked_at is None else min(revoked_at, when)
+            if position == 0:
+                leaf_revoked, leaf_crls = revoked_at, crls
+            elif revoked_at is not None:
+                ca_revoked.append((cert.subject.rfc4514_string(), revoked_at))
+        return leaf_revoked, leaf_crls, ca_revoked, used
 
     # -- outcome, per signature -----------------------------------------------------------
     def evaluate(self, cert: x509.Certificate, supplied: list[x509.Certificate],
@@ -197,8 +227,9 @@ class CertificateEvaluator:
         poe = _utc(proof_of_existence) if proof_of_existence else None
         # The common case, decided without building messages: inside every window, no
         # structural error, not revoked, revocation data present, not expired since.
-        if facts.chain_found and facts.error is None and facts.revoked_at is None \
-                and (facts.revocation_data or not self.revocation_required) \
+        fresh_crl = any(n is None or n >= t for n in facts.crl_next_updates)
+        if facts.chain_found and facts.error is None and facts.revoked_at is None and not facts.ca_revoked \
+                and (fresh_crl or not self.revocation_required) \
                 and facts.valid_from <= t <= facts.valid_until and _utc(validation_time) <= facts.valid_until:
             return CertificateOutcome(PASSED, "", "", facts, {"chain": "PASSED", "revocation": "PASSED"})
         checks = {"chain": "PASSED", "revocation": "PASSED"}
@@ -232,6 +263,16 @@ class CertificateEvaluator:
         if facts.error is not None:
             status, sub, detail = facts.error
             return result(status, sub, detail, "chain")
+        for subject, when in facts.ca_revoked:  # a CA revoked before the signing voids what it issued
+            if when <= t:
+                return result(FAILED, "REVOKED",
+                              f"CA {subject} bị thu hồi lúc {when:%Y-%m-%d %H:%M} UTC, trước khi ký / "
+                              "an issuing CA was revoked before the signing time", "revocation")
+            if poe is None or poe > when:
+                return result(UNDECIDED, "REVOKED_NO_POE",
+                              f"CA {subject} bị thu hồi lúc {when:%Y-%m-%d %H:%M} UTC, sau khi ký; chưa có "
+                              "bằng chứng tồn tại trước đó / an issuing CA was revoked after signing, "
+                              "no earlier proof of existence", "revocation")
         if facts.revoked_at is not None:
             if facts.revoked_at <= t:
                 return result(FAILED, "REVOKED",
@@ -245,6 +286,11 @@ class CertificateEvaluator:
         elif not facts.revocation_data and self.revocation_required:
             return result(UNDECIDED, "TRY_LATER",
                           "Không có CRL của CA cấp chứng thư / no CRL from the issuing CA in the trust folder",
+                          "revocation")
+        elif not fresh_crl and self.revocation_required:
+            return result(UNDECIDED, "TRY_LATER",
+                          "CRL của CA cấp chứng thư đã hết hạn trước thời điểm ký; cần CRL mới hơn / "
+                          "the issuing CA's CRLs expired before the signing time: add a newer CRL",
                           "revocation")
         expiry = min(_window(c)[1] for c in facts.path)
         if _utc(validation_time) > expiry and (poe is None or poe > expiry):

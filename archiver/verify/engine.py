@@ -196,6 +196,8 @@ class Verifier:
         if not listed:
             report.reasons.append(Finding("NO_SIGNER_LIST",
                                           "Không có danh sách người ký (DSTTKy) / no signer list"))
+        missing = self._missing_signers(tree, profile, listed) if listed else []
+        report.reasons.extend(missing)
         ids = collect_ids(root)
         duplicates = sorted(k for k, v in ids.items() if len(v) > 1)
         if duplicates:
@@ -233,8 +235,45 @@ class Verifier:
                 f"Chữ ký {sig_id or '(không Id)'} không có trong danh sách người ký (DSTTKy) / "
                 "a signature not listed in DSTTKy"))
 
+        # The reason for every listed signature that did not pass, in a clerk's words; the
+        # same failure of several signatures (an untrusted CA, say) is said once.
+        failing: dict[tuple[str, str], list[SignatureCheck]] = {}
+        for check in report.signatures:
+            if check.listed and check.present and check.status != PASSED:
+                failing.setdefault((check.sub_indication or check.status, check.message), []).append(check)
+        for (code, message), checks in failing.items():
+            if len(checks) == 1:
+                check = checks[0]
+                rule = profile.signing.roles.get(check.role)
+                who = f"{rule.label if rule else check.role}{' môn ' + check.subject if check.subject else ''}"
+                report.reasons.append(Finding(code, f"{check.id} ({who}): {message}"))
+            else:
+                report.reasons.append(Finding(
+                    code, f"{len(checks)} chữ ký / signatures ({', '.join(c.id for c in checks)}): {message}"))
         self._signing_order(report, profile)
-        report.verdict = self._verdict(report, listed)
+        report.verdict = self._verdict(report, listed, missing)
+
+    @staticmethod
+    def _missing_signers(tree: etree._ElementTree, profile: Profile, listed: list[Listed]) -> list[Finding]:
+        """Required roles the signer list does not name (one per subject for GVBM)."""
+        found: list[Finding] = []
+        for rule in profile.signing.ordered_roles():
+            if not rule.required:
+                continue
+            entries = [e for e in listed if e.role == rule.role]
+            if rule.per_subject and rule.subjects:
+                have = {e.subject for e in entries}
+                lacking = [c for c in dict.fromkeys(str(v) for v in tree.xpath(rule.subjects)) if c not in have]
+                if lacking:
+                    found.append(Finding(
+                        "SIGNER_NOT_LISTED",
+                        f"Danh sách người ký thiếu {rule.label} các môn {', '.join(lacking)} / the signer list "
+                        f"lacks the required {rule.label_en} of subjects {', '.join(lacking)}"))
+            elif not entries:
+                found.append(Finding(
+                    "SIGNER_NOT_LISTED",
+                    f"Danh sách người ký thiếu {rule.label} / the signer list lacks the required {rule.label_en}"))
+        return found
 
     def _allowed_regions(self, tree: etree._ElementTree, profile: Profile,
                          listed: list[Listed]) -> set[etree._Element]:
@@ -370,9 +409,9 @@ class Verifier:
                     return
 
     @staticmethod
-    def _verdict(report: VerificationReport, listed: list[Listed]) -> str:
+    def _verdict(report: VerificationReport, listed: list[Listed], missing: list[Finding]) -> str:
         named = [s for s in report.signatures if s.listed]
-        if not listed:
+        if not listed or missing:  # a required signer missing from the list is a missing signature
             return INVALID
         if any(s.status == FAILED for s in named):
             return INVALID
