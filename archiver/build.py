@@ -41,7 +41,7 @@ from .package import (
     start_package,
 )
 from .verify import VerifySettings
-from .verify.report import REJECTED, VALID
+from .verify.report import REJECTED, VALID, Finding
 
 VN = dt.timezone(dt.timedelta(hours=7))
 
@@ -137,6 +137,11 @@ def _verify_one(job: tuple[str, InputItem, str, str | None]) -> Verified:
         settings = VerifySettings(**{**settings.__dict__, "proof_of_existence": dt.datetime.fromisoformat(poe)})
     report = verify_item(verifier, item, settings)
     report.path = item.name
+    if report.verdict == REJECTED and item.source.lower().endswith(".zip") and item.member is None:
+        # ingest could not open it as a zip: the export is kept whole, and says why
+        report.reasons.insert(0, Finding(
+            "DAMAGED_ZIP", "Tệp zip hỏng, không mở được; giữ nguyên cả tệp trong kiểm duyệt. Hãy xuất lại "
+                           "từ hệ thống học bạ / a damaged zip export, kept whole in quarantine: export it again"))
     data = report.to_dict(validation_data=True)
     path = Path(work_dir) / f"{sha}.json"
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
@@ -242,6 +247,10 @@ def build(options: BuildOptions, progress: "Progress | None" = None) -> BuildRes
     result = BuildResult(archive=archive)
     now = options.now or dt.datetime.now(VN)
     started = time.perf_counter()
+    settings = VerifySettings(
+        trust_dir=str(options.trust_dir) if options.trust_dir else None,
+        profile_id=options.profile_id, validation_time=now.astimezone(dt.timezone.utc))
+    settings.build()  # a bad trust folder or profile fails here, before anything is written
     try:
         archive.mkdir(parents=True, exist_ok=True)
         clear_staging(archive)
@@ -277,10 +286,6 @@ def build(options: BuildOptions, progress: "Progress | None" = None) -> BuildRes
 
     # 2. verify what is new
     work = new_staging_dir(archive, "work")
-    settings = VerifySettings(
-        trust_dir=str(options.trust_dir) if options.trust_dir else None,
-        profile_id=options.profile_id, validation_time=now.astimezone(dt.timezone.utc))
-    settings.build()  # a bad trust folder or profile fails here, before any work
     # One pool for the whole build: workers load profiles, trust, fonts once.
     pool = ProcessPoolExecutor(max_workers=options.jobs, initializer=_init_worker, initargs=(settings,)) \
         if options.jobs > 1 and len(new_files) >= 4 else None
@@ -394,6 +399,13 @@ def _finish(archive: Path, options: BuildOptions, result: BuildResult, current, 
         del members
         summary.written = pkg.name in result.packages_written
         result.counts.update(summary.counts)
+    # A label is derived from its package: one missing (a build killed between publishing a
+    # package and printing its label) is made again.
+    from .label import write_label
+
+    for pkg in current.values():
+        if not (archive / f"{pkg.name}.label.pdf").is_file():
+            write_label(archive, pkg.path, pkg.meta)
     for sha, paths in input_paths.items():
         if sha not in known:
             result.problems.append(f"{paths[0]}: chưa được lưu / not archived")

@@ -2,8 +2,8 @@
 
 Per package: the bag (bagit-python: completeness and every checksum), the package's
 index against its files, each report against its original, each evidence record over
-its three data objects, the counts in bag-info. Per archive: every transcript of
-``index.json`` is present in its package.
+its three data objects, the counts in bag-info. Per archive: every package, label,
+transcript and quarantined file that ``index.json`` lists is there.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .jsonstream import load_object
 from .package import VERDICT_ORDER, published_packages
 
 
@@ -29,6 +30,19 @@ class CheckResult:
 
 
 def check_archive(archive: Path, *, evidence: bool = True, progress=None) -> CheckResult:
+    import logging
+
+    # bagit-python logs each problem as it goes; they are all in result.problems, said once
+    quiet = logging.getLogger("bagit")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        return _check_archive(archive, evidence=evidence, progress=progress)
+    finally:
+        quiet.setLevel(level)
+
+
+def _check_archive(archive: Path, *, evidence: bool, progress) -> CheckResult:
     import bagit
 
     from .evidence import EvidenceError, verify_evidence
@@ -109,8 +123,21 @@ def check_archive(archive: Path, *, evidence: bool = True, progress=None) -> Che
                                f"/ waiting for its timestamp")
     index_file = archive / "index.json"
     if index_file.is_file():
-        index = json.loads(index_file.read_text(encoding="utf-8"))
+        with index_file.open(encoding="utf-8") as fh:
+            index = load_object(fh)
         current = {p.name for p in published_packages(archive).values()}
+        bags = {folder.name for folder in folders}
+        for pkg in index.get("packages", []):
+            name = pkg.get("path") or pkg.get("id", "")
+            if name not in bags:
+                result.problems.append(f"index.json: gói {name} không có trong kho (bị xoá hoặc đổi tên?) / "
+                                       "package missing from the archive")
+            if pkg.get("label") and not (archive / pkg["label"]).is_file():
+                result.problems.append(f"{pkg['label']}: thiếu nhãn in của gói {name} / the package's label is missing")
+        for q in index.get("quarantine", []):
+            if not (archive / q.get("package", "") / q.get("file", "")).is_file():
+                result.problems.append(f"index.json: {q.get('package')}/{q.get('file')} (tệp bị từ chối) không tồn "
+                                       "tại / quarantined file missing")
         for t in index.get("transcripts", []):
             if t["package"] not in current:
                 result.problems.append(f"index.json: {t['stem']} trỏ tới gói không còn là bản hiện hành / "

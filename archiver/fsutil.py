@@ -19,6 +19,22 @@ from typing import BinaryIO, Iterator
 STAGING = ".staging"
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
+def public_mode(folder: bool = False) -> int:
+    """The mode a plain open()/mkdir() would give. tempfile makes files 0600 and folders
+    0700; an archive is meant to be read by others (inspectors, a web server for the
+    site, a disc image that keeps permissions)."""
+    return (0o777 if folder else 0o666) & ~_UMASK
+
+
 class ArchiveWriteError(Exception):
     """Writing the archive failed; nothing complete-looking was left behind."""
 
@@ -56,6 +72,7 @@ def atomic_writer(path: Path) -> Iterator[BinaryIO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, public_mode())
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
@@ -81,7 +98,9 @@ def fsync_tree(root: Path) -> None:
 def new_staging_dir(archive: Path, name: str) -> Path:
     staging = archive / STAGING
     staging.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f"{name}.", dir=staging))
+    folder = Path(tempfile.mkdtemp(prefix=f"{name}.", dir=staging))
+    os.chmod(folder, public_mode(folder=True))
+    return folder
 
 
 def publish_dir(staged: Path, final: Path) -> None:

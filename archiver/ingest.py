@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .inputs import InputItem, zip_members
+from .inputs import LINK_NOT_FOLLOWED, InputItem, folder_files, zip_members
 
 READ_LIMIT = 64 * 1024 * 1024  # larger inputs are kept, hashed in chunks, and refused by size later
 
@@ -37,8 +37,11 @@ def _every_file(paths: Iterable[str | os.PathLike]) -> Iterator[InputItem]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            for sub in sorted(p for p in path.rglob("*") if p.is_file()):
-                yield from _file_or_zip(sub)
+            for sub, link in folder_files(path):
+                if link:
+                    yield InputItem(name=str(sub), source=str(sub), error=LINK_NOT_FOLLOWED)
+                else:
+                    yield from _file_or_zip(sub)
         elif path.is_file():
             yield from _file_or_zip(path)
         else:

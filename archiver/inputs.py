@@ -116,14 +116,36 @@ def _zip_items(path: Path) -> Iterator[InputItem]:
     yield from members
 
 
+LINK_NOT_FOLLOWED = ("liên kết tượng trưng, không theo: có thể trỏ ra ngoài thư mục đầu vào / "
+                     "symbolic link, not followed: it may point outside the input folder")
+
+
+def folder_files(folder: Path) -> Iterator[tuple[Path, bool]]:
+    """Every file under ``folder`` in name order, as (path, is_symlink). Symbolic links
+    (to files or folders) are listed, never followed: an input folder must not pull in
+    files from elsewhere on the machine."""
+    found: list[tuple[Path, bool]] = []
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        base = Path(root)
+        for name in dirs:
+            if (base / name).is_symlink():
+                found.append((base / name, True))
+        for name in files:
+            found.append((base / name, (base / name).is_symlink()))
+    yield from sorted(found)
+
+
 def iter_inputs(paths: Iterable[str | os.PathLike]) -> Iterator[InputItem]:
     """Every transcript candidate under ``paths``: given files as they are, ``*.xml`` in
     folders (recursively, in name order), ``*.xml`` members of ``.zip`` files."""
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            for sub in sorted(p for p in path.rglob("*") if p.is_file()):
-                if sub.suffix.lower() == ".zip":
+            for sub, link in folder_files(path):
+                if link:
+                    if _is_xml(sub.name) or sub.suffix.lower() == ".zip":
+                        yield InputItem(name=str(sub), source=str(sub), error=LINK_NOT_FOLLOWED)
+                elif sub.suffix.lower() == ".zip":
                     yield from _zip_items(sub)
                 elif _is_xml(sub.name):
                     yield InputItem(name=str(sub), source=str(sub))

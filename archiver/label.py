@@ -98,7 +98,8 @@ def label_pdf(meta: dict[str, Any], tag_sha256: str) -> bytes:
 
 def write_label(archive: Path, package: Path, meta: dict[str, Any]) -> Path:
     tag = hashlib.sha256((package / "tagmanifest-sha256.txt").read_bytes()).hexdigest()
-    base = meta.get("base_name") or package.name
-    target = archive / f"{base}.label.pdf"
+    # Named after the package folder: every version keeps its own label, whose name is the
+    # Package-Id printed on it.
+    target = archive / f"{package.name}.label.pdf"
     atomic_write(target, label_pdf(meta, tag))
     return target

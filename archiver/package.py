@@ -22,7 +22,15 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
 from . import __version__
-from .fsutil import ArchiveWriteError, atomic_write, describe_os_error, new_staging_dir, publish_dir, write_file
+from .fsutil import (
+    ArchiveWriteError,
+    atomic_write,
+    describe_os_error,
+    new_staging_dir,
+    public_mode,
+    publish_dir,
+    write_file,
+)
 from .verify.report import REJECTED, VERDICT_LABELS
 
 QUARANTINE_PREFIX = "_KiemDuyet_"
@@ -375,6 +383,11 @@ def _finish_package(archive: Path, started: StartedPackage, timestamper, tick) -
     for verdict in VERDICT_ORDER:
         bag_info[f"Count-{verdict}"] = str(meta["counts"].get(verdict, 0))
     bagit.make_bag(str(staging), bag_info=bag_info, checksums=["sha256", "sha512"])
+    # bagit-python still declares version 0.97; the layout is RFC 8493's, so say 1.0 and
+    # refresh the tag manifests that cover bagit.txt.
+    (staging / "bagit.txt").write_text("BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
+                                       encoding="utf-8")
+    bagit.Bag(str(staging)).save()
     if pending:
         target = archive / ".pending" / plan.folder_name
         target.parent.mkdir(exist_ok=True)
@@ -482,11 +495,13 @@ def _write_trust(staging: Path, report: dict[str, Any]) -> None:
     for kind, load, suffix in (("certificates", x509.load_der_x509_certificate, "pem"),
                                ("crls", x509.load_der_x509_crl, "crl")):
         for digest, b64 in data.get(kind, {}).items():
-            target = folder / f"{kind[:4].rstrip('i')}-{digest[:16]}.{suffix}"
+            item = load(base64.b64decode(b64))
+            target = folder / f"{_trust_role(item)}-{digest[:16]}.{suffix}"
             if target.exists():
                 continue
-            pem = load(base64.b64decode(b64)).public_bytes(Encoding.PEM)
+            pem = item.public_bytes(Encoding.PEM)
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+            os.chmod(tmp, public_mode())
             with os.fdopen(fd, "wb") as fh:
                 fh.write(pem)
                 fh.flush()
@@ -544,6 +559,20 @@ def _premis(plan: PackagePlan, members: list[PackageMember], meta: dict[str, Any
           f"timestamp of its root ({'pending' if status == 'pending' else meta['timestamp'].get('time', '')})",
           "pending" if status == "pending" else "success", [m.sha256 for m in members])
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _trust_role(item: x509.Certificate | x509.CertificateRevocationList) -> str:
+    """What a trust file is, for its name: what xmlsec1's --trusted-pem (root) and
+    --untrusted-pem (ca) take, the signers' own certificates, and CRLs."""
+    if isinstance(item, x509.CertificateRevocationList):
+        return "crl"
+    if item.issuer == item.subject:
+        return "root"
+    try:
+        is_ca = item.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    return "ca" if is_ca else "signer"
 
 
 def _el(tag: str, text: str) -> etree._Element:

@@ -64,6 +64,7 @@ def test_bagit_python_validates_every_bag(archive: Path):
 
     for bag in bags(archive):
         assert bagit.Bag(str(bag)).validate(), bag
+        assert (bag / "bagit.txt").read_text(encoding="utf-8").startswith("BagIt-Version: 1.0\n")  # RFC 8493
 
 
 def test_sha256sum_accepts_every_manifest(archive: Path):
@@ -193,6 +194,19 @@ def test_check_names_every_problem(archive: Path, tmp_path: Path):
     assert cli.exit_code == 1 and "VẤN ĐỀ" in cli.output
 
 
+def test_check_notices_a_whole_package_or_label_gone(archive: Path, tmp_path: Path):
+    copy = tmp_path / "copy"
+    shutil.copytree(archive, copy)
+    quarantine = next(p for p in copy.iterdir() if p.name.startswith("_KiemDuyet_") and p.is_dir())
+    shutil.rmtree(quarantine)
+    (copy / "0109944_2025-2026_8A1.label.pdf").unlink()
+    text = "\n".join(check_archive(copy, evidence=False).problems)
+    assert quarantine.name in text and "0109944_2025-2026_8A1.label.pdf" in text
+    # the next build archives the rejected inputs again and prints the missing label
+    assert run_build([SAMPLE / "input", SAMPLE / "defects"], copy).complete
+    assert check_archive(copy, evidence=False).ok
+
+
 def test_rerun_on_the_same_input_does_no_work(archive: Path, tmp_path: Path):
     copy = tmp_path / "copy"
     shutil.copytree(archive, copy)
@@ -264,6 +278,37 @@ def test_disk_full_stops_with_a_clear_message_and_no_package(tmp_path: Path, mon
     assert bags(out) == []
 
 
+def test_mistakes_on_the_command_line_stop_before_anything_is_written(tmp_path: Path):
+    def build_cli(*args: str):
+        return CliRunner().invoke(main, ["build", *args, "--no-site"])
+
+    out = tmp_path / "archive"
+    no_trust = build_cli(str(SAMPLE / "input" / "8A1"), "--out", str(out))
+    assert no_trust.exit_code == 2 and "--trust" in no_trust.output
+    copy = tmp_path / "input"
+    shutil.copytree(SAMPLE / "input" / "8A1", copy)
+    inside = build_cli(str(copy), "--out", str(copy / "archive"), "--trust", str(SAMPLE / "trust"))
+    assert inside.exit_code == 2 and "không được nằm trong" in inside.output
+    missing = build_cli(str(tmp_path / "nope"), "--out", str(out), "--trust", str(SAMPLE / "trust"))
+    assert missing.exit_code == 2
+    bad_trust = build_cli(str(copy), "--out", str(out), "--trust", str(tmp_path / "no-such-trust"))
+    assert bad_trust.exit_code == 2
+    assert not out.exists() and not (copy / "archive").exists()
+    assert "Traceback" not in no_trust.output + inside.output + missing.output + bad_trust.output
+
+
+def test_symbolic_links_in_an_input_folder_are_not_followed(tmp_path: Path):
+    source = tmp_path / "input"
+    shutil.copytree(SAMPLE / "input" / "8A1", source)
+    secret = tmp_path / "elsewhere.xml"
+    secret.write_bytes(b"<private/>")
+    (source / "link.xml").symlink_to(secret)
+    result = run_build([source], tmp_path / "out")
+    assert not result.complete and any("link.xml" in p and "symbolic link" in p for p in result.problems)
+    archived = [p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert b"<private/>" not in archived
+
+
 def test_an_unwritable_archive_is_a_clear_error(tmp_path: Path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
@@ -277,7 +322,8 @@ def test_strict_fails_on_non_valid_verdicts(tmp_path: Path):
     args = ["build", str(SAMPLE / "defects" / "sha1.xml"), "--trust", str(SAMPLE / "trust"), "--no-site",
             "--jobs", "1"]
     assert CliRunner().invoke(main, [*args, "--out", str(tmp_path / "a")]).exit_code == 0
-    assert CliRunner().invoke(main, [*args, "--out", str(tmp_path / "b"), "--strict"]).exit_code == 1
+    strict = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "b"), "--strict"])
+    assert strict.exit_code == 1 and "--strict" in strict.output and "all were archived" in strict.output
 
 
 @pytest.mark.slow

@@ -141,6 +141,7 @@ def _item_companions(files: list[Path], ers_path: Path) -> list[Path]:
 
 
 def _verify_package(folder: Path, trust_path: Path | None, require_trusted: bool) -> bool:
+    folder = folder.resolve()  # "." names the package folder too
     try:
         meta = json.loads((folder / "data" / "package.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

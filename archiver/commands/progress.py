@@ -45,7 +45,7 @@ class RichProgress:
 
 def print_summary(console: Console, result) -> None:
     table = Table(title="Kết quả theo lớp / per class", header_style="bold")
-    table.add_column("Gói / package")
+    table.add_column("Gói / package", no_wrap=True)
     for v in VERDICTS:
         table.add_column(VERDICT_LABELS[v], justify="right", style=STYLE[v])
     table.add_column("Cảnh báo", justify="right")

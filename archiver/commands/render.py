@@ -11,13 +11,12 @@ the last page shows the verdict; without it the page says the transcript is unve
 from __future__ import annotations
 
 import importlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 import click
 
+from ..fsutil import atomic_write
 from ..render import FLAVOURS, RenderError, render_transcript
 
 Verifier = Callable[[Path], dict[str, Any]]
@@ -47,18 +46,6 @@ def _load_verifier(trust: Path) -> tuple[Verifier | None, str]:
         return data
 
     return verify, ""
-
-
-def _write_atomic(target: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder, so a crash never leaves half a PDF."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _error(path: Path, vi: str, en: str) -> None:
@@ -135,7 +122,7 @@ def command(files: tuple[Path, ...], out_dir: Path, flavour: str,
             failed += 1
             continue
         try:
-            _write_atomic(target, pdf)
+            atomic_write(target, pdf)  # a crash never leaves half a PDF
         except OSError as exc:
             _error(path, f"không ghi được {target} ({exc.strerror})",
                    f"cannot write {target} ({exc.strerror})")
