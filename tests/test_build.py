@@ -85,6 +85,26 @@ def test_openssl_accepts_every_package_timestamp(archive: Path):
         assert proc.returncode == 0 and "Verification: OK" in proc.stdout, proc.stdout + proc.stderr
 
 
+def test_premis_describes_every_file_and_event_in_schema_order(archive: Path):
+    from lxml import etree
+
+    P = "{http://www.loc.gov/premis/v3}"
+    for bag in bags(archive):
+        root = etree.parse(str(bag / "data" / "premis.xml")).getroot()
+        order = [child.tag.removeprefix(P) for child in root]
+        assert order == sorted(order, key=["object", "event", "agent"].index) and order[-1] == "agent"
+        objects = {o.findtext(f"{P}objectIdentifier/{P}objectIdentifierValue") for o in root.iter(f"{P}object")}
+        expected = {m["sha256"] for m in members(bag)} | {m["hashes"]["pdf"] for m in members(bag) if "pdf" in m["hashes"]}
+        assert objects == expected
+        linked = {v.text for v in root.iter(f"{P}linkingObjectIdentifierValue")}
+        assert linked <= objects
+        for o in root.iter(f"{P}object"):  # the size stated is the file's
+            digest = o.findtext(f"{P}objectIdentifier/{P}objectIdentifierValue")
+            m = next(m for m in members(bag) if digest in (m["sha256"], m["hashes"].get("pdf")))
+            rel = m["files"]["pdf"] if digest == m["hashes"].get("pdf") else m["files"].get("xml") or m["files"]["original"]
+            assert int(o.findtext(f"{P}objectCharacteristics/{P}size")) == (bag / rel).stat().st_size
+
+
 def test_bag_info_carries_the_label_fields(archive: Path):
     info = (archive / "0109944_2025-2026_9A1" / "bag-info.txt").read_text(encoding="utf-8")
     for field in ("Source-Organization: Trường THCS", "School-Year: 2025-2026", "Class: 9A1",
