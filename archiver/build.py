@@ -316,6 +316,9 @@ def _build_new(archive: Path, options: BuildOptions, result: BuildResult, curren
     spool = _Spool(work / "verified")
     years: Counter = Counter()
     replaced_by: dict[str, str] = {}  # ThayTheCho, across this build and the archive
+    schools: dict[str, tuple[str, str, str]] = {
+        p.meta["school_code"]: (p.meta["school_code"], p.meta.get("school_name", ""), p.meta.get("province", ""))
+        for p in current.values() if p.meta.get("school_code")}
     jobs = ((sha, f.first, str(work), None) for sha, f in new_files.items())
     for v in _pool_map(_verify_one, jobs, pool, stage.advance):
         # 3. group into packages: classes, and a quarantine per school year
@@ -327,6 +330,8 @@ def _build_new(archive: Path, options: BuildOptions, result: BuildResult, curren
             spool.add(package_name(v.school_code, v.school_year, v.class_name), v)
         if v.replaces:
             replaced_by[v.replaces] = v.lookup_code
+        if v.school_code:
+            schools.setdefault(v.school_code, (v.school_code, v.school_name, v.province))
     stage.done()
     result.seconds["verify"] = time.perf_counter() - t0
     # A rejected file that does not say its year joins the year most transcripts are from.
@@ -365,6 +370,7 @@ def _build_new(archive: Path, options: BuildOptions, result: BuildResult, curren
             settings=settings,
             pool=pool,
             config=config,
+            school=next(iter(schools.values())) if len(schools) == 1 else ("", "", ""),
         )
 
     # Two packages in flight: while this process timestamps, bags and publishes one,

@@ -94,6 +94,9 @@ class PackagePlan:
     settings: Any
     pool: Any  # a ProcessPoolExecutor shared by the whole build, or None
     config: Any
+    # (code, name, province) of the archive's school when it holds just one: what a
+    # quarantine package, whose rejected files say nothing, is labelled with
+    school: tuple[str, str, str] = ("", "", "")
 
     @property
     def folder_name(self) -> str:
@@ -414,6 +417,9 @@ def _package_meta(plan: PackagePlan, members: list[PackageMember], timestamp: di
         school_name, province = v.school_name, v.province
     elif plan.previous:
         school_name, province = plan.previous.meta.get("school_name", ""), plan.previous.meta.get("province", "")
+    school_code = first.school_code if first else plan.school[0]
+    if school_code == plan.school[0]:
+        school_name, province = school_name or plan.school[1], province or plan.school[2]
     class_name = first.class_name if first and not plan.quarantine else ""
     school_year = (first.school_year if first else "") or plan.name.rsplit("_", 1)[-1]
     title = (f"Học bạ số lớp {class_name}, năm học {school_year}, {school_name}" if not plan.quarantine
@@ -426,7 +432,7 @@ def _package_meta(plan: PackagePlan, members: list[PackageMember], timestamp: di
         "previous_version": plan.previous.name if plan.previous else None,
         "quarantine": plan.quarantine,
         "title": title,
-        "school_code": first.school_code if first else "",
+        "school_code": school_code,
         "school_name": school_name,
         "province": province,
         "school_year": school_year,
