@@ -203,8 +203,43 @@ class _Spool:
         return sum(self.counts.values())
 
 
-def _archived_hashes(current: dict[str, Any]) -> set[str]:
-    return {m.sha256 for pkg in current.values() for m in pkg.members}
+def _archived_hashes(current: dict[str, Any]) -> dict[str, frozenset[str]]:
+    """Every archived original's SHA-256, with the input paths its package recorded."""
+    return {m.sha256: frozenset(m.input_paths) for pkg in current.values() for m in pkg.members}
+
+
+PATH_LOG = "input-paths.jsonl"
+
+
+def read_path_log(archive: Path) -> dict[str, list[str]]:
+    """``ARCHIVE/input-paths.jsonl``: paths under which already archived content was met
+    again in later runs. Packages are never rewritten, so this append-only log is where
+    those paths are kept (a torn last line, from a crash, is skipped)."""
+    found: dict[str, list[str]] = {}
+    try:
+        with (archive / PATH_LOG).open(encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    entry = json.loads(line)
+                    found.setdefault(entry["sha256"], []).append(entry["path"])
+                except (ValueError, KeyError, TypeError):
+                    continue
+    except OSError:
+        pass
+    return found
+
+
+def _log_new_paths(archive: Path, ingested_files, known: dict[str, frozenset[str]], now: dt.datetime) -> None:
+    logged = read_path_log(archive)
+    lines = [json.dumps({"sha256": sha, "path": path, "seen": now.isoformat(timespec="seconds")},
+                        ensure_ascii=False) + "\n"
+             for sha, f in ingested_files.items() if sha in known
+             for path in f.paths if path not in known[sha] and path not in logged.get(sha, ())]
+    if lines:
+        with (archive / PATH_LOG).open("a", encoding="utf-8") as fh:
+            fh.writelines(lines)
+            fh.flush()
+            os.fsync(fh.fileno())
 
 
 def _pool_map(fn: Callable, jobs: Iterable, pool: ProcessPoolExecutor | None,
@@ -275,6 +310,7 @@ def build(options: BuildOptions, progress: "Progress | None" = None) -> BuildRes
     for item, why in ingested.unreadable:
         result.problems.append(f"{item.name}: không đọc được / unreadable: {why}")
     new_files = {sha: f for sha, f in ingested.files.items() if sha not in known}
+    _log_new_paths(archive, ingested.files, known, now)
     result.already_archived = len(ingested.files) - len(new_files)
     input_paths: dict[str, list[str]] = {sha: f.paths for sha, f in ingested.files.items()}
     del ingested  # what is already archived needs only its paths from here on
@@ -415,6 +451,8 @@ def _finish(archive: Path, options: BuildOptions, result: BuildResult, current, 
     for sha, paths in input_paths.items():
         if sha not in known:
             result.problems.append(f"{paths[0]}: chưa được lưu / not archived")
+    for sha, paths in read_path_log(archive).items():  # paths met in earlier runs, kept
+        input_paths[sha] = list(dict.fromkeys([*input_paths.get(sha, []), *paths]))
     index = write_index(archive, current, input_paths, now)
     write_reports(archive, result, index, now)
     if options.site:

@@ -227,6 +227,25 @@ def test_check_notices_a_whole_package_or_label_gone(archive: Path, tmp_path: Pa
     assert check_archive(copy, evidence=False).ok
 
 
+def test_a_copy_met_in_a_later_run_keeps_its_path(tmp_path: Path):
+    """Packages are never rewritten; a path under which archived content turns up again
+    goes to ARCHIVE/input-paths.jsonl, and stays listed when that folder is gone."""
+    out = tmp_path / "out"
+    assert run_build([SAMPLE / "input" / "8A1"], out).complete
+    extra = tmp_path / "ban-sao"
+    extra.mkdir()
+    original = sorted((SAMPLE / "input" / "8A1").glob("*.xml"))[0]
+    shutil.copy(original, extra / "copy.xml")
+    second = run_build([SAMPLE / "input" / "8A1", extra], out)
+    assert second.packages_written == [] and second.duplicates == 1
+    for _ in range(2):  # the log is not written twice for the same path
+        run_build([SAMPLE / "input" / "8A1"], out)
+    index = json.loads((out / "index.json").read_text(encoding="utf-8"))
+    paths = next(t["input_paths"] for t in index["transcripts"] if str(original) in t["input_paths"])
+    assert str(extra / "copy.xml") in paths
+    assert len((out / "input-paths.jsonl").read_text(encoding="utf-8").splitlines()) == 1
+
+
 def test_rerun_on_the_same_input_does_no_work(archive: Path, tmp_path: Path):
     copy = tmp_path / "copy"
     shutil.copytree(archive, copy)
