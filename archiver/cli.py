@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 
 import click
 
@@ -10,6 +11,9 @@ from . import __version__
 
 # Modules under archiver.commands, in the order `archiver --help` lists them.
 COMMANDS = ("build", "verify", "render", "site", "check", "timestamp", "renew", "evidence", "sample", "profiles")
+
+
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click >= 8.2
 
 
 class Archiver(click.Group):
@@ -22,6 +26,31 @@ class Archiver(click.Group):
             if command.name == name:
                 return command
         return None
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
+        """click's main, with command-line mistakes explained in Vietnamese too (a clerk
+        reads them): what was wrong, and where to look."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.Abort:
+            click.echo("Đã dừng / aborted", err=True)
+            sys.exit(1)
+        except _NO_ARGS_IS_HELP as exc:  # `archiver` alone: the help is the message
+            click.echo(exc.format_message(), err=True)
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            if exc.ctx is not None:
+                click.echo(exc.ctx.get_usage(), err=True)
+            command = exc.ctx.command_path if exc.ctx is not None else "archiver"
+            click.echo(f"Lỗi câu lệnh / usage error: {exc.format_message()}\n"
+                       f"Xem hướng dẫn / see: {command} --help", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"Lỗi / error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
 
     @staticmethod
     def _load(module: str) -> click.Command:

@@ -44,3 +44,14 @@ def test_bad_school_year_is_refused():
     result = CliRunner().invoke(main, ["sample", "--out", "x", "--year", "2025-2027"])
     assert result.exit_code == 2
     assert "2025-2026" in result.output
+
+
+def test_command_line_mistakes_are_explained_in_vietnamese_too():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "archiver", "build", "--jobs", "0", "x"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Lỗi câu lệnh / usage error" in proc.stderr and "archiver build --help" in proc.stderr
+    assert "Traceback" not in proc.stderr
