@@ -43,6 +43,7 @@ def _package(root: Path, package_id: str, class_name: str, version: int, local: 
     for sub in ("transcripts", "renderings", "reports", "evidence"):
         (root / package_id / "data" / sub).mkdir(parents=True, exist_ok=True)
     (root / package_id / "bagit.txt").write_text("BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
+    (root / package_id / "data" / "README.txt").write_text("stand-in package README\n", encoding="utf-8")
     return {
         "id": package_id, "path": package_id, "version": version, "current": True,
         "school_code": SCHOOL["code"], "school_year": "2025-2026", "class_name": class_name,

@@ -271,6 +271,28 @@ def test_every_verdict_is_shown(sample_xml: bytes, tmp_path: Path, verdict: str,
     assert f"Tình trạng xác thực: {label}" in flat  # on the cover too
 
 
+def test_every_page_of_a_transcript_not_to_be_trusted_says_so(sample_xml: bytes, tmp_path: Path) -> None:
+    """A page read on its own (a photocopy of page 3) still carries the verdict, and a
+    replaced transcript says it was replaced, on the cover and on every page."""
+    path = tmp_path / "invalid.pdf"
+    path.write_bytes(render_transcript(sample_xml, verification=fake_verification(sample_xml, verdict="INVALID")))
+    pages = _text(path).split("\f")[1:-1]  # every page after the cover
+    assert pages and all("KHÔNG HỢP LỆ" in page for page in pages)
+
+    verification = fake_verification(sample_xml, verdict="VALID")
+    verification["archive"] = {"superseded_by": "eafccd910e1ac2a14068c4407440eb5f"}
+    path = tmp_path / "superseded.pdf"
+    path.write_bytes(render_transcript(sample_xml, verification=verification))
+    text = _text(path)
+    cover = _flat(text.split("\f")[0])
+    assert "HỌC BẠ NÀY ĐÃ BỊ THU HỒI VÀ THAY THẾ" in cover and "eafccd910e1ac2a14068c4407440eb5f" in cover
+    assert all("ĐÃ BỊ THU HỒI" in page for page in text.split("\f")[1:-1])
+
+    valid = tmp_path / "valid.pdf"
+    valid.write_bytes(render_transcript(sample_xml, verification=fake_verification(sample_xml, verdict="VALID")))
+    assert "THU HỒI" not in _text(valid) and "KHÔNG HỢP LỆ" not in _text(valid)
+
+
 def test_tolerates_sparse_and_odd_verification(sample_xml: bytes, tmp_path: Path) -> None:
     odd: dict[str, Any] = {
         "verdict": "INDETERMINATE",
@@ -502,6 +524,7 @@ def test_cli_trust_uses_a_verifier_that_returns_to_dict(sample_xml: bytes, tmp_p
     monkeypatch.setitem(sys.modules, "archiver.verify", module)
     src = tmp_path / "a.xml"
     src.write_bytes(sample_xml)
+    (tmp_path / "trust").mkdir()
     result = CliRunner().invoke(command, [str(src), "--out", str(tmp_path / "o"),
                                           "--trust", str(tmp_path / "trust")])
     assert result.exit_code == 0, result.output

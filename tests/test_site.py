@@ -138,6 +138,13 @@ def test_student_page_content(archive: Path, index: dict) -> None:
     assert "không phải của TSA tin cậy" not in student_page(archive, other).read_text(encoding="utf-8")
     bad = student_page(archive, entry_named(index, "Nguyễn Như Nga")).read_text(encoding="utf-8")
     assert "Không hợp lệ" in bad and "HASH_FAILURE" in bad
+    # the marks of a transcript that did not verify carry a warning where they are shown
+    assert "không được dùng làm căn cứ" in bad and "không được dùng làm căn cứ" not in new_html
+    assert "Học bạ này đã bị thu hồi và thay thế" in old_html
+    # the package link opens its README (what it holds, how to check it)
+    assert f"../../../{old['package']}/data/README.txt" in old_html
+    year = (archive / "site" / "nam" / "0109944_2025-2026.html").read_text(encoding="utf-8")
+    assert 'href="../kiem-duyet.html">3<' in year  # the year's rejected files
 
 
 def test_quarantine_page(archive: Path) -> None:

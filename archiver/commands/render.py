@@ -65,7 +65,7 @@ def _error(path: Path, vi: str, en: str) -> None:
 @click.option("--pdfa", "flavour", type=click.Choice(FLAVOURS), default="3b", show_default=True,
               help="3b: đính kèm XML gốc / attaches the original XML; "
                    "1b: không đính kèm / no attachment.")
-@click.option("--trust", "trust_dir", type=click.Path(path_type=Path, file_okay=False),
+@click.option("--trust", "trust_dir", type=click.Path(exists=True, path_type=Path, file_okay=False),
               default=None,
               help="Thư mục cấu hình tin cậy để xác thực trước khi kết xuất / "
                    "trust folder: verify each file first and show the verdict.")

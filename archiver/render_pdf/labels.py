@@ -53,6 +53,7 @@ NOT_VERIFIED = Verdict(
 )
 
 UNKNOWN_VERDICT_COLOUR = "#555555"
+SUPERSEDED_COLOUR = "#6b3fa0"  # a replaced transcript: kept for the record, not in force
 
 STATUSES: dict[str, tuple[str, str]] = {
     # ETSI EN 319 102-1 main indications -> (label, colour)
@@ -100,11 +101,30 @@ def date_vi(value: str) -> str:
 
 
 def date_long_vi(value: str) -> str:
-    """``2026-06-30`` -> ``ngày 30 tháng 06 năm 2026`` (the form's place-and-date line)."""
+    """``2026-06-30`` -> ``ngày 30 tháng 6 năm 2026`` (the form's place-and-date line).
+    Administrative style (Nghị định 30/2020): a leading zero for days below 10 and for
+    months 1 and 2 only."""
     m = _ISO_DATE.match(value.strip())
     if not m:
         return "ngày … tháng … năm …"
-    return f"ngày {m.group(3)} tháng {m.group(2)} năm {m.group(1)}"
+    month = int(m.group(2))
+    month_text = f"{month:02d}" if month < 3 else str(month)
+    return f"ngày {int(m.group(3)):02d} tháng {month_text} năm {m.group(1)}"
+
+
+def datetime_vn(value: str) -> str:
+    """An instant with any UTC offset, shown in Vietnam time: ``2026-11-25T23:24:11+00:00``
+    -> ``26/11/2026 06:24:11 (UTC+07:00)``. Values it cannot read are shown as they are."""
+    import datetime as dt
+
+    try:
+        when = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        return value
+    if when.tzinfo is None:
+        return datetime_vi(value)
+    when = when.astimezone(dt.timezone(dt.timedelta(hours=7)))
+    return f"{when:%d/%m/%Y %H:%M:%S} (UTC+07:00)"
 
 
 def datetime_vi(value: str, default_offset: str = "+07:00") -> str:

@@ -338,6 +338,37 @@ class _Layout:
             self.subject_names.setdefault(subj.code, subj.name)
         self.signatures = [_dict(s) for s in _list((self.verification or {}).get("signatures"))]
         self.sig_by_id = {_str(s.get("id")): s for s in self.signatures if s.get("id")}
+        # Set by the archive when a later transcript replaces this one (ThayTheCho).
+        self.superseded_by = _str(_dict((self.verification or {}).get("archive")).get("superseded_by"))
+
+    def page_marker(self) -> tuple[str, str] | None:
+        """What every page says in its header when the transcript must not be taken at face
+        value: its verdict unless VALID, and that it was replaced. (text, colour)"""
+        parts, colour = [], self.verdict.colour
+        if self.verdict.code != "VALID":
+            parts.append(self.verdict.label)
+        if self.superseded_by:
+            parts.append(f"ĐÃ BỊ THU HỒI, THAY THẾ BỞI HỌC BẠ {self.superseded_by}")
+            colour = colour if self.verdict.code != "VALID" else labels.SUPERSEDED_COLOUR
+        return (" · ".join(parts), colour) if parts else None
+
+    def superseded_banner(self) -> list[Flowable]:
+        if not self.superseded_by:
+            return []
+        style = ParagraphStyle("sup", parent=self.s.base, fontName=BOLD, fontSize=10.5, leading=13.5,
+                               textColor=colors.white, alignment=TA_CENTER)
+        small = ParagraphStyle("sups", parent=style, fontName=REGULAR, fontSize=8.5, leading=11)
+        table = Table([[Para("HỌC BẠ NÀY ĐÃ BỊ THU HỒI VÀ THAY THẾ", style)],
+                       [self.x.markup("Học bạ thay thế có mã tra cứu {code}; bản này chỉ được giữ để lưu "
+                                      "trữ. (Revoked and superseded.)", small, code=self.superseded_by)]],
+                      colWidths=[BODY_W * 0.8])
+        table.setStyle(TableStyle([
+            ("FONTNAME", (0, 0), (-1, -1), REGULAR),
+            ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor(labels.SUPERSEDED_COLOUR)),
+            ("TOPPADDING", (0, 0), (-1, -1), 3), ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+        ]))
+        table.hAlign = "CENTER"
+        return [Spacer(1, 3 * mm), table]
 
     # -- shared pieces ------------------------------------------------------------------
 
@@ -452,7 +483,7 @@ class _Layout:
                 code=t.replaces.lookup_code, reason=t.replaces.reason or "không ghi")]
         box = self.verdict_box(large=False)
         box.hAlign = "CENTER"
-        story += [Spacer(1, 14 * mm), box]
+        story += [Spacer(1, 14 * mm if not self.superseded_by else 8 * mm), box, *self.superseded_banner()]
         return story
 
     def personal(self) -> list[Flowable]:
@@ -581,7 +612,7 @@ class _Layout:
         block: list[Flowable] = [table, Spacer(1, 3 * mm), self.kv_table([
             ("Tổng số ngày nghỉ học cả năm:", t.days_absent),
             ("Lên lớp / hoàn thành chương trình:", t.promotion),
-            ("Danh hiệu, khen thưởng:", t.title or "Không"),
+            ("Danh hiệu, khen thưởng:", t.title),  # "—" when the XML says nothing
         ], 66 * mm)]
         story.append(KeepTogether(block))
 
@@ -626,9 +657,12 @@ class _Layout:
         def block(role: str, title: str) -> list[Flowable]:
             entry = self.signer_for(role)
             status = self.signature_status(entry.signature_id) if entry else None
+            verified = self.sig_by_id.get(entry.signature_id) if entry else None
             if entry is None:
                 note = "(không có trong danh sách người ký)"
                 colour = labels.UNKNOWN_VERDICT_COLOUR
+            elif verified is not None and verified.get("present", True) is False:
+                note, colour = "(thiếu chữ ký số)", labels.VERDICTS["INVALID"].colour
             elif status:
                 note, colour = f"(đã ký số – {status[0].lower()})", status[1]
             else:
@@ -656,7 +690,7 @@ class _Layout:
             Line("THÔNG TIN XÁC THỰC", s.title),
             Para("Kết quả kiểm tra chữ ký số của tệp XML gốc tại thời điểm lập bản thể hiện "
                       "này", s.subtitle),
-            self.verdict_box(large=True), Spacer(1, 2 * mm),
+            self.verdict_box(large=True), *self.superseded_banner(), Spacer(1, 2 * mm),
         ]
         reasons = [_dict(r) for r in _list((v or {}).get("reasons"))]
         for reason in reasons:
@@ -676,8 +710,7 @@ class _Layout:
             ("Định dạng (hồ sơ):", f"{d.profile.id} – {d.profile.title}"),
         ]
         if v is not None and v.get("validation_time"):
-            info_rows.append(("Thời điểm kiểm tra:",
-                              labels.datetime_vi(_str(v.get("validation_time")), "+00:00")))
+            info_rows.append(("Thời điểm kiểm tra:", labels.datetime_vn(_str(v.get("validation_time")))))
         if v is not None and v.get("software"):
             info_rows.append(("Phần mềm kiểm tra:", _str(v.get("software"))))
         if v is not None and v.get("sha256") and _str(v.get("sha256")).lower() != d.sha256:
@@ -732,8 +765,7 @@ class _Layout:
         s = self.s
         ts = _dict(ts)
         rows: list[tuple[str, object]] = [
-            ("Thời điểm:", labels.datetime_vi(_str(ts.get("time")), "+00:00")
-             if ts.get("time") else "—"),
+            ("Thời điểm:", labels.datetime_vn(_str(ts.get("time"))) if ts.get("time") else "—"),
             ("Đơn vị cấp dấu thời gian:", _str(ts.get("tsa")) or "—"),
         ]
         out: list[Flowable] = [Line("DẤU THỜI GIAN LƯU TRỮ", s.section),
@@ -910,7 +942,7 @@ def _fit(text: str, font: str, size: float, width: float) -> str:
 
 
 def _footer_canvas(footer_left: Sequence[str], header: tuple[str, str],
-                   cover_frame: bool) -> Callable[..., Canvas]:
+                   cover_frame: bool, marker: tuple[str, str] | None = None) -> Callable[..., Canvas]:
     """A canvas class that knows the page count when it draws each footer (page x/y)."""
 
     class FooterCanvas(Canvas):
@@ -945,10 +977,20 @@ def _footer_canvas(footer_left: Sequence[str], header: tuple[str, str],
                 self.setFillColor(GREY)
                 self.setFont(REGULAR, 7.5)
                 left, right = header
-                right = _fit(right, REGULAR, 7.5, BODY_W * 0.55)
-                left = _fit(left, REGULAR, 7.5, BODY_W - stringWidth(right, REGULAR, 7.5) - 12)
                 top = PAGE_H - 9 * mm
-                self.drawString(MARGIN_X, top, left)
+                x = MARGIN_X
+                if marker:  # a page read on its own still says the transcript is not valid
+                    text, colour = marker
+                    text = _fit(text, BOLD, 7.5, BODY_W * 0.6) + "  "
+                    self.setFillColor(colors.HexColor(colour))
+                    self.setFont(BOLD, 7.5)
+                    self.drawString(x, top, text)
+                    x += stringWidth(text, BOLD, 7.5)
+                    self.setFillColor(GREY)
+                    self.setFont(REGULAR, 7.5)
+                right = _fit(right, REGULAR, 7.5, BODY_W * 0.55)
+                left = _fit(left, REGULAR, 7.5, BODY_W - (x - MARGIN_X) - stringWidth(right, REGULAR, 7.5) - 12)
+                self.drawString(x, top, left)
                 self.drawRightString(PAGE_W - MARGIN_X, top, right)
                 self.setStrokeColor(colors.HexColor("#bbbbbb"))
                 self.setLineWidth(0.3)
@@ -1013,7 +1055,8 @@ def build_pdf(data: RenderInput, meta: Mapping[str, str]) -> tuple[bytes, set[st
         saved = rl_config.useA85
         rl_config.useA85 = 0
         try:
-            doc.build(story, canvasmaker=_footer_canvas(footer, header, cover_frame=True))
+            doc.build(story, canvasmaker=_footer_canvas(footer, header, cover_frame=True,
+                                                        marker=layout.page_marker()))
         finally:
             rl_config.useA85 = saved
     return buffer.getvalue(), layout.missing

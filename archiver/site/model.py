@@ -181,12 +181,22 @@ def build_model(index: dict[str, Any]) -> SiteModel:
             "packages": sorted(class_packages.values(), key=lambda p: (int(p.get("version") or 0), p["id"])),
         })
 
+    # Rejected inputs per year: the quarantine package of that year (for this school, or
+    # for no particular school when the archive mixes schools).
+    rejected: Counter[tuple[str, str]] = Counter()
+    for q in index.get("quarantine", []):
+        name = q.get("package", "")
+        package = packages.get(name) or {}
+        # the year is in the package's facts, else in its name (_KiemDuyet_<NamHoc>)
+        year = package.get("school_year") or (name.rsplit("_", 1)[-1] if name.startswith("_KiemDuyet_") else "")
+        rejected[(package.get("school_code", ""), year)] += 1
     years: list[dict[str, Any]] = []
     for (school, year), key in sorted(year_keys.items()):
         members = [c for c in classes if c["school_code"] == school and c["school_year"] == year]
         year_counts: Counter[str] = Counter()
         for c in members:
             year_counts.update(c["counts"])
+        year_counts["REJECTED"] += rejected[(school, year)] + rejected[("", year)]
         years.append({"school_code": school, "school_year": year, "key": key, "url": f"nam/{key}.html",
                       "classes": members, "counts": dict(year_counts),
                       "total": sum(c["total"] for c in members),

@@ -54,9 +54,15 @@ def templates_dir() -> Path:
 
 
 def split_bilingual(text: str) -> tuple[str, str]:
-    """Messages are written ``"tiếng Việt / English"``; the site shows one at a time."""
-    vi, sep, en = (text or "").partition(" / ")
-    return (vi.strip(), en.strip()) if sep else (text or "", text or "")
+    """Messages are written ``"tiếng Việt / English"``, a detail added after " — " in the
+    same way (``"nhãn / label — chi tiết / detail"``); the site shows one language at a time."""
+    vi: list[str] = []
+    en: list[str] = []
+    for segment in (text or "").split(" — "):
+        first, sep, second = segment.partition(" / ")
+        vi.append(first.strip())
+        en.append(second.strip() if sep else first.strip())
+    return " — ".join(vi), " — ".join(en)
 
 
 def verdict_badge(verdict: str) -> Markup:
@@ -226,7 +232,8 @@ def student_context(entry: dict[str, Any], package: dict[str, Any] | None, archi
         "timestamp": {"time": vn_datetime(timestamp.get("time", "")), "tsa": timestamp.get("tsa", ""),
                       "local": bool(timestamp.get("local"))} if timestamp else None,
         "qr": qr_svg(entry.get("lookup_code", "")),
-        "package_href": package_href(package or {"id": entry.get("package", "")}, "").rstrip("/"),
+        # the package's README: what it holds and how to check it by hand
+        "package_href": package_href(package or {"id": entry.get("package", "")}, "data/README.txt"),
         "label_href": quote((package or {}).get("label") or ""),
     }
 

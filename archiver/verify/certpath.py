@@ -65,6 +65,15 @@ class CertificateOutcome:
     checks: dict[str, str] = field(default_factory=dict)
 
 
+_VN = dt.timezone(dt.timedelta(hours=7))
+
+
+def _vn(when: dt.datetime, with_time: bool = False) -> str:
+    """A date for the Vietnamese half of a message: dd/mm/yyyy, in Vietnam time."""
+    local = _utc(when).astimezone(_VN)
+    return f"{local:%d/%m/%Y %H:%M} (giờ Việt Nam)" if with_time else f"{local:%d/%m/%Y}"
+
+
 def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     """Whether ``issuer``'s name and key signed ``cert`` (names alone repeat when a CA renews)."""
     if cert.issuer != issuer.subject:
@@ -250,37 +259,38 @@ class CertificateEvaluator:
             not_before, not_after = _window(c)
             if not_before <= t <= not_after:
                 continue
-            who = "chứng thư người ký / signer certificate" if c is facts.path[0] else \
-                f"CA {c.subject.rfc4514_string()}"
+            # "vi / en" with one separator, so the site can show one language at a time
+            who_vi, who_en = ("chứng thư người ký", "signer certificate") if c is facts.path[0] else \
+                (f"CA {c.subject.rfc4514_string()}",) * 2
             if t < not_before:
                 return result(FAILED, "NOT_YET_VALID",
-                              f"{who}: hiệu lực từ {not_before:%Y-%m-%d}, ký lúc {t:%Y-%m-%d} / "
-                              f"valid from {not_before:%Y-%m-%d}, signed {t:%Y-%m-%d}", "chain")
+                              f"{who_vi}: hiệu lực từ {_vn(not_before)}, ký lúc {_vn(t)} / "
+                              f"{who_en}: valid from {not_before:%Y-%m-%d}, signed {t:%Y-%m-%d}", "chain")
             if t > not_after:
                 return result(FAILED, "EXPIRED",
-                              f"{who}: hết hạn {not_after:%Y-%m-%d}, ký lúc {t:%Y-%m-%d} / "
-                              f"expired {not_after:%Y-%m-%d}, signed {t:%Y-%m-%d}", "chain")
+                              f"{who_vi}: hết hạn {_vn(not_after)}, ký lúc {_vn(t)} / "
+                              f"{who_en}: expired {not_after:%Y-%m-%d}, signed {t:%Y-%m-%d}", "chain")
         if facts.error is not None:
             status, sub, detail = facts.error
             return result(status, sub, detail, "chain")
         for subject, when in facts.ca_revoked:  # a CA revoked before the signing voids what it issued
             if when <= t:
                 return result(FAILED, "REVOKED",
-                              f"CA {subject} bị thu hồi lúc {when:%Y-%m-%d %H:%M} UTC, trước khi ký / "
+                              f"CA {subject} bị thu hồi lúc {_vn(when, True)}, trước khi ký / "
                               "an issuing CA was revoked before the signing time", "revocation")
             if poe is None or poe > when:
                 return result(UNDECIDED, "REVOKED_NO_POE",
-                              f"CA {subject} bị thu hồi lúc {when:%Y-%m-%d %H:%M} UTC, sau khi ký; chưa có "
+                              f"CA {subject} bị thu hồi lúc {_vn(when, True)}, sau khi ký; chưa có "
                               "bằng chứng tồn tại trước đó / an issuing CA was revoked after signing, "
                               "no earlier proof of existence", "revocation")
         if facts.revoked_at is not None:
             if facts.revoked_at <= t:
                 return result(FAILED, "REVOKED",
-                              f"Thu hồi lúc {facts.revoked_at:%Y-%m-%d %H:%M} UTC, trước khi ký / "
+                              f"Thu hồi lúc {_vn(facts.revoked_at, True)}, trước khi ký / "
                               "revoked before the signing time", "revocation")
             if poe is None or poe > facts.revoked_at:
                 return result(UNDECIDED, "REVOKED_NO_POE",
-                              f"Thu hồi lúc {facts.revoked_at:%Y-%m-%d %H:%M} UTC, sau khi ký; chưa có "
+                              f"Thu hồi lúc {_vn(facts.revoked_at, True)}, sau khi ký; chưa có "
                               "bằng chứng tồn tại trước đó / revoked after signing, no earlier proof of existence",
                               "revocation")
         elif not facts.revocation_data and self.revocation_required:
@@ -295,7 +305,7 @@ class CertificateEvaluator:
         expiry = min(_window(c)[1] for c in facts.path)
         if _utc(validation_time) > expiry and (poe is None or poe > expiry):
             return result(UNDECIDED, "OUT_OF_BOUNDS_NO_POE",
-                          f"Chứng thư hết hạn {expiry:%Y-%m-%d}, chưa có bằng chứng tồn tại khi còn hạn / "
+                          f"Chứng thư hết hạn {_vn(expiry)}, chưa có bằng chứng tồn tại khi còn hạn / "
                           "expired before the validation time, no proof of existence while valid",
                           "chain")
         return CertificateOutcome(PASSED, "", "", facts, checks)

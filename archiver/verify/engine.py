@@ -237,6 +237,7 @@ class Verifier:
 
         # The reason for every listed signature that did not pass, in a clerk's words; the
         # same failure of several signatures (an untrusted CA, say) is said once.
+        subject_names = {subject.code: subject.name for subject in profile.subjects}
         failing: dict[tuple[str, str], list[SignatureCheck]] = {}
         for check in report.signatures:
             if check.listed and check.present and check.status != PASSED:
@@ -245,11 +246,12 @@ class Verifier:
             if len(checks) == 1:
                 check = checks[0]
                 rule = profile.signing.roles.get(check.role)
-                who = f"{rule.label if rule else check.role}{' môn ' + check.subject if check.subject else ''}"
+                subject = subject_names.get(check.subject, check.subject)
+                who = f"{rule.label if rule else check.role}{' – ' + subject if subject else ''}"
                 report.reasons.append(Finding(code, f"{check.id} ({who}): {message}"))
             else:
                 report.reasons.append(Finding(
-                    code, f"{len(checks)} chữ ký / signatures ({', '.join(c.id for c in checks)}): {message}"))
+                    code, f"{len(checks)} chữ ký ({', '.join(c.id for c in checks)}): {message}"))
         self._signing_order(report, profile)
         report.verdict = self._verdict(report, listed, missing)
 
@@ -265,10 +267,11 @@ class Verifier:
                 have = {e.subject for e in entries}
                 lacking = [c for c in dict.fromkeys(str(v) for v in tree.xpath(rule.subjects)) if c not in have]
                 if lacking:
+                    names = {subject.code: subject.name for subject in profile.subjects}
                     found.append(Finding(
                         "SIGNER_NOT_LISTED",
-                        f"Danh sách người ký thiếu {rule.label} các môn {', '.join(lacking)} / the signer list "
-                        f"lacks the required {rule.label_en} of subjects {', '.join(lacking)}"))
+                        f"Danh sách người ký thiếu {rule.label} các môn {', '.join(names.get(c, c) for c in lacking)}"
+                        f" / the signer list lacks the required {rule.label_en} of subjects {', '.join(lacking)}"))
             elif not entries:
                 found.append(Finding(
                     "SIGNER_NOT_LISTED",
