@@ -872,11 +872,15 @@ class _Layout:
                     sub = r["sub_indication"]
                     sub_label = labels.SUB_INDICATIONS.get(sub, sub)
                     result += [x.p(sub_label, s.sig), x.p(sub, s.sig_grey)]
-                # The verifier's message often restates the sub-indication ("vi / en");
-                # show it only when it adds something.
-                message_vi = r["message"].partition(" / ")[0].strip().rstrip(".")
-                if r["message"] and message_vi.lower() != sub_label.lower():
-                    result.append(x.p(r["message"], s.sig_grey))
+                # The verifier's message is "label / en — detail / en": the label restates
+                # the sub-indication, so only the detail is added, in Vietnamese (the
+                # column is narrow; the codes above are the language-neutral part).
+                segments = [seg.partition(" / ")[0].strip() for seg in r["message"].split(" — ")]
+                if segments and segments[0].rstrip(".").lower() == sub_label.lower():
+                    segments = segments[1:]
+                for detail in segments:
+                    if detail:
+                        result.append(x.p(detail, s.sig_grey))
             rows.append([Line(str(len(rows)), s.cell_c), who, cert, when, result])
         if len(rows) == 1:
             rows.append(["", x.p("Không có danh sách người ký", s.sig), "", "", ""])
