@@ -104,12 +104,13 @@ class CertificateEvaluator:
         self._crl_der = [c.public_bytes(_DER) for c in trust.crls]
         # Keyed by the certificate and the intermediates its signature supplied: a chain
         # found with one document's KeyInfo must not be reused for another's.
-        self._cache: LruCache[tuple[bytes, ...], CertificateFacts] = LruCache()
+        self._cache: LruCache[tuple[x509.Certificate, frozenset[x509.Certificate]], CertificateFacts] = LruCache()
 
     # -- facts, once per certificate --------------------------------------------------
     def facts(self, cert: x509.Certificate, supplied: list[x509.Certificate],
               signing_time: dt.datetime) -> CertificateFacts:
-        key = (der(cert), *sorted(der(c) for c in supplied if der(c) != der(cert)))
+        # certificates hash and compare by their DER, inside cryptography: no copies made
+        key = (cert, frozenset(c for c in supplied if c != cert))
         found = self._cache.get(key)
         if found is None:
             found = self._validate(cert, supplied, signing_time)
