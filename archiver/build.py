@@ -236,10 +236,15 @@ def _log_new_paths(archive: Path, ingested_files, known: dict[str, frozenset[str
              for sha, f in ingested_files.items() if sha in known
              for path in f.paths if path not in known[sha] and path not in logged.get(sha, ())]
     if lines:
-        with (archive / PATH_LOG).open("a", encoding="utf-8") as fh:
-            fh.writelines(lines)
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            with (archive / PATH_LOG).open("a", encoding="utf-8") as fh:
+                fh.writelines(lines)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            from .fsutil import describe_os_error
+
+            raise ArchiveWriteError(describe_os_error(exc, archive / PATH_LOG)) from None
 
 
 def _pool_map(fn: Callable, jobs: Iterable, pool: ProcessPoolExecutor | None,
@@ -387,6 +392,7 @@ def _build_new(archive: Path, options: BuildOptions, result: BuildResult, curren
     t0 = time.perf_counter()
     stage = progress.stage("package", "Kết xuất PDF/A, đóng gói, đóng dấu thời gian / render, package, timestamp",
                            total=spool.total)
+
     def plan_for(name: str) -> PackagePlan:
         previous = current.get(name)
         members = []

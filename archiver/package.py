@@ -264,10 +264,6 @@ class StartedPackage:
     results: Iterator[PackageMember] | None  # from the pool; None: processed on finishing
 
 
-def write_package(archive: Path, plan: PackagePlan, timestamper, tick: Callable[[], None]) -> WrittenPackage:
-    return finish_package(archive, start_package(archive, plan), timestamper, tick)
-
-
 def start_package(archive: Path, plan: PackagePlan) -> StartedPackage:
     """Stage the package and hand its members to the pool. The build starts the next
     package before it finishes this one, so the workers render while this process
