@@ -242,6 +242,8 @@ def test_search_names_and_codes(archive: Path, index: dict, tab: Recorder) -> No
     page = tab.page
     page.goto((archive / "site" / "index.html").as_uri())
     assert search(page, "Lê Yến Hậu") == ["Lê Yến Hậu", "Lê Yến Hậu"]
+    tags = page.locator("#results .tag").all_inner_texts()  # the pair, each marked for what it is
+    assert sorted(tags) == ["bản thay thế", "đã bị thay thế"]
     assert search(page, "le yen hau") == ["Lê Yến Hậu", "Lê Yến Hậu"]
     assert search(page, unicodedata.normalize("NFD", "Đặng Xuân Cường")) == ["Đặng Xuân Cường"]
     assert search(page, "dang xuan cuong") == ["Đặng Xuân Cường"]
@@ -276,6 +278,7 @@ def test_search_from_query_string_and_english(archive: Path, tab: Recorder) -> N
     page.goto((archive / "site" / "kiem-duyet.html").as_uri())  # the choice is remembered
     assert page.locator("html").get_attribute("lang") == "en"
     assert page.inner_text("h1") == "Quarantine: rejected inputs"
+    assert page.title() == "Quarantine — Digital transcript lookup"
     shot(page, "quarantine-en")
 
 

@@ -180,8 +180,10 @@ def _render_lists(model: SiteModel, out: Path, shared: dict[str, Any]) -> int:
         render("class.html", out / klass["url"], root="../", page="class", title=klass["class_name"], **shared,
                klass=klass, year=next(y for y in model.years if y["key"] == klass["year_key"]))
         pages += 1
-    render("quarantine.html", out / "kiem-duyet.html", root="", page="quarantine", title="", **shared,
+    render("quarantine.html", out / "kiem-duyet.html", root="", page="quarantine", title="Kiểm duyệt",
+           title_en="Quarantine", **shared,
            items=model.quarantine)
-    render("check.html", out / "kiem-tra.html", root="", page="check", title="", **shared,
+    render("check.html", out / "kiem-tra.html", root="", page="check", title="Kiểm tra tệp",
+           title_en="Check a file", **shared,
            hash_prefix=hash_prefix_length(n_hashes))
     return pages + 2

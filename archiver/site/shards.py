@@ -49,8 +49,13 @@ def search_record(entry: dict[str, Any]) -> list[str]:
         entry.get("class_name", ""), entry.get("school_year", ""), entry.get("school_code", ""),
         VERDICT_CODE.get(entry.get("verdict", ""), "?"), entry.get("masked_citizen_id", ""),
         entry.get("student_code", ""), entry.get("lookup_code", ""), entry["url"],
-        "s" if entry.get("superseded_by") else "",
+        _flags(entry),
     ]
+
+
+def _flags(entry: dict[str, Any]) -> str:
+    """``s``: revoked and superseded by another transcript; ``r``: replaces one."""
+    return ("s" if entry.get("superseded_by") else "") + ("r" if entry.get("replaces") else "")
 
 
 _LINE_BREAKS = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
@@ -141,7 +146,7 @@ def _hash_rows(model: SiteModel) -> Iterable[tuple[str, list[str]]]:
                                        entry.get("school_year", ""), entry.get("school_code", ""),
                                        VERDICT_CODE.get(entry.get("verdict", ""), "?"),
                                        entry.get("package", ""), entry["url"],
-                                       "s" if entry.get("superseded_by") else ""]
+                                       _flags(entry)]
     for q in model.quarantine:
         digest = str(q.get("sha256") or "").lower()
         if len(digest) == 64:

@@ -254,6 +254,10 @@
         li.appendChild(document.createTextNode(' '));
         li.appendChild(HB.el('span', 'đã bị thay thế', 'replaced', 'tag'));
       }
+      if (r[R.flags].indexOf('r') >= 0) {
+        li.appendChild(document.createTextNode(' '));
+        li.appendChild(HB.el('span', 'bản thay thế', 'replacement', 'tag'));
+      }
       var meta = document.createElement('p');
       meta.className = 'hit-meta';
       meta.appendChild(HB.el('span', 'Ngày sinh', 'Born'));
