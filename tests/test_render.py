@@ -154,6 +154,9 @@ def test_fonts_all_embedded(rendered: dict[str, Path]) -> None:
             assert font.embedded, f"{font.name} is not embedded"
             assert font.unicode, f"{font.name} has no ToUnicode map"
             assert "NotoSerif" in font.name
+        # ISO 32000-1 9.6.4: each subset has its own six-letter tag
+        tags = [font.name.partition("+")[0] for font in fonts if "+" in font.name]
+        assert len(tags) == len(set(tags)) and all(len(t) == 6 and t.isupper() for t in tags)
 
 
 def test_attachment_is_bit_exact(rendered: dict[str, Path], sample_xml: bytes,

@@ -156,6 +156,36 @@ def _flate_stream(pdf: pikepdf.Pdf, data: bytes) -> pikepdf.Stream:
     return stream
 
 
+_SUBSET_TAG = re.compile(r"^[A-Z]{6}\+")
+
+
+def _distinct_subset_tags(pdf: pikepdf.Pdf) -> None:
+    """Give each embedded font subset its own tag. reportlab names every subset
+    ``AAAAAA+…``; ISO 32000-1 9.6.4 says different subsets in one file shall have
+    different tags. The tag is derived from the font's name and its place in the file, so
+    the output stays deterministic."""
+    taken: set[str] = set()
+    for index, obj in enumerate(pdf.objects):
+        if not isinstance(obj, Dictionary) or obj.get("/Type") != Name.Font or "/BaseFont" not in obj:
+            continue
+        name = str(obj.BaseFont)[1:]
+        if not _SUBSET_TAG.match(name):
+            continue
+        seed = hashlib.sha256(f"{index}:{name}".encode()).digest()
+        counter = 0
+        while True:
+            tag = "".join(chr(ord("A") + b % 26) for b in seed[counter:counter + 6])
+            if tag not in taken:
+                break
+            counter += 1
+        taken.add(tag)
+        renamed = Name("/" + tag + name[6:])
+        obj.BaseFont = renamed
+        descriptor = obj.get("/FontDescriptor")
+        if descriptor is not None and "/FontName" in descriptor:
+            descriptor.FontName = renamed
+
+
 def make_pdfa(pdf_bytes: bytes, meta: PdfMeta, flavour: str,
               attachment: Attachment | None) -> bytes:
     """Add PDF/A metadata, OutputIntent and (3b) the associated original; save deterministically."""
@@ -204,6 +234,7 @@ def make_pdfa(pdf_bytes: bytes, meta: PdfMeta, flavour: str,
             # Readers open the attachments panel, so the clerk sees the original is there.
             pdf.Root.PageMode = Name.UseAttachments
 
+        _distinct_subset_tags(pdf)
         out = io.BytesIO()
         pdf.save(
             out,
