@@ -15,12 +15,12 @@ them to any RFC 3161 tool (``openssl ts -verify -token_in`` accepts them).
 * :func:`check_token` is the one place that judges a token; the HTTP client and
   evidence-record verification both use it.
 
-Transport is plain :mod:`urllib` (no extra HTTP dependency); ASN.1 is asn1crypto's
-``tsp``/``cms`` modules, the same library the evidence records use, and the CMS
-signature and certificate-path checks are pyHanko's (``validate_tst_signed_data``).
-rfc3161ng was not used: it is built on a second ASN.1 stack (pyasn1) plus requests,
-has had no release since 2020, and its token check is RSA-only with no certificate
-path or EKU check, so every part of it we would need is covered better here.
+Requests are built and encoded by rfc3161ng (``make_timestamp_request``). The answer
+is judged here, not by rfc3161ng's own ``check_timestamp``, which is RSA-only and checks
+no certificate path or EKU: the response and token are read with asn1crypto's
+``tsp``/``cms`` modules (the library the evidence records use) and the CMS signature
+and certificate path are checked by pyHanko (``validate_tst_signed_data``). Transport
+is plain :mod:`urllib`, with retries and backoff.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from asn1crypto import algos, cms, core, keys, pem, tsp, x509
+from asn1crypto import cms, core, keys, pem, tsp, x509
 
 __all__ = [
     "LOCAL_TSA_LABEL",
@@ -447,20 +447,14 @@ class HttpTimestamper:
         return f"HttpTimestamper({self.url!r})"
 
     def timestamp(self, digest: bytes) -> bytes:
+        import rfc3161ng
+
         algorithm = _digest_algorithm(digest)
         nonce = secrets.randbits(63) + 1  # positive, never zero
-        request = tsp.TimeStampReq(
-            {
-                "version": "v1",
-                "message_imprint": {
-                    "hash_algorithm": algos.DigestAlgorithm({"algorithm": algorithm}),
-                    "hashed_message": digest,
-                },
-                "nonce": nonce,
-                "cert_req": True,  # the token must carry the TSA certificate
-            }
-        )
-        body = self._post(request.dump())
+        # The request is rfc3161ng's; the token must carry the TSA certificate (certReq).
+        request = rfc3161ng.make_timestamp_request(
+            digest=digest, hashname=algorithm, include_tsa_certificate=True, nonce=nonce)
+        body = self._post(rfc3161ng.encode_timestamp_request(request))
         return self._accept(body, digest, nonce)
 
     def _post(self, payload: bytes) -> bytes:
