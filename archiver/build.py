@@ -209,6 +209,7 @@ def _archived_hashes(current: dict[str, Any]) -> dict[str, frozenset[str]]:
 
 
 PATH_LOG = "input-paths.jsonl"
+PENDING = ".pending"  # complete packages waiting for their timestamp
 
 
 def read_path_log(archive: Path) -> dict[str, list[str]]:
@@ -299,9 +300,11 @@ def build(options: BuildOptions, progress: "Progress | None" = None) -> BuildRes
 
         raise ArchiveWriteError(describe_os_error(exc, archive)) from None
 
-    # What the archive already holds, read from the published packages themselves.
+    _complete_pending(archive, options, result, now)
+    # What the archive already holds, read from the published packages themselves, and
+    # what waits complete in .pending for its timestamp (kept, not to be packaged again).
     current = published_packages(archive)
-    known = _archived_hashes(current)
+    known = _archived_hashes(current) | _archived_hashes(published_packages(archive / PENDING))
 
     # 1. ingest
     stage = progress.stage("ingest", "Đọc tệp đầu vào / ingest")
@@ -340,15 +343,37 @@ def build(options: BuildOptions, progress: "Progress | None" = None) -> BuildRes
             pool.shutdown(cancel_futures=True)  # after a failure, do not render on
     clear_staging(archive)
     current = published_packages(archive)
-    known = _archived_hashes(current)
+    known = _archived_hashes(current) | _archived_hashes(published_packages(archive / PENDING))
     _finish(archive, options, result, current, known, input_paths, now, progress, started)
     return result
+
+
+def _tsa_config(options: BuildOptions):  # -> TsaConfig
+    from .tsa import read_config_file, resolve_tsa_config
+
+    return resolve_tsa_config(
+        options.tsa_url, str(options.tsa_cert) if options.tsa_cert else None, env=os.environ,
+        file_config=read_config_file(Path("archiver.toml")) if Path("archiver.toml").is_file() else None,
+        file_dir=Path.cwd())
+
+
+def _complete_pending(archive: Path, options: BuildOptions, result: BuildResult, now: dt.datetime) -> None:
+    """Packages a down TSA left in ``.pending`` get their timestamp first, when it answers
+    now (they are complete otherwise; their content counts as kept either way)."""
+    from .timestamping import complete_pending
+    from .tsa import make_timestamper
+
+    if not published_packages(archive / PENDING):
+        return
+    stamped = complete_pending(archive, make_timestamper(_tsa_config(options)), tsa_cert=options.tsa_cert, now=now)
+    result.tsa_requests += stamped.tsa_requests
+    result.packages_written += stamped.packages
 
 
 def _build_new(archive: Path, options: BuildOptions, result: BuildResult, current, new_files,
                input_paths, work: Path, settings: VerifySettings, now: dt.datetime,
                progress: "Progress", pool: ProcessPoolExecutor | None) -> None:
-    from .tsa import TsaConfig, make_timestamper, read_config_file, resolve_tsa_config
+    from .tsa import make_timestamper
 
     t0 = time.perf_counter()
     stage = progress.stage("verify", "Kiểm tra chữ ký / verify", total=len(new_files))
@@ -384,10 +409,7 @@ def _build_new(archive: Path, options: BuildOptions, result: BuildResult, curren
                 replaced_by.setdefault(m.replaces, m.lookup_code)
 
     # 4-6. render, package, timestamp: one class at a time, so memory stays flat.
-    config: TsaConfig = resolve_tsa_config(
-        options.tsa_url, str(options.tsa_cert) if options.tsa_cert else None, env=os.environ,
-        file_config=read_config_file(Path("archiver.toml")) if Path("archiver.toml").is_file() else None,
-        file_dir=Path.cwd())
+    config = _tsa_config(options)
     timestamper = make_timestamper(config)
     t0 = time.perf_counter()
     stage = progress.stage("package", "Kết xuất PDF/A, đóng gói, đóng dấu thời gian / render, package, timestamp",
@@ -478,6 +500,7 @@ def _finish(archive: Path, options: BuildOptions, result: BuildResult, current, 
                 result.problems.append(f"site: không tạo được trang tra cứu / the site failed: {exc!r}")
             stage.done()
         result.seconds["site"] = time.perf_counter() - t0
+    result.pending = sorted(set(result.pending) | set(p.name for p in published_packages(archive / PENDING).values()))
     result.seconds["total"] = time.perf_counter() - started
 
 

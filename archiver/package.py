@@ -357,8 +357,7 @@ def _finish_package(archive: Path, started: StartedPackage, timestamper, tick) -
     write_file(staging / "premis.xml", _premis(plan, members, meta, staging))
     from .templating import render_template
 
-    write_file(staging / "README.txt", render_template(
-        "package/README.txt.j2", meta=meta, members=members, labels=VERDICT_LABELS).encode("utf-8"))
+    write_package_readme(staging / "README.txt", meta, len(members))
 
     import bagit
 
@@ -442,19 +441,25 @@ def _package_meta(plan: PackagePlan, members: list[PackageMember], timestamp: di
     }
 
 
-def _write_timestamp(staging: Path, token: bytes, tsa_cert: str | None) -> dict[str, Any]:
+def _write_timestamp(staging: Path, token: bytes, tsa_cert: str | None, name: str = "package") -> dict[str, Any]:
+    """The token, its imprint and the TSA chain in ``data/timestamp/``: ``package.tst``,
+    ``root.sha256.txt``, ``tsa-chain.pem`` for the package's own timestamp, and
+    ``<name>.tst``, ``<name>.root.sha256.txt``, ``<name>.tsa-chain.pem`` for a renewal,
+    so the original stays where the package README says it is."""
     from asn1crypto import cms, tsp
 
     from .tsa import LOCAL_TSA_ORGANIZATION
 
     folder = staging / "timestamp"
     folder.mkdir(exist_ok=True)
-    write_file(folder / "package.tst", token)
+    prefix = "" if name == "package" else f"{name}."
+    token_file, root_file, chain_file = f"{name}.tst", f"{prefix}root.sha256.txt", f"{prefix}tsa-chain.pem"
+    write_file(folder / token_file, token)
     info = cms.ContentInfo.load(token)
     signed = info["content"]
     tst = tsp.TSTInfo.load(signed["encap_content_info"]["content"].parsed.dump())
     imprint = tst["message_imprint"]["hashed_message"].native
-    write_file(folder / "root.sha256.txt", imprint.hex().encode() + b"\n")
+    write_file(folder / root_file, imprint.hex().encode() + b"\n")
     certs = [x509.load_der_x509_certificate(c.chosen.dump()) for c in signed["certificates"] or []]
     local = any(LOCAL_TSA_ORGANIZATION in c.subject.rfc4514_string() for c in certs)
     if tsa_cert:
@@ -468,7 +473,7 @@ def _write_timestamp(staging: Path, token: bytes, tsa_cert: str | None) -> dict[
         root = LocalTimestamper().root_cert
         certs.append(root if isinstance(root, x509.Certificate) else x509.load_der_x509_certificate(root.dump()))
     pem = b"".join(c.public_bytes(Encoding.PEM) for c in certs)
-    write_file(folder / "tsa-chain.pem", pem)
+    write_file(folder / chain_file, pem)
     gen_time = tst["gen_time"].native
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
@@ -482,7 +487,7 @@ def _write_timestamp(staging: Path, token: bytes, tsa_cert: str | None) -> dict[
     signer = next((c for c in certs if is_tsa(c)), certs[0] if certs else None)
     tsa_name = signer.subject.rfc4514_string() if signer else ""
     return {"status": "done", "time": gen_time.isoformat(), "tsa": tsa_name, "local": local,
-            "token": "data/timestamp/package.tst", "root_sha256": imprint.hex()}
+            "token": f"data/timestamp/{token_file}", "root_sha256": imprint.hex()}
 
 
 def _write_trust(staging: Path, report: dict[str, Any]) -> None:
@@ -631,6 +636,15 @@ def _premis(plan: PackagePlan, members: list[PackageMember], meta: dict[str, Any
     etree.SubElement(agent, f"{P}agentType").text = "software"
     etree.SubElement(agent, f"{P}agentVersion").text = __version__
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def write_package_readme(path: Path, meta: dict[str, Any], members: int) -> None:
+    """The package's README (how to check it by hand), from its package.json facts; made
+    again whenever those change (a completed pending timestamp, a renewal)."""
+    from .templating import render_template
+
+    write_file(path, render_template("package/README.txt.j2", meta=meta, members=range(members),
+                                     labels=VERDICT_LABELS).encode("utf-8"))
 
 
 def _trust_role(item: x509.Certificate | x509.CertificateRevocationList) -> str:

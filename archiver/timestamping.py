@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .fsutil import ArchiveWriteError, describe_os_error, new_staging_dir, publish_dir, write_file
-from .package import _write_timestamp, premis_event, published_packages
+from .package import _write_timestamp, premis_event, published_packages, write_package_readme
 
 PENDING = ".pending"
 
@@ -81,6 +81,7 @@ def complete_pending(archive: Path, timestamper, tsa_cert: Path | None = None,
                 m["hashes"]["evidence"] = hashlib.sha256(record).hexdigest()
             meta["timestamp"] = _write_timestamp(data, evidence_tokens(records[0])[0], str(tsa_cert) if tsa_cert else None)
             write_file(data / "package.json", json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8"))
+            write_package_readme(data / "README.txt", meta, len(members))
             _premis_event(data, "message digest calculation",
                           "Dấu thời gian RFC 3161 bổ sung cho gói đang chờ / pending timestamp completed", now)
             _rebag(folder, {"Timestamp-Status": "local" if meta["timestamp"].get("local") else "tsa"})
@@ -91,6 +92,23 @@ def complete_pending(archive: Path, timestamper, tsa_cert: Path | None = None,
             raise ArchiveWriteError(describe_os_error(exc, folder)) from None
         result.packages.append(folder.name)
     return result
+
+
+def _broken_records(pkg, members, records: list[bytes]) -> list[str]:
+    """Stems of members whose evidence record does not verify over their data."""
+    from .evidence import EvidenceError, verify_evidence
+
+    broken = []
+    for m, record in zip(members, records):
+        try:
+            objects = [(pkg.path / m.files[k]).read_bytes() for k in ("xml", "original", "report_json", "validation")
+                       if k in m.files]
+            check = verify_evidence(objects, record)
+            if not (check.hash_chain_intact and check.signatures_valid):
+                broken.append(m.stem)
+        except (OSError, EvidenceError):
+            broken.append(m.stem)
+    return broken
 
 
 def renew_archive(archive: Path, timestamper, tsa_cert: Path | None = None,
@@ -107,6 +125,11 @@ def renew_archive(archive: Path, timestamper, tsa_cert: Path | None = None,
         if not with_evidence:
             continue
         old = [(pkg.path / m.files["evidence"]).read_bytes() for m in with_evidence]
+        broken = _broken_records(pkg, with_evidence, old)
+        if broken:  # renewing would vouch for records that no longer prove anything
+            result.problems.append(f"{pkg.name}: không gia hạn, hồ sơ bằng chứng không khớp dữ liệu / not renewed, "
+                                   f"evidence records do not verify: {', '.join(broken[:5])}; run `archiver check`")
+            continue
         try:
             renewed = renew(old, timestamper)
         except TimestampError as exc:
@@ -129,12 +152,14 @@ def renew_archive(archive: Path, timestamper, tsa_cert: Path | None = None,
             for entry in meta["members"]:
                 if entry["stem"] in by_stem:
                     entry["hashes"]["evidence"] = by_stem[entry["stem"]].hashes["evidence"]
-            renewal = _write_timestamp(data, evidence_tokens(renewed[0])[-1], str(tsa_cert) if tsa_cert else None)
+            renewal = _write_timestamp(data, evidence_tokens(renewed[0])[-1], str(tsa_cert) if tsa_cert else None,
+                                       name=f"renewal-{len(meta.get('renewals', [])) + 1}")
             renewal["status"] = "done"
             meta["renewals"] = [*meta.get("renewals", []), renewal]
             meta.update(package_id=name, version=pkg.version + 1, previous_version=pkg.name,
                         created=now.isoformat(timespec="seconds"))
             write_file(data / "package.json", json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8"))
+            write_package_readme(data / "README.txt", meta, len(meta["members"]))
             _premis_event(data, "message digest calculation",
                           "Gia hạn dấu thời gian hồ sơ bằng chứng (RFC 4998 mục 5.2) / evidence records "
                           f"renewed; previous version {pkg.name}", now)

@@ -442,3 +442,22 @@ def test_evidence_verify_takes_a_transcript_and_its_record_or_a_whole_package(ar
     broken = CliRunner().invoke(evidence, ["verify", str(copy)])
     assert broken.exit_code == 1 and member["stem"] in broken.output and f"{n - 1}/{n}" in broken.output
     assert CliRunner().invoke(evidence, ["verify", str(xml)]).exit_code == 2  # which record?
+
+
+def test_check_says_why_an_evidence_record_fails(archive: Path, tmp_path: Path):
+    """Records swapped between two transcripts, with the bag's manifests made again (so
+    only the evidence can tell): check names both and says what is wrong."""
+    import bagit
+
+    copy = tmp_path / "copy"
+    shutil.copytree(archive, copy)
+    bag = copy / "0109944_2025-2026_8A1"
+    first, second = members(bag)[:2]
+    a, b = bag / first["files"]["evidence"], bag / second["files"]["evidence"]
+    data_a, data_b = a.read_bytes(), b.read_bytes()
+    a.write_bytes(data_b)
+    b.write_bytes(data_a)
+    bagit.Bag(str(bag)).save(manifests=True)
+    problems = [p for p in check_archive(copy).problems if "evidence record does not verify" in p]
+    assert {first["stem"], second["stem"]} <= {p.split("/")[1].split(":")[0] for p in problems}
+    assert all(p.split("does not verify: ", 1)[1].strip() for p in problems)

@@ -74,6 +74,23 @@ def test_tsa_failure_leaves_packages_pending_then_completed(tsa_server: TsaServe
         assert openssl_verify(bag).returncode == 0
 
 
+def test_rebuilding_while_the_tsa_is_down_keeps_waiting_then_completes(tsa_server: TsaServer, tmp_path: Path):
+    """The build says to rerun when the TSA is up: a rerun while it is still down archives
+    nothing twice, says why it waits, and the rerun with a working TSA completes it."""
+    out = tmp_path / "archive"
+    down = build_args(out, tsa_server.url("garbage"), tsa_server.pki.ca_cert)
+    assert cli(*down).exit_code == 1
+    again = cli(*down)
+    assert again.exit_code == 1 and "not archived" not in again.output
+    assert tsa_server.url("garbage") in again.output  # the cause, with the URL
+    assert len(list((out / ".pending").iterdir())) == 2 and bags(out) == []
+    up = cli(*build_args(out, tsa_server.url(), tsa_server.pki.ca_cert))
+    assert up.exit_code == 0, up.output
+    assert not any((out / ".pending").iterdir()) and len(bags(out)) == 2
+    result = check_archive(out)
+    assert result.ok, result.problems
+
+
 def test_renewal_makes_a_new_version_whose_records_carry_two_timestamps(tsa_server: TsaServer, tmp_path: Path):
     out = tmp_path / "archive"
     assert cli(*build_args(out, tsa_server.url(), tsa_server.pki.ca_cert)).exit_code == 0
@@ -91,3 +108,20 @@ def test_renewal_makes_a_new_version_whose_records_carry_two_timestamps(tsa_serv
     assert check_archive(out).ok
     index = json.loads((out / "index.json").read_text(encoding="utf-8"))
     assert all(p["id"].endswith("_v2") for p in index["packages"])
+    # the package's own timestamp stays where its README says; the renewal sits beside it
+    v1 = out / sorted(before)[0]
+    ts1, ts2 = v1 / "data" / "timestamp", v2 / "data" / "timestamp"
+    assert (ts2 / "package.tst").read_bytes() == (ts1 / "package.tst").read_bytes()
+    assert (ts2 / "root.sha256.txt").read_text() == (ts1 / "root.sha256.txt").read_text()
+    assert (ts2 / "renewal-1.tst").is_file() and meta["renewals"][0]["token"] == "data/timestamp/renewal-1.tst"
+    assert openssl_verify(v2).returncode == 0
+    assert v2.name in (v2 / "data" / "README.txt").read_text(encoding="utf-8")  # made again for v2
+
+    # a package whose records no longer match its data is not renewed
+    broken = out / sorted(before)[1]
+    broken = max((b for b in bags(out) if b.name.startswith(broken.name)), key=lambda b: b.name)
+    m = json.loads((broken / "data" / "package.json").read_text(encoding="utf-8"))["members"][0]
+    report = broken / m["files"]["report_json"]
+    report.write_bytes(report.read_bytes() + b" ")
+    again = cli("renew", str(out), "--tsa-url", tsa_server.url(), "--tsa-cert", str(tsa_server.pki.ca_cert))
+    assert "not renewed" in again.output and m["stem"] in again.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.markup import escape
 from rich.table import Table
 
 from ..verify.report import VERDICT_LABELS
@@ -43,6 +44,17 @@ class RichProgress:
             self.bars.update(self.task, total=task.completed, completed=task.completed)
 
 
+def _pending_reason(folder) -> str:
+    """Why a package waits: the TSA error kept in its package.json."""
+    import json
+
+    try:
+        meta = json.loads((folder / "data" / "package.json").read_text(encoding="utf-8"))
+        return str(meta.get("timestamp", {}).get("error", ""))
+    except (OSError, ValueError, AttributeError):
+        return ""
+
+
 def print_summary(console: Console, result) -> None:
     table = Table(title="Kết quả theo lớp / per class", header_style="bold")
     table.add_column("Gói / package", no_wrap=True)
@@ -61,8 +73,13 @@ def print_summary(console: Console, result) -> None:
         f"gói ghi / packages written: {len(result.packages_written)} · "
         f"yêu cầu TSA / TSA requests: {result.tsa_requests}")
     for name in result.pending:
-        console.print(f"[yellow]Chờ dấu thời gian / pending timestamp:[/] {name} "
-                      "(chạy lại khi TSA hoạt động / rerun when the TSA is up)")
+        why = _pending_reason(result.archive / ".pending" / name)
+        console.print(f"[yellow]Chờ dấu thời gian / pending timestamp:[/] {escape(name)}"
+                      + (f" — {escape(why)}" if why else ""))
+    if result.pending:
+        console.print("Gói đầy đủ, đang chờ trong .pending; chạy lại `archiver build` hoặc `archiver timestamp "
+                      "--pending` khi TSA hoạt động / the packages are complete in .pending: rerun the build, or "
+                      "`archiver timestamp --pending`, when the TSA answers", markup=False)
     for problem in result.problems:
         console.print(f"[red]Vấn đề / problem:[/] {problem}")
     site = result.archive / "site" / "index.html"
