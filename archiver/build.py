@@ -348,6 +348,29 @@ def build(options: BuildOptions, progress: "Progress | None" = None) -> BuildRes
     return result
 
 
+class _GivesUpOnce:
+    """A timestamper that, once its TSA was unreachable after all retries, fails the next
+    packages at once: they wait in .pending all the same, without a minute of retries each."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.down: Exception | None = None
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def timestamp(self, digest: bytes) -> bytes:
+        from .tsa import TsaUnavailable
+
+        if self.down is not None:
+            raise self.down
+        try:
+            return self.inner.timestamp(digest)
+        except TsaUnavailable as exc:
+            self.down = exc
+            raise
+
+
 def _tsa_config(options: BuildOptions):  # -> TsaConfig
     from .tsa import read_config_file, resolve_tsa_config
 
@@ -410,7 +433,7 @@ def _build_new(archive: Path, options: BuildOptions, result: BuildResult, curren
 
     # 4-6. render, package, timestamp: one class at a time, so memory stays flat.
     config = _tsa_config(options)
-    timestamper = make_timestamper(config)
+    timestamper = _GivesUpOnce(make_timestamper(config))
     t0 = time.perf_counter()
     stage = progress.stage("package", "Kết xuất PDF/A, đóng gói, đóng dấu thời gian / render, package, timestamp",
                            total=spool.total)

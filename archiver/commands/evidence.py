@@ -93,7 +93,10 @@ def verify_cmd(
     except (EvidenceError, TimestampError) as exc:
         raise click.ClickException(f"{ers_path}: {exc}") from exc
     _print_check(ers_path, result)
-    good = result.ok and (result.trusted or not require_trusted)
+    good = _good(result, trust_path, require_trusted)
+    if trust_path is None and good and not result.trusted and not result.local:
+        click.echo("Lưu ý / note: TSA chưa được đối chiếu với danh sách tin cậy; thêm --trust <chứng thư CA của TSA> "
+                   "/ the TSA was not checked against a trust list: add --trust")
     if result.ok and not good:
         click.echo("Yêu cầu TSA tin cậy (--require-trusted) / a trusted TSA is required: KHÔNG ĐẠT")
     click.echo(
@@ -105,6 +108,17 @@ def verify_cmd(
         )
     )
     click.get_current_context().exit(0 if good else 1)
+
+
+def _good(result: EvidenceCheck, trust_path: Path | None, require_trusted: bool) -> bool:
+    """Verified: the data, the hash tree and every token are sound. Whether the TSA is
+    trusted is decided only when a trust list is given (--trust), or demanded."""
+    if require_trusted:
+        return result.ok and result.trusted
+    if trust_path is None:
+        return (bool(result.timestamps) and not result.problems and result.hash_chain_intact
+                and result.signatures_valid and result.eku_ok)
+    return result.ok
 
 
 def _package_member(ers_path: Path) -> tuple[Path, dict] | None:
@@ -164,9 +178,10 @@ def _verify_package(folder: Path, trust_path: Path | None, require_trusted: bool
             continue
         checked += 1
         first = first or result
-        if not (result.ok and (result.trusted or not require_trusted)):
+        if not _good(result, trust_path, require_trusted):
             failed += 1
-            reasons = "; ".join([*result.problems, *(p for t in result.timestamps for p in t.problems)])
+            reasons = "; ".join(dict.fromkeys([*result.problems, *(p for t in result.timestamps for p in t.problems
+                                                                    if p != LOCAL_TSA_LABEL)]))
             click.echo(click.style(f"  {label}: KHÔNG HỢP LỆ / NOT VERIFIED — {reasons}", fg="red"))
     if checked == 0:
         raise click.ClickException(f"{folder}: gói không có hồ sơ bằng chứng / the package has no evidence records "
