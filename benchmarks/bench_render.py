@@ -23,7 +23,7 @@ from lxml import etree
 from archiver.render import render_transcript
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_XML = REPO.parent / "shared" / "spec" / "sample-transcript.xml"
+DEFAULT_XML = REPO / "fixtures" / "spec" / "sample-transcript.xml"  # the spec's example, copied
 
 
 def fake_verification(xml: bytes) -> dict[str, Any]:
