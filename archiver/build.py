@@ -292,6 +292,7 @@ def build(options: BuildOptions, progress: "Progress | None" = None) -> BuildRes
         trust_dir=str(options.trust_dir) if options.trust_dir else None,
         profile_id=options.profile_id, validation_time=now.astimezone(dt.timezone.utc))
     settings.build()  # a bad trust folder or profile fails here, before anything is written
+    _tsa_config(options)  # so does a TSA setting that cannot work
     try:
         archive.mkdir(parents=True, exist_ok=True)
         clear_staging(archive)

@@ -815,6 +815,9 @@ def resolve_tsa_config(
             chosen_url, url_source = str(value), source
             break
     else:
+        if cert:  # a certificate for a TSA that was not named: say so rather than go local
+            raise TsaConfigError("--tsa-cert was given without --tsa-url (or ARCHIVER_TSA_URL, or [tsa] url in "
+                                 "archiver.toml): name the TSA, or leave both out for the local TSA")
         return TsaConfig(url=None, cert=None, source="local TSA (no TSA configured)")
     chosen_cert = cert or env.get("ARCHIVER_TSA_CERT") or file_cert
     return TsaConfig(

@@ -247,6 +247,9 @@ def test_config_precedence() -> None:
     local = resolve_tsa_config(env={}, file_config={})
     assert local.is_local and local.cert is None
 
+    with pytest.raises(TsaConfigError, match="without --tsa-url"):  # not a silent fall back to local
+        resolve_tsa_config(None, "/cli.pem", env={}, file_config={})
+
 
 def test_config_file_reading(tmp_path: Path) -> None:
     assert read_config_file(tmp_path / "missing.toml") == {}

@@ -41,6 +41,7 @@ def command(inputs: tuple[Path, ...], out: Path, trust_dir: Path | None, profile
     import os
 
     from rich.console import Console
+    from rich.markup import escape
 
     from ..build import BuildOptions, build
     from ..fsutil import ArchiveWriteError
@@ -52,7 +53,7 @@ def command(inputs: tuple[Path, ...], out: Path, trust_dir: Path | None, profile
     errors = Console(highlight=False, stderr=True)
 
     def usage(message: str) -> None:
-        errors.print(f"[bold red]Lỗi / error:[/] {message}")
+        errors.print(f"[bold red]Lỗi / error:[/] {escape(message)}")
         sys.exit(2)
 
     if trust_dir is None and not no_trust:
@@ -74,7 +75,7 @@ def command(inputs: tuple[Path, ...], out: Path, trust_dir: Path | None, profile
     except (TrustConfigError, ProfileError, TimestampError) as exc:
         usage(f"cấu hình / configuration: {exc}")
     except ArchiveWriteError as exc:
-        errors.print(f"[bold red]Dừng lại / stopped:[/] {exc}")
+        errors.print(f"[bold red]Dừng lại / stopped:[/] {escape(str(exc))}")
         sys.exit(1)
     print_summary(console, result)
     if not result.complete:
