@@ -31,7 +31,8 @@ the order of siblings never has to be recorded.
 *Reduced hash tree* (per item, ``ArchiveTimeStamp.reducedHashtree``): list 1 holds
 the hashes of all the item's data objects (for a single-object item: its hash and its
 first sibling); each further list holds the one sibling met on the way up (levels where
-the node moved up alone add no list). Verification (section 4.3): every data object's
+the node moved up alone add no list). A tree of one single-object item has no reduced
+tree at all: the token's imprint is that object's hash. Verification (section 4.3): every data object's
 hash must be in list 1; hash list 1 (a list of one value is carried up as it is), then
 for each further list add the running value, sort, concatenate, hash; the result must
 equal the token's imprint.
@@ -295,8 +296,8 @@ def _build_tree(groups: Sequence[Sequence[bytes]], algorithm: str) -> _Tree:
                 else:  # single-object item: list 1 = its hash and its first sibling
                     lists.append(sorted((level[pos], level[sibling])))
             pos >>= 1
-        if not lists:  # a lone single-object item: the root is its hash
-            lists.append([leaves[item]])
+        # A lone single-object item keeps no reduced tree: the token covers its hash
+        # directly (RFC 4998 4.3 would hash even a one-value list once more).
     return _Tree(root=levels[-1][0], reduced=reduced)
 
 
@@ -414,17 +415,10 @@ def _algorithm_ids(algorithms: tuple[str, ...]) -> DigestAlgorithms:
 
 
 def _make_ats(algorithm: str, tree: list[list[bytes]], token: cms.ContentInfo) -> ArchiveTimeStamp:
-    return _frozen(
-        ArchiveTimeStamp(
-            {
-                "digest_algorithm": _algorithm_id(algorithm),
-                "reduced_hashtree": _frozen(
-                    ReducedHashtree([PartialHashtree(lst) for lst in tree])
-                ),
-                "time_stamp": token,
-            }
-        )
-    )
+    fields: dict[str, object] = {"digest_algorithm": _algorithm_id(algorithm), "time_stamp": token}
+    if tree:  # absent for a tree of one single-object item
+        fields["reduced_hashtree"] = _frozen(ReducedHashtree([PartialHashtree(lst) for lst in tree]))
+    return _frozen(ArchiveTimeStamp(fields))
 
 
 def _make_record(

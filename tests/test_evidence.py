@@ -122,6 +122,22 @@ def test_tree_shapes(local_tsa: LocalTimestamper, count: int) -> None:
         assert not verify_evidence(items[0], records[1]).hash_chain_intact
 
 
+def test_a_lone_single_object_item_has_no_reduced_tree(local_tsa: LocalTimestamper) -> None:
+    """RFC 4998 4.3 hashes every list of the reduced tree, even a list of one value; so a
+    tree of one single-object item carries no reducedHashtree and the token's imprint is
+    the object's own hash, which a strict verifier and ours both accept."""
+    from archiver.evidence import EvidenceRecord
+
+    data = b"a single data object"
+    (record,) = build_evidence([[data]], local_tsa)
+    assert verify_evidence([data], record).hash_chain_intact
+    ats = EvidenceRecord.load(record)["archive_time_stamp_sequence"][0][0]
+    assert not ats["reduced_hashtree"]
+    two = EvidenceRecord.load(build_evidence([[data], [b"another"]], local_tsa)[0])
+    assert two["archive_time_stamp_sequence"][0][0]["reduced_hashtree"].native == [
+        sorted([hashlib.sha256(data).digest(), hashlib.sha256(b"another").digest()])]
+
+
 def test_prehashed_digests_give_the_same_records(local_tsa: LocalTimestamper) -> None:
     items = [transcript(n) for n in range(3)]
     digests = [[hashlib.sha256(d).digest() for d in item] for item in items]
