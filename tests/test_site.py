@@ -274,6 +274,7 @@ def test_search_from_query_string_and_english(archive: Path, tab: Recorder) -> N
     page.click("#lang-toggle")
     assert page.locator("html").get_attribute("lang") == "en"
     assert page.inner_text("#search-title") == "Look up a student"
+    assert page.locator("svg.chart").first.get_attribute("aria-label").startswith("Valid: ")
     assert "Indeterminate" in page.inner_text("#results")
     page.goto((archive / "site" / "kiem-duyet.html").as_uri())  # the choice is remembered
     assert page.locator("html").get_attribute("lang") == "en"

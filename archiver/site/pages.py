@@ -65,6 +65,14 @@ def split_bilingual(text: str) -> tuple[str, str]:
     return " — ".join(vi), " — ".join(en)
 
 
+GENDER_EN = {"Nam": "Male", "Nữ": "Female"}
+
+
+def gender(value: str) -> Markup:
+    """The gender as the transcript says it, with its English for the language switch."""
+    return Markup('<span data-en="{en}">{vi}</span>').format(vi=value, en=GENDER_EN.get(value, value))
+
+
 def verdict_badge(verdict: str) -> Markup:
     vi, en, sign = VERDICT_TEXT.get(verdict, (verdict or "—", verdict or "—", "•"))
     return Markup('<span class="badge v-{cls}"><span aria-hidden="true">{sign}</span> '
@@ -78,7 +86,7 @@ def _environment() -> jinja2.Environment:
         autoescape=True,  # every template is HTML; names and reasons are untrusted data
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
     )
-    env.filters.update(vndate=vn_date, vntime=vn_datetime, mask=mask_citizen_id, badge=verdict_badge,
+    env.filters.update(vndate=vn_date, vntime=vn_datetime, mask=mask_citizen_id, badge=verdict_badge, gender=gender,
                        bilingual=split_bilingual)
     env.globals.update(VERDICT_TEXT=VERDICT_TEXT, VERDICTS=VERDICTS, STATUS_TEXT=STATUS_TEXT,
                        LOCAL_TSA_LABEL=LOCAL_TSA_LABEL, LOCAL_TSA_LABEL_VI=LOCAL_TSA_LABEL_VI)
@@ -125,9 +133,11 @@ def verdict_chart(counts: dict[str, int]) -> Markup:
             tx=label_w + w + 6, ty=y + bar_h - 6, n=n))
     height = len(VERDICTS) * (bar_h + gap) - gap
     summary = ", ".join(f"{VERDICT_TEXT[v][0]}: {counts.get(v, 0)}" for v in VERDICTS)
+    summary_en = ", ".join(f"{VERDICT_TEXT[v][1]}: {counts.get(v, 0)}" for v in VERDICTS)
     return Markup('<svg class="chart" viewBox="0 0 {vw} {vh}" width="{vw}" height="{vh}" role="img" '
-                  'aria-label="{summary}"><title>{summary}</title>{rows}</svg>').format(
-        vw=label_w + width + 60, vh=height, summary=summary, rows=Markup("").join(rows))
+                  'aria-label="{summary}" data-en-label="{summary_en}"><title data-en="{summary_en}">{summary}'
+                  '</title>{rows}</svg>').format(
+        vw=label_w + width + 60, vh=height, summary=summary, summary_en=summary_en, rows=Markup("").join(rows))
 
 
 def qr_svg(code: str) -> Markup:
