@@ -292,7 +292,7 @@ def build(options: BuildOptions, progress: "Progress | None" = None) -> BuildRes
         trust_dir=str(options.trust_dir) if options.trust_dir else None,
         profile_id=options.profile_id, validation_time=now.astimezone(dt.timezone.utc))
     settings.build()  # a bad trust folder or profile fails here, before anything is written
-    _tsa_config(options)  # so does a TSA setting that cannot work
+    tsa_config = _tsa_config(options)  # so does a TSA setting that cannot work
     try:
         archive.mkdir(parents=True, exist_ok=True)
         clear_staging(archive)
@@ -301,7 +301,7 @@ def build(options: BuildOptions, progress: "Progress | None" = None) -> BuildRes
 
         raise ArchiveWriteError(describe_os_error(exc, archive)) from None
 
-    _complete_pending(archive, options, result, now)
+    _complete_pending(archive, tsa_config, options, result, now)
     # What the archive already holds, read from the published packages themselves, and
     # what waits complete in .pending for its timestamp (kept, not to be packaged again).
     current = published_packages(archive)
@@ -337,8 +337,8 @@ def build(options: BuildOptions, progress: "Progress | None" = None) -> BuildRes
     if pool is None:
         _init_worker(settings)
     try:
-        _build_new(archive, options, result, current, new_files, input_paths, work, settings, now,
-                   progress, pool)
+        _build_new(archive, options, result, current, new_files, input_paths, work, settings, tsa_config,
+                   now, progress, pool)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)  # after a failure, do not render on
@@ -381,7 +381,7 @@ def _tsa_config(options: BuildOptions):  # -> TsaConfig
         file_dir=Path.cwd())
 
 
-def _complete_pending(archive: Path, options: BuildOptions, result: BuildResult, now: dt.datetime) -> None:
+def _complete_pending(archive: Path, config, options: BuildOptions, result: BuildResult, now: dt.datetime) -> None:
     """Packages a down TSA left in ``.pending`` get their timestamp first, when it answers
     now (they are complete otherwise; their content counts as kept either way)."""
     from .timestamping import complete_pending
@@ -389,13 +389,13 @@ def _complete_pending(archive: Path, options: BuildOptions, result: BuildResult,
 
     if not published_packages(archive / PENDING):
         return
-    stamped = complete_pending(archive, make_timestamper(_tsa_config(options)), tsa_cert=options.tsa_cert, now=now)
+    stamped = complete_pending(archive, make_timestamper(config), tsa_cert=options.tsa_cert, now=now)
     result.tsa_requests += stamped.tsa_requests
     result.packages_written += stamped.packages
 
 
 def _build_new(archive: Path, options: BuildOptions, result: BuildResult, current, new_files,
-               input_paths, work: Path, settings: VerifySettings, now: dt.datetime,
+               input_paths, work: Path, settings: VerifySettings, config, now: dt.datetime,
                progress: "Progress", pool: ProcessPoolExecutor | None) -> None:
     from .tsa import make_timestamper
 
@@ -433,7 +433,6 @@ def _build_new(archive: Path, options: BuildOptions, result: BuildResult, curren
                 replaced_by.setdefault(m.replaces, m.lookup_code)
 
     # 4-6. render, package, timestamp: one class at a time, so memory stays flat.
-    config = _tsa_config(options)
     timestamper = _GivesUpOnce(make_timestamper(config))
     t0 = time.perf_counter()
     stage = progress.stage("package", "Kết xuất PDF/A, đóng gói, đóng dấu thời gian / render, package, timestamp",

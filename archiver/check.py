@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .jsonstream import load_object
-from .tsa import LOCAL_TSA_LABEL
 from .package import VERDICT_ORDER, published_packages
 
 
@@ -105,11 +104,9 @@ def _check_archive(archive: Path, *, evidence: bool, progress) -> CheckResult:
                     # Offline, without a TSA trust list, "trusted" cannot be decided; all the
                     # rest (the data, the hash tree, each token's signature and EKU) can.
                     if not (check.hash_chain_intact and check.signatures_valid and check.eku_ok):
-                        reasons = [*check.problems,
-                                   *(p for t in check.timestamps for p in t.problems if p != LOCAL_TSA_LABEL)]
                         result.problems.append(
                             f"{label}: hồ sơ bằng chứng không khớp / evidence record does not verify: "
-                            + ("; ".join(dict.fromkeys(reasons)) or "chuỗi băm hỏng / broken hash chain"))
+                            + ("; ".join(check.reasons) or "chuỗi băm hỏng / broken hash chain"))
                 except (EvidenceError, OSError) as exc:
                     result.problems.append(f"{label}: hồ sơ bằng chứng hỏng / evidence record unreadable: {exc}")
             elif evidence and not meta.get("quarantine") and meta.get("timestamp", {}).get("status") == "done":

@@ -223,6 +223,13 @@ class EvidenceCheck:
         return bool(self.timestamps) and all(t.ok for t in self.timestamps) and not self.problems
 
     @property
+    def reasons(self) -> list[str]:
+        """Every problem found, record-level and per timestamp, once each; "local
+        timestamp" is a label (``local_label``), not a problem."""
+        found = [*self.problems, *(p for t in self.timestamps for p in t.problems if p != LOCAL_TSA_LABEL)]
+        return list(dict.fromkeys(found))
+
+    @property
     def local_label(self) -> str | None:
         """Vietnamese / English warning for records resting on a local timestamp."""
         return f"{LOCAL_TSA_LABEL_VI} ({LOCAL_TSA_LABEL})" if self.local else None

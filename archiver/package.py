@@ -15,7 +15,7 @@ import json
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -34,6 +34,18 @@ from .fsutil import (
 from .verify.report import REJECTED, VERDICT_LABELS
 
 QUARANTINE_PREFIX = "_KiemDuyet_"
+
+
+def item_kinds(files: Mapping[str, str]) -> list[str]:
+    """The member's data objects that its evidence record covers, in order: the original
+    (``xml``, or ``original`` in a quarantine), its report JSON, its validation data.
+    ``files`` is the member's ``files`` or ``hashes`` mapping."""
+    return [k for k in ("xml" if "xml" in files else "original", "report_json", "validation") if k in files]
+
+
+def item_objects(folder: Path, files: Mapping[str, str]) -> list[bytes]:
+    """The bytes of those data objects, read from the package ``folder``."""
+    return [(folder / files[k]).read_bytes() for k in item_kinds(files)]
 PACKAGE_SCHEMA = "archiver.package/1"
 VERDICT_ORDER = ("VALID", "INVALID", "INDETERMINATE", "REJECTED")
 
@@ -331,8 +343,7 @@ def _finish_package(archive: Path, started: StartedPackage, timestamper, tick) -
     members.sort(key=lambda m: (m.name, m.stem))
 
     # Timestamp: one request for the whole package, over each member's three objects.
-    items = [[bytes.fromhex(m.hashes[k]) for k in ("xml" if "xml" in m.hashes else "original",
-                                                   "report_json", "validation")] for m in members]
+    items = [[bytes.fromhex(m.hashes[k]) for k in item_kinds(m.hashes)] for m in members]
     tsa_requests = 0
     pending = False
     timestamp_meta: dict[str, Any] = {}
@@ -355,8 +366,6 @@ def _finish_package(archive: Path, started: StartedPackage, timestamper, tick) -
     write_file(staging / "package.json", json.dumps(
         {**meta, "members": [asdict(m) for m in members]}, ensure_ascii=False, indent=1).encode("utf-8"))
     write_file(staging / "premis.xml", _premis(plan, members, meta, staging))
-    from .templating import render_template
-
     write_package_readme(staging / "README.txt", meta, len(members))
 
     import bagit

@@ -105,6 +105,11 @@ class Profile:
         parser = etree.XMLParser(resolve_entities=False, no_network=True)
         return etree.XMLSchema(etree.parse(str(self.path / self.schema_file), parser))
 
+    @cached_property
+    def subject_names(self) -> Mapping[str, str]:
+        """Subject code -> name, for messages and renderings."""
+        return {subject.code: subject.name for subject in self.subjects}
+
     def field_path(self, name: str) -> str:
         value = self.fields.get(name)
         if not isinstance(value, str):

@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .fsutil import ArchiveWriteError, describe_os_error, new_staging_dir, publish_dir, write_file
-from .package import _write_timestamp, premis_event, published_packages, write_package_readme
+from .package import (
+    _write_timestamp,
+    item_kinds,
+    item_objects,
+    premis_event,
+    published_packages,
+    write_package_readme,
+)
 
 PENDING = ".pending"
 
@@ -61,8 +68,7 @@ def complete_pending(archive: Path, timestamper, tsa_cert: Path | None = None,
         data = folder / "data"
         meta = json.loads((data / "package.json").read_text(encoding="utf-8"))
         members = meta["members"]
-        items = [[bytes.fromhex(m["hashes"][k]) for k in ("xml" if "xml" in m["hashes"] else "original",
-                                                          "report_json", "validation")] for m in members]
+        items = [[bytes.fromhex(m["hashes"][k]) for k in item_kinds(m["hashes"])] for m in members]
         try:
             records = build_evidence(items, timestamper, prehashed=True)
         except TimestampError as exc:
@@ -101,9 +107,7 @@ def _broken_records(pkg, members, records: list[bytes]) -> list[str]:
     broken = []
     for m, record in zip(members, records):
         try:
-            objects = [(pkg.path / m.files[k]).read_bytes() for k in ("xml", "original", "report_json", "validation")
-                       if k in m.files]
-            check = verify_evidence(objects, record)
+            check = verify_evidence(item_objects(pkg.path, m.files), record)
             if not (check.hash_chain_intact and check.signatures_valid):
                 broken.append(m.stem)
         except (OSError, EvidenceError):

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from archiver.evidence import EvidenceCheck, EvidenceError, renew, verify_evidence
+from archiver.package import item_kinds, item_objects
 from archiver.tsa import (
     LOCAL_TSA_LABEL,
     TimestampError,
@@ -144,9 +145,9 @@ def _item_companions(files: list[Path], ers_path: Path) -> list[Path]:
     folder, member = found
     given = {p.resolve() for p in files}
     extra = []
-    for kind in ("xml", "original", "report_json", "validation"):
-        rel = member["files"].get(kind)
-        if rel and (folder / rel).resolve() not in given:
+    for kind in item_kinds(member["files"]):
+        rel = member["files"][kind]
+        if (folder / rel).resolve() not in given:
             extra.append(folder / rel)
     if extra:
         click.echo("Cùng hồ sơ, lấy thêm trong gói / the item's other data objects, from the package: "
@@ -168,9 +169,7 @@ def _verify_package(folder: Path, trust_path: Path | None, require_trusted: bool
             continue
         label = f"{folder.name}/{member.get('stem', '?')}"
         try:
-            objects = [(folder / files[k]).read_bytes() for k in ("xml", "original", "report_json", "validation")
-                       if k in files]
-            result = verify_evidence(objects, (folder / files["evidence"]).read_bytes(), trust_path)
+            result = verify_evidence(item_objects(folder, files), (folder / files["evidence"]).read_bytes(), trust_path)
         except (OSError, EvidenceError, TimestampError) as exc:
             click.echo(click.style(f"  {label}: {exc}", fg="red"))
             checked += 1
@@ -180,9 +179,7 @@ def _verify_package(folder: Path, trust_path: Path | None, require_trusted: bool
         first = first or result
         if not _good(result, trust_path, require_trusted):
             failed += 1
-            reasons = "; ".join(dict.fromkeys([*result.problems, *(p for t in result.timestamps for p in t.problems
-                                                                    if p != LOCAL_TSA_LABEL)]))
-            click.echo(click.style(f"  {label}: KHÔNG HỢP LỆ / NOT VERIFIED — {reasons}", fg="red"))
+            click.echo(click.style(f"  {label}: KHÔNG HỢP LỆ / NOT VERIFIED — {'; '.join(result.reasons)}", fg="red"))
     if checked == 0:
         raise click.ClickException(f"{folder}: gói không có hồ sơ bằng chứng / the package has no evidence records "
                                    "(pending timestamp or quarantine?)")

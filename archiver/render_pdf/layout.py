@@ -333,9 +333,8 @@ class _Layout:
         self.x = _Text(self.missing)
         self.verification = _dict(data.verification) if data.verification is not None else None
         self.verdict = self._verdict()
-        self.subject_names = {s.code: s.name for s in self.t.subjects}
-        for subj in data.profile.subjects:
-            self.subject_names.setdefault(subj.code, subj.name)
+        # the transcript's own names first, the profile's for codes it does not name
+        self.subject_names = {**data.profile.subject_names, **{s.code: s.name for s in self.t.subjects}}
         self.signatures = [_dict(s) for s in _list((self.verification or {}).get("signatures"))]
         self.sig_by_id = {_str(s.get("id")): s for s in self.signatures if s.get("id")}
         # Set by the archive when a later transcript replaces this one (ThayTheCho).

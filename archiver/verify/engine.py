@@ -237,7 +237,7 @@ class Verifier:
 
         # The reason for every listed signature that did not pass, in a clerk's words; the
         # same failure of several signatures (an untrusted CA, say) is said once.
-        subject_names = {subject.code: subject.name for subject in profile.subjects}
+        subject_names = profile.subject_names
         failing: dict[tuple[str, str], list[SignatureCheck]] = {}
         for check in report.signatures:
             if check.listed and check.present and check.status != PASSED:
@@ -267,7 +267,7 @@ class Verifier:
                 have = {e.subject for e in entries}
                 lacking = [c for c in dict.fromkeys(str(v) for v in tree.xpath(rule.subjects)) if c not in have]
                 if lacking:
-                    names = {subject.code: subject.name for subject in profile.subjects}
+                    names = profile.subject_names
                     found.append(Finding(
                         "SIGNER_NOT_LISTED",
                         f"Danh sách người ký thiếu {rule.label} các môn {', '.join(names.get(c, c) for c in lacking)}"
