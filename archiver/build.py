@@ -140,7 +140,7 @@ def _verify_one(job: tuple[str, InputItem, str, str | None]) -> Verified:
     if report.verdict == REJECTED and item.source.lower().endswith(".zip") and item.member is None:
         # ingest could not open it as a zip: the export is kept whole, and says why
         report.reasons.insert(0, Finding(
-            "DAMAGED_ZIP", "Tệp zip hỏng, không mở được; giữ nguyên cả tệp trong kiểm duyệt. Hãy xuất lại "
+            "DAMAGED_ZIP", "Tệp zip hỏng, không mở được; cả tệp được giữ nguyên trong gói kiểm duyệt. Hãy xuất lại "
                            "từ hệ thống học bạ / a damaged zip export, kept whole in quarantine: export it again"))
     data = report.to_dict(validation_data=True)
     path = Path(work_dir) / f"{sha}.json"

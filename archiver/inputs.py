@@ -116,7 +116,7 @@ def _zip_items(path: Path) -> Iterator[InputItem]:
     yield from members
 
 
-LINK_NOT_FOLLOWED = ("liên kết tượng trưng, không theo: có thể trỏ ra ngoài thư mục đầu vào / "
+LINK_NOT_FOLLOWED = ("là liên kết tượng trưng (symlink), không đọc theo vì có thể trỏ ra ngoài thư mục đầu vào / "
                      "symbolic link, not followed: it may point outside the input folder")
 
 

@@ -82,6 +82,6 @@ def command(inputs: tuple[Path, ...], out: Path, trust_dir: Path | None, profile
         sys.exit(1)
     not_valid = sum(n for verdict, n in result.counts.items() if verdict != "VALID")
     if strict and not_valid:
-        errors.print(f"[bold yellow]--strict:[/] {not_valid} học bạ không Hợp lệ / transcripts are not VALID "
+        errors.print(f"[bold yellow]--strict:[/] {not_valid} học bạ có kết luận khác \"Hợp lệ\" / transcripts are not VALID "
                      "(tất cả đã được lưu trữ / all were archived)")
         sys.exit(1)

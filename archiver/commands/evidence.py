@@ -38,7 +38,7 @@ def _yes(flag: bool, good: str, bad: str) -> str:
 
 @click.group(name="evidence", short_help="Hồ sơ bằng chứng RFC 4998 / evidence records.")
 def command() -> None:
-    """Kiểm tra và gia hạn hồ sơ chứng cứ thời gian (.ers) / check and renew evidence records."""
+    """Kiểm tra và gia hạn hồ sơ bằng chứng (.ers) / check and renew evidence records."""
 
 
 @command.command(name="verify")
@@ -150,7 +150,7 @@ def _item_companions(files: list[Path], ers_path: Path) -> list[Path]:
         if (folder / rel).resolve() not in given:
             extra.append(folder / rel)
     if extra:
-        click.echo("Cùng hồ sơ, lấy thêm trong gói / the item's other data objects, from the package: "
+        click.echo("Lấy thêm từ gói các tệp cùng mục / the item's other data objects, from the package: "
                    + ", ".join(str(p) for p in extra))
     return extra
 
@@ -197,7 +197,7 @@ def _verify_package(folder: Path, trust_path: Path | None, require_trusted: bool
 
 
 def _print_check(ers_path: Path, result: EvidenceCheck) -> None:
-    click.echo(f"Hồ sơ chứng cứ / evidence record: {ers_path}")
+    click.echo(f"Hồ sơ bằng chứng / evidence record: {ers_path}")
     click.echo(f"Thời điểm được chứng minh / time proven: {_when(result.time)}")
     click.echo(f"TSA: {result.tsa_name}")
     click.echo(

@@ -73,7 +73,8 @@ def command(paths: tuple[Path, ...], trust_dir: Path | None, profile_id: str | N
         click.echo(f"Lỗi cấu hình / configuration error: {exc}", err=True)
         sys.exit(2)
     if poe is not None and not as_json:
-        click.echo(f"Chú ý: --poe {poe.isoformat()} được coi là đã chứng minh (ghi vào báo cáo) / "
+        click.echo(f"Chú ý: thời điểm --poe {poe.isoformat()} được coi là đã có bằng chứng tồn tại (theo người chạy lệnh) "
+                   "và được ghi vào báo cáo / "
                    "the --poe time is taken as proven and recorded in the reports", err=True)
     if trust_dir is None and not as_json:
         click.echo("Chú ý: chưa chỉ định --trust, không chữ ký nào xác định được chuỗi tin cậy / "
