@@ -65,7 +65,9 @@ def label_pdf(meta: dict[str, Any], tag_sha256: str) -> bytes:
     c.setFont(fonts.regular, 9)
     c.drawString(x + pad, y + SLEEVE - pad - 36 * mm, count_text[:80])
     c.drawString(x + pad, y + SLEEVE - pad - 42 * mm, f"Mã gói: {meta['package_id']}")
-    c.drawString(x + pad, y + SLEEVE - pad - 48 * mm, f"Ngày lập: {meta.get('created', '')[:10]}")
+    created = meta.get("created", "")[:10]  # ISO date -> dd/mm/yyyy, as a Vietnamese reader writes it
+    created = "/".join(reversed(created.split("-"))) if len(created) == 10 else created
+    c.drawString(x + pad, y + SLEEVE - pad - 48 * mm, f"Ngày lập: {created}")
     c.setFont(fonts.regular, 7)
     c.drawString(x + pad, y + 22 * mm, "SHA-256 của tagmanifest-sha256.txt:")
     c.drawString(x + pad, y + 18 * mm, tag_sha256[:32])

@@ -185,6 +185,7 @@ def test_label_names_the_package_and_its_tag_manifest_hash(archive: Path, tmp_pa
     text = subprocess.run(["pdftotext", str(archive / f"{bag.name}.label.pdf"), "-"],
                           capture_output=True, text=True).stdout
     assert bag.name in text and "Lớp 9A1" in text and tag[:32] in text and tag[32:] in text
+    assert "Ngày lập: 01/12/2026" in text  # the build's date, dd/mm/yyyy
     # both QR codes (sleeve and USB tag) hold the hash, as a phone or zbarimg reads them
     from . import pdftools
 
