@@ -389,12 +389,12 @@ def _finish_package(archive: Path, started: StartedPackage, timestamper, tick) -
     }
     for verdict in VERDICT_ORDER:
         bag_info[f"Count-{verdict}"] = str(meta["counts"].get(verdict, 0))
-    bagit.make_bag(str(staging), bag_info=bag_info, checksums=["sha256", "sha512"])
+    bag = bagit.make_bag(str(staging), bag_info=bag_info, checksums=["sha256", "sha512"])
     # bagit-python still declares version 0.97; the layout is RFC 8493's, so say 1.0 and
     # refresh the tag manifests that cover bagit.txt.
     (staging / "bagit.txt").write_text("BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
                                        encoding="utf-8")
-    bagit.Bag(str(staging)).save()
+    bag.save()
     if pending:
         target = archive / ".pending" / plan.folder_name
         target.parent.mkdir(exist_ok=True)
@@ -508,14 +508,12 @@ def _write_trust(staging: Path, report: dict[str, Any]) -> None:
     folder = staging / "trust"
     folder.mkdir(exist_ok=True)
     data = report.get("validation_data", {})
-    for kind, load, suffix in (("certificates", x509.load_der_x509_certificate, "pem"),
-                               ("crls", x509.load_der_x509_crl, "crl")):
+    for kind in ("certificates", "crls"):
         for digest, b64 in data.get(kind, {}).items():
-            item = load(base64.b64decode(b64))
-            target = folder / f"{_trust_role(item)}-{digest[:16]}.{suffix}"
+            name, pem = _trust_file(kind, digest, b64)
+            target = folder / name
             if target.exists():
                 continue
-            pem = item.public_bytes(Encoding.PEM)
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
             os.chmod(tmp, public_mode())
             with os.fdopen(fd, "wb") as fh:
@@ -523,6 +521,27 @@ def _write_trust(staging: Path, report: dict[str, Any]) -> None:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, target)  # same content from every writer: the last rename wins harmlessly
+
+
+# Every report of a school carries the same few certificates and CRLs: each is parsed
+# once per process, not once per transcript. Keyed by the SHA-256 of its DER.
+_TRUST_FILES: dict[tuple[str, str], tuple[str, bytes]] = {}
+
+
+def _trust_file(kind: str, digest: str, b64: str) -> tuple[str, bytes]:
+    """The file name and PEM bytes of one certificate or CRL from a report."""
+    key = (kind, digest)
+    if key not in _TRUST_FILES:
+        if len(_TRUST_FILES) >= 4096:
+            _TRUST_FILES.clear()
+        der = base64.b64decode(b64)
+        if kind == "certificates":
+            item: x509.Certificate | x509.CertificateRevocationList = x509.load_der_x509_certificate(der)
+            suffix = "pem"
+        else:
+            item, suffix = x509.load_der_x509_crl(der), "crl"
+        _TRUST_FILES[key] = (f"{_trust_role(item)}-{digest[:16]}.{suffix}", item.public_bytes(Encoding.PEM))
+    return _TRUST_FILES[key]
 
 
 PREMIS_NS = "http://www.loc.gov/premis/v3"
