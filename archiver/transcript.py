@@ -7,6 +7,7 @@ display and search; the original bytes are never touched.
 
 from __future__ import annotations
 
+import threading
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -121,8 +122,25 @@ class Transcript:
         return asdict(self)
 
 
-def _text(node: etree._Element | etree._ElementTree, xpath: str) -> str:
-    return nfc(node.xpath(f"string({xpath})"))
+_compiled = threading.local()
+
+
+def xpath(expression: str) -> etree.XPath:
+    """``expression`` compiled once per thread: lxml's ``.xpath()`` compiles its argument
+    on every call, which cost more than evaluating these short paths."""
+    cache = getattr(_compiled, "cache", None)
+    if cache is None:
+        cache = _compiled.cache = {}
+    found = cache.get(expression)
+    if found is None:
+        if len(cache) >= 4096:
+            cache.clear()
+        found = cache[expression] = etree.XPath(expression)
+    return found
+
+
+def _text(node: etree._Element | etree._ElementTree, path: str) -> str:
+    return nfc(xpath(f"string({path})")(node))
 
 
 def _read_map(node: etree._Element, mapping: dict[str, str]) -> dict[str, str]:
@@ -140,7 +158,7 @@ def read_transcript(tree: etree._ElementTree | etree._Element, profile: Profile)
 
     def elements(name: str) -> list[etree._Element]:
         path = profile.fields.get(name)
-        return list(tree.xpath(path)) if isinstance(path, str) else []
+        return list(xpath(path)(tree)) if isinstance(path, str) else []
 
     assessment_values = {v: k for k, v in profile.field_map("assessment_values").items()}
     subject_map = dict(profile.field_map("subject"))
@@ -160,7 +178,7 @@ def read_transcript(tree: etree._ElementTree | etree._Element, profile: Profile)
     history_map = dict(profile.field_map("history_item"))
     signer_map = dict(profile.field_map("signer"))
     signers = tuple(
-        SignerEntry(**_read_map(node, signer_map)) for node in tree.xpath(profile.signing.signer_list)
+        SignerEntry(**_read_map(node, signer_map)) for node in xpath(profile.signing.signer_list)(tree)
     )
     replaces_code = f("replaces_lookup_code")
     return Transcript(
