@@ -354,6 +354,31 @@ def test_long_values_wrap_inside_the_page(sample_xml: bytes, tmp_path: Path) -> 
         assert float(x_min) >= 30 and float(x_max) <= width - 30, (x_min, x_max)
 
 
+def test_cell_text_breaks_at_spaces_and_inside_overlong_words() -> None:
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    from archiver.render_pdf.layout import Line, _styles
+
+    s = _styles()
+    name = "Nguyễn Thị Phương Thảo Quỳnh " * 3
+    runs = [("GV: ", s.cell_small), (name, s.cell_small_b), (" " + "X" * 90, s.cell_small)]
+    cell = Line(runs, s.cell_small)
+    _, height = cell.wrap(120, 1000)
+    lines = cell._lines
+    assert len(lines) > 3 and height == s.cell_small.leading * len(lines)
+    for line, width in lines:
+        # no line is wider than the cell, and the width it reports is the width drawn
+        assert width <= 120
+        assert width == pytest.approx(sum(stringWidth(t, st.fontName, st.fontSize) for t, st in line))
+    # Nothing is lost or restyled: the words come back in order, each in its own style.
+    pieces = [(t, st) for line, _ in lines for t, st in line]
+    assert "".join(t for t, _ in pieces).replace(" ", "") == "".join(t for t, _ in runs).replace(" ", "")
+    assert "".join(t for t, st in pieces if st is s.cell_small_b).replace(" ", "") == name.replace(" ", "")
+    # a short text stays on one line, unchanged
+    short = Line("Hợp lệ", s.cell)
+    assert short.wrap(120, 1000)[1] == s.cell.leading and short._lines[0][0] == [("Hợp lệ", s.cell)]
+
+
 def test_missing_glyphs_are_replaced_and_reported(sample_xml: bytes, tmp_path: Path) -> None:
     xml = sample_xml.replace(STUDENT.encode(), (STUDENT + " 😀").encode())
     path = tmp_path / "emoji.pdf"
