@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
@@ -367,6 +368,7 @@ def _finish_package(archive: Path, started: StartedPackage, timestamper, tick) -
         {**meta, "members": [asdict(m) for m in members]}, ensure_ascii=False, indent=1).encode("utf-8"))
     write_file(staging / "premis.xml", _premis(plan, members, meta, staging))
     write_package_readme(staging / "README.txt", meta, len(members))
+    write_tree_root_script(staging)
 
     import bagit
 
@@ -450,41 +452,25 @@ def _package_meta(plan: PackagePlan, members: list[PackageMember], timestamp: di
     }
 
 
-def _write_timestamp(staging: Path, token: bytes, tsa_cert: str | None, name: str = "package") -> dict[str, Any]:
-    """The token, its imprint and the TSA chain in ``data/timestamp/``: ``package.tst``,
-    ``root.sha256.txt``, ``tsa-chain.pem`` for the package's own timestamp, and
-    ``<name>.tst``, ``<name>.root.sha256.txt``, ``<name>.tsa-chain.pem`` for a renewal,
-    so the original stays where the package README says it is."""
+def token_facts(token: bytes) -> dict[str, Any]:
+    """What a timestamp token says: its imprint (bytes) and hash algorithm, genTime, the
+    TSA's name (the certificate with the timeStamping EKU) and whether it is the
+    embedded local TSA, plus the certificates it carries. Raises ValueError when the
+    bytes are not a timestamp token."""
     from asn1crypto import cms, tsp
+    from cryptography.x509.oid import ExtendedKeyUsageOID
 
     from .tsa import LOCAL_TSA_ORGANIZATION
 
-    folder = staging / "timestamp"
-    folder.mkdir(exist_ok=True)
-    prefix = "" if name == "package" else f"{name}."
-    token_file, root_file, chain_file = f"{name}.tst", f"{prefix}root.sha256.txt", f"{prefix}tsa-chain.pem"
-    write_file(folder / token_file, token)
-    info = cms.ContentInfo.load(token)
-    signed = info["content"]
-    tst = tsp.TSTInfo.load(signed["encap_content_info"]["content"].parsed.dump())
-    imprint = tst["message_imprint"]["hashed_message"].native
-    write_file(folder / root_file, imprint.hex().encode() + b"\n")
-    certs = [x509.load_der_x509_certificate(c.chosen.dump()) for c in signed["certificates"] or []]
-    local = any(LOCAL_TSA_ORGANIZATION in c.subject.rfc4514_string() for c in certs)
-    if tsa_cert:
-        try:
-            certs += x509.load_pem_x509_certificates(Path(tsa_cert).read_bytes())
-        except (OSError, ValueError):
-            pass
-    if local:
-        from .tsa import LocalTimestamper
-
-        root = LocalTimestamper().root_cert
-        certs.append(root if isinstance(root, x509.Certificate) else x509.load_der_x509_certificate(root.dump()))
-    pem = b"".join(c.public_bytes(Encoding.PEM) for c in certs)
-    write_file(folder / chain_file, pem)
-    gen_time = tst["gen_time"].native
-    from cryptography.x509.oid import ExtendedKeyUsageOID
+    try:
+        signed = cms.ContentInfo.load(token)["content"]
+        tst = tsp.TSTInfo.load(signed["encap_content_info"]["content"].parsed.dump())
+        imprint = tst["message_imprint"]["hashed_message"].native
+        algorithm = tst["message_imprint"]["hash_algorithm"]["algorithm"].native
+        gen_time = tst["gen_time"].native
+        certs = [x509.load_der_x509_certificate(c.chosen.dump()) for c in signed["certificates"] or []]
+    except Exception as exc:  # asn1crypto raises many kinds on damaged input
+        raise ValueError(f"not a timestamp token: {exc}") from None
 
     def is_tsa(cert: x509.Certificate) -> bool:
         try:
@@ -494,8 +480,39 @@ def _write_timestamp(staging: Path, token: bytes, tsa_cert: str | None, name: st
             return False
 
     signer = next((c for c in certs if is_tsa(c)), certs[0] if certs else None)
-    tsa_name = signer.subject.rfc4514_string() if signer else ""
-    return {"status": "done", "time": gen_time.isoformat(), "tsa": tsa_name, "local": local,
+    return {"imprint": imprint, "algorithm": algorithm, "time": gen_time,
+            "tsa": signer.subject.rfc4514_string() if signer else "",
+            "local": any(LOCAL_TSA_ORGANIZATION in c.subject.rfc4514_string() for c in certs),
+            "certificates": certs}
+
+
+def _write_timestamp(staging: Path, token: bytes, tsa_cert: str | None, name: str = "package") -> dict[str, Any]:
+    """The token, its imprint and the TSA chain in ``data/timestamp/``: ``package.tst``,
+    ``root.sha256.txt``, ``tsa-chain.pem`` for the package's own timestamp, and
+    ``<name>.tst``, ``<name>.root.sha256.txt``, ``<name>.tsa-chain.pem`` for a renewal,
+    so the original stays where the package README says it is."""
+    folder = staging / "timestamp"
+    folder.mkdir(exist_ok=True)
+    prefix = "" if name == "package" else f"{name}."
+    token_file, root_file, chain_file = f"{name}.tst", f"{prefix}root.sha256.txt", f"{prefix}tsa-chain.pem"
+    write_file(folder / token_file, token)
+    facts = token_facts(token)
+    imprint = facts["imprint"]
+    write_file(folder / root_file, imprint.hex().encode() + b"\n")
+    certs = list(facts["certificates"])
+    if tsa_cert:
+        try:
+            certs += x509.load_pem_x509_certificates(Path(tsa_cert).read_bytes())
+        except (OSError, ValueError):
+            pass
+    if facts["local"]:
+        from .tsa import LocalTimestamper
+
+        root = LocalTimestamper().root_cert
+        certs.append(root if isinstance(root, x509.Certificate) else x509.load_der_x509_certificate(root.dump()))
+    unique = list({c.fingerprint(hashes.SHA256()): c for c in certs}.values())  # each certificate once
+    write_file(folder / chain_file, b"".join(c.public_bytes(Encoding.PEM) for c in unique))
+    return {"status": "done", "time": facts["time"].isoformat(), "tsa": facts["tsa"], "local": facts["local"],
             "token": f"data/timestamp/{token_file}", "root_sha256": imprint.hex()}
 
 
@@ -673,6 +690,15 @@ def write_package_readme(path: Path, meta: dict[str, Any], members: int) -> None
 
     write_file(path, render_template("package/README.txt.j2", meta=meta, members=range(members),
                                      labels=VERDICT_LABELS).encode("utf-8"))
+
+
+def write_tree_root_script(data: Path) -> None:
+    """``data/timestamp/tree_root.py``: recomputes the hash-tree root from the files with
+    Python's standard library, so the token can be tied to the files without archiver."""
+    from .templating import templates_dir
+
+    (data / "timestamp").mkdir(exist_ok=True)
+    write_file(data / "timestamp" / "tree_root.py", (templates_dir() / "package" / "tree_root.py").read_bytes())
 
 
 def _trust_role(item: x509.Certificate | x509.CertificateRevocationList) -> str:

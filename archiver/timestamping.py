@@ -17,14 +17,15 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .check import package_problems
 from .fsutil import ArchiveWriteError, describe_os_error, new_staging_dir, publish_dir, write_file
 from .package import (
     _write_timestamp,
     item_kinds,
-    item_objects,
     premis_event,
     published_packages,
     write_package_readme,
+    write_tree_root_script,
 )
 
 PENDING = ".pending"
@@ -66,6 +67,13 @@ def complete_pending(archive: Path, timestamper, tsa_cert: Path | None = None,
     pending = archive / PENDING
     for folder in sorted(p for p in pending.iterdir() if p.is_dir()) if pending.is_dir() else []:
         data = folder / "data"
+        damaged = package_problems(folder, evidence=False)
+        if damaged:  # stamping would give new checksums to content changed while it waited
+            result.still_pending.append(folder.name)
+            result.problems.append(f"{folder.name}: không đóng dấu, nội dung gói đang chờ đã bị thay đổi / not "
+                                   f"stamped, the waiting package changed: {damaged[0]}"
+                                   + (f" (+{len(damaged) - 1})" if len(damaged) > 1 else ""))
+            continue
         meta = json.loads((data / "package.json").read_text(encoding="utf-8"))
         members = meta["members"]
         items = [[bytes.fromhex(m["hashes"][k]) for k in item_kinds(m["hashes"])] for m in members]
@@ -88,6 +96,7 @@ def complete_pending(archive: Path, timestamper, tsa_cert: Path | None = None,
             meta["timestamp"] = _write_timestamp(data, evidence_tokens(records[0])[0], str(tsa_cert) if tsa_cert else None)
             write_file(data / "package.json", json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8"))
             write_package_readme(data / "README.txt", meta, len(members))
+            write_tree_root_script(data)
             _premis_event(data, "message digest calculation",
                           "Dấu thời gian RFC 3161 bổ sung cho gói đang chờ / pending timestamp completed", now)
             _rebag(folder, {"Timestamp-Status": "local" if meta["timestamp"].get("local") else "tsa"})
@@ -98,21 +107,6 @@ def complete_pending(archive: Path, timestamper, tsa_cert: Path | None = None,
             raise ArchiveWriteError(describe_os_error(exc, folder)) from None
         result.packages.append(folder.name)
     return result
-
-
-def _broken_records(pkg, members, records: list[bytes]) -> list[str]:
-    """Stems of members whose evidence record does not verify over their data."""
-    from .evidence import EvidenceError, verify_evidence
-
-    broken = []
-    for m, record in zip(members, records):
-        try:
-            check = verify_evidence(item_objects(pkg.path, m.files), record)
-            if not (check.hash_chain_intact and check.signatures_valid):
-                broken.append(m.stem)
-        except (OSError, EvidenceError):
-            broken.append(m.stem)
-    return broken
 
 
 def renew_archive(archive: Path, timestamper, tsa_cert: Path | None = None,
@@ -129,10 +123,11 @@ def renew_archive(archive: Path, timestamper, tsa_cert: Path | None = None,
         if not with_evidence:
             continue
         old = [(pkg.path / m.files["evidence"]).read_bytes() for m in with_evidence]
-        broken = _broken_records(pkg, with_evidence, old)
-        if broken:  # renewing would vouch for records that no longer prove anything
-            result.problems.append(f"{pkg.name}: không gia hạn, hồ sơ bằng chứng không khớp dữ liệu / not renewed, "
-                                   f"evidence records do not verify: {', '.join(broken[:5])}; run `archiver check`")
+        damaged = package_problems(pkg.path)
+        if damaged:  # renewing would vouch for content or records that no longer prove anything
+            result.problems.append(f"{pkg.name}: không gia hạn, gói có vấn đề / not renewed, the package has "
+                                   f"problems: {damaged[0]}" + (f" (+{len(damaged) - 1})" if len(damaged) > 1 else "")
+                                   + "; chạy / run `archiver check`")
             continue
         try:
             renewed = renew(old, timestamper)
@@ -164,6 +159,7 @@ def renew_archive(archive: Path, timestamper, tsa_cert: Path | None = None,
                         created=now.isoformat(timespec="seconds"))
             write_file(data / "package.json", json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8"))
             write_package_readme(data / "README.txt", meta, len(meta["members"]))
+            write_tree_root_script(data)
             _premis_event(data, "message digest calculation",
                           "Gia hạn dấu thời gian hồ sơ bằng chứng (RFC 4998 mục 5.2) / evidence records "
                           f"renewed; previous version {pkg.name}", now)

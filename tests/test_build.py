@@ -215,6 +215,89 @@ def test_check_names_every_problem(archive: Path, tmp_path: Path):
     assert cli.exit_code == 1 and "VẤN ĐỀ" in cli.output
 
 
+def _rebag(bag: Path) -> None:
+    """What a careless repair or a forger does: checksums made again over the changed files."""
+    import bagit
+
+    bagit.Bag(str(bag)).save(manifests=True)
+
+
+def test_check_is_not_fooled_by_checksums_made_again(archive: Path, tmp_path: Path):
+    copy = tmp_path / "copy"
+    shutil.copytree(archive, copy)
+    bag = copy / "0109944_2025-2026_8A1"
+    m = members(bag)[0]
+    pdf = bag / m["files"]["pdf"]
+    data = bytearray(pdf.read_bytes())
+    data[len(data) // 2] ^= 1
+    pdf.write_bytes(bytes(data))
+    other = copy / "0109944_2025-2026_9A1" / "data" / "timestamp" / "package.tst"
+    shutil.copy(other, bag / "data" / "timestamp" / "package.tst")
+    _rebag(bag)
+    text = "\n".join(check_archive(copy).problems)
+    assert f"{m['files']['pdf']} khác mã băm ghi trong package.json" in text  # the recorded hash
+    assert "dấu thời gian của gói không khớp nội dung gói" in text  # the token over the tree of members
+    assert "không dựa trên dấu thời gian của gói" in text  # the records rest on another token
+    assert "tagmanifest-sha256.txt khác mã băm trong index.json và trên nhãn" in text
+
+
+def test_check_names_each_missing_or_extra_file(archive: Path, tmp_path: Path):
+    copy = tmp_path / "copy"
+    shutil.copytree(archive, copy)
+    bag = copy / "0109944_2025-2026_8A1"
+    gone = [bag / m["files"]["pdf"] for m in members(bag)[:2]]
+    for path in gone:
+        path.unlink()
+    (bag / "data" / "renderings" / "extra.txt").write_text("x")
+    (bag / "notes.txt").write_text("x")
+    text = "\n".join(check_archive(copy, evidence=False).problems)
+    for path in gone:
+        assert f"thiếu tệp {path.relative_to(bag).as_posix()}" in text
+    assert "tệp lạ data/renderings/extra.txt" in text and "tệp lạ notes.txt" in text
+    assert "Payload-Oxum" not in text  # the files are named instead of a count
+
+
+def test_check_compares_the_index_the_site_shows_with_the_packages(archive: Path, tmp_path: Path):
+    copy = tmp_path / "copy"
+    shutil.copytree(archive, copy)
+    index = json.loads((copy / "index.json").read_text(encoding="utf-8"))
+    invalid = next(t for t in index["transcripts"] if t["verdict"] == "INVALID")
+    invalid["verdict"] = "VALID"
+    dropped = index["transcripts"].pop()
+    (copy / "index.json").write_text(json.dumps(index, ensure_ascii=False), encoding="utf-8")
+    text = "\n".join(check_archive(copy, evidence=False).problems)
+    assert f"{invalid['stem']} ghi kết luận VALID, gói ghi INVALID" in text
+    assert f"thiếu {dropped['package']}/{dropped['stem']} (có trong gói)" in text
+    (copy / "index.json").write_text("{", encoding="utf-8")
+    assert "index.json: không đọc được" in "\n".join(check_archive(copy, evidence=False).problems)
+
+
+def test_check_notices_a_renamed_package(archive: Path, tmp_path: Path):
+    copy = tmp_path / "copy"
+    shutil.copytree(archive, copy)
+    (copy / "0109944_2025-2026_8A1").rename(copy / "lop-8A1")
+    problems = check_archive(copy, evidence=False).problems
+    assert any("lop-8A1: thư mục gói mang tên khác mã gói 0109944_2025-2026_8A1" in p for p in problems)
+    assert len([p for p in problems if "0109944_2025-2026_8A1" in p]) <= 3  # said once, not per transcript
+
+
+def test_the_tree_root_is_recomputed_from_the_files_without_archiver(archive: Path, tmp_path: Path):
+    """The package README's step 3: the standard-library script ties the files to the root
+    the RFC 3161 token certifies (step 2), so a rebagged change shows without archiver."""
+    def tree_root(bag: Path) -> str:
+        return subprocess.run(["python3", "-I", "data/timestamp/tree_root.py"], cwd=bag, capture_output=True,
+                              text=True, check=True).stdout.strip()
+
+    for bag in (p for p in archive.iterdir() if (p / "bagit.txt").is_file()):
+        assert tree_root(bag) == (bag / "data" / "timestamp" / "root.sha256.txt").read_text().strip(), bag.name
+    copy = tmp_path / "copy"
+    shutil.copytree(archive / "0109944_2025-2026_8A1", copy)
+    xml = copy / members(copy)[0]["files"]["xml"]
+    xml.write_bytes(xml.read_bytes().replace(b"<HK1>", b"<HK1> ", 1))
+    _rebag(copy)
+    assert tree_root(copy) != (copy / "data" / "timestamp" / "root.sha256.txt").read_text().strip()
+
+
 def test_check_notices_a_whole_package_or_label_gone(archive: Path, tmp_path: Path):
     copy = tmp_path / "copy"
     shutil.copytree(archive, copy)

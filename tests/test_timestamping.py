@@ -125,3 +125,33 @@ def test_renewal_makes_a_new_version_whose_records_carry_two_timestamps(tsa_serv
     report.write_bytes(report.read_bytes() + b" ")
     again = cli("renew", str(out), "--tsa-url", tsa_server.url(), "--tsa-cert", str(tsa_server.pki.ca_cert))
     assert "not renewed" in again.output and m["stem"] in again.output
+
+
+def test_a_waiting_package_that_changed_is_not_stamped(tsa_server: TsaServer, tmp_path: Path):
+    """New checksums must never vouch for content changed while it waited for its TSA."""
+    out = tmp_path / "archive"
+    assert cli(*build_args(out, tsa_server.url("garbage"), tsa_server.pki.ca_cert)).exit_code == 1
+    waiting = sorted((out / ".pending").iterdir())[0]
+    pdf = sorted((waiting / "data" / "renderings").iterdir())[0]
+    data = bytearray(pdf.read_bytes())
+    data[len(data) // 2] ^= 1
+    pdf.write_bytes(bytes(data))
+    done = cli("timestamp", "--pending", str(out), "--tsa-url", tsa_server.url(),
+               "--tsa-cert", str(tsa_server.pki.ca_cert))
+    assert done.exit_code != 0
+    assert "not stamped" in done.output and pdf.name in done.output
+    assert (out / ".pending" / waiting.name).is_dir() and not (out / waiting.name).exists()
+    assert len(bags(out)) == 1  # the untouched one was stamped and published
+
+
+def test_a_package_with_a_damaged_rendering_is_not_renewed(tsa_server: TsaServer, tmp_path: Path):
+    out = tmp_path / "archive"
+    assert cli(*build_args(out, tsa_server.url(), tsa_server.pki.ca_cert)).exit_code == 0
+    damaged = bags(out)[0]
+    pdf = sorted((damaged / "data" / "renderings").iterdir())[0]
+    data = bytearray(pdf.read_bytes())
+    data[len(data) // 2] ^= 1
+    pdf.write_bytes(bytes(data))
+    again = cli("renew", str(out), "--tsa-url", tsa_server.url(), "--tsa-cert", str(tsa_server.pki.ca_cert))
+    assert "not renewed" in again.output and pdf.name in again.output
+    assert not (out / f"{damaged.name}_v2").exists() and (out / f"{bags(out)[-1].name}").name.endswith("_v2")
