@@ -452,6 +452,22 @@ def test_cli_verify_ok_and_local_label(cli_env: Path, package) -> None:
     assert strict.exit_code == 1
 
 
+def test_cli_verify_with_a_trust_list_needs_even_a_local_timestamp_to_chain_to_it(
+        cli_env: Path, package, local_tsa: LocalTimestamper, tsa_server: TsaServer) -> None:
+    """Anyone can make a "local" TSA: a record remade on another machine must not pass a
+    check that names whom to trust."""
+    items, records = package
+    files, ers = write_item(cli_env, items[4], records[4])
+    other = cli_env / "other-ca.pem"
+    other.write_bytes(tsa_server.pki.ca_cert.read_bytes())
+    refused = CliRunner().invoke(command, ["verify", *files, "--ers", str(ers), "--trust", str(other)])
+    assert refused.exit_code == 1 and "KHÔNG HỢP LỆ / NOT VERIFIED" in refused.output
+    own = cli_env / "local-root.pem"
+    own.write_bytes(local_tsa.root_cert.dump())  # DER
+    accepted = CliRunner().invoke(command, ["verify", *files, "--ers", str(ers), "--trust", str(own)])
+    assert accepted.exit_code == 0, accepted.output
+
+
 def test_cli_verify_with_trust_folder(cli_env: Path, http_package, tsa_server: TsaServer) -> None:
     items, records = http_package
     files, ers = write_item(cli_env, items[0], records[0])

@@ -53,7 +53,9 @@ def command() -> None:
     "--trust",
     "trust_path",
     type=click.Path(exists=True, path_type=Path),
-    help="Folder (or file) of trusted TSA/CA certificates, PEM or DER.",
+    help="Folder (or file) of trusted TSA/CA certificates, PEM or DER. Every timestamp must "
+    "chain to them, a local one too (to accept a package's local TSA, give its "
+    "data/timestamp/tsa-chain.pem).",
 )
 @click.option(
     "--require-trusted",
@@ -99,7 +101,8 @@ def verify_cmd(
         click.echo("Lưu ý / note: TSA chưa được đối chiếu với danh sách tin cậy; thêm --trust <chứng thư CA của TSA> "
                    "/ the TSA was not checked against a trust list: add --trust")
     if result.ok and not good:
-        click.echo("Yêu cầu TSA tin cậy (--require-trusted) / a trusted TSA is required: KHÔNG ĐẠT")
+        click.echo("Dấu thời gian không thuộc danh sách tin cậy đã cho (--trust/--require-trusted) / a "
+                   "timestamp does not come from the trusted TSAs: KHÔNG ĐẠT")
     click.echo(
         "KẾT QUẢ / RESULT: "
         + (
@@ -113,13 +116,13 @@ def verify_cmd(
 
 def _good(result: EvidenceCheck, trust_path: Path | None, require_trusted: bool) -> bool:
     """Verified: the data, the hash tree and every token are sound. Whether the TSA is
-    trusted is decided only when a trust list is given (--trust), or demanded."""
-    if require_trusted:
+    trusted is decided only when a trust list is given (--trust), or demanded; a trust
+    list says whom to trust, so then a local timestamp must chain to it too (anyone can
+    make a "local" TSA: a record remade on another machine would otherwise pass)."""
+    if require_trusted or trust_path is not None:
         return result.ok and result.trusted
-    if trust_path is None:
-        return (bool(result.timestamps) and not result.problems and result.hash_chain_intact
-                and result.signatures_valid and result.eku_ok)
-    return result.ok
+    return (bool(result.timestamps) and not result.problems and result.hash_chain_intact
+            and result.signatures_valid and result.eku_ok)
 
 
 def _package_member(ers_path: Path) -> tuple[Path, dict] | None:
@@ -141,6 +144,9 @@ def _item_companions(files: list[Path], ers_path: Path) -> list[Path]:
     record lies in a package and only some were named, add the others from the package."""
     found = _package_member(ers_path)
     if found is None:
+        click.echo("Lưu ý / note: hồ sơ không nằm trong một gói lưu trữ; chỉ các tệp đã cho được đối chiếu, tệp "
+                   "khác cùng mục (báo cáo, dữ liệu kiểm tra) nếu có thì chưa được kiểm tra / the record is not "
+                   "inside a package: only the files given were checked")
         return []
     folder, member = found
     given = {p.resolve() for p in files}
