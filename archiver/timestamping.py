@@ -110,9 +110,11 @@ def complete_pending(archive: Path, timestamper, tsa_cert: Path | None = None,
 
 
 def renew_archive(archive: Path, timestamper, tsa_cert: Path | None = None,
-                  now: dt.datetime | None = None) -> StampResult:
-    """Timestamp renewal of every current package's evidence records, as new versions."""
-    from .evidence import evidence_tokens, renew
+                  now: dt.datetime | None = None, hash_tree: str | None = None) -> StampResult:
+    """Renewal of every current package's evidence records, as new versions: timestamp
+    renewal, or with ``hash_tree`` (an algorithm name) hash-tree renewal over the data."""
+    from .evidence import evidence_tokens, renew, renew_hash_tree
+    from .package import item_objects
     from .label import write_label
     from .tsa import TimestampError
 
@@ -130,7 +132,12 @@ def renew_archive(archive: Path, timestamper, tsa_cert: Path | None = None,
                                    + "; chạy / run `archiver check`")
             continue
         try:
-            renewed = renew(old, timestamper)
+            if hash_tree:
+                renewed = renew_hash_tree([(item_objects(pkg.path, m.files), record)
+                                           for m, record in zip(with_evidence, old)], timestamper,
+                                          algorithm=hash_tree)
+            else:
+                renewed = renew(old, timestamper)
         except TimestampError as exc:
             result.problems.append(f"{pkg.name}: {exc}")
             continue
@@ -154,15 +161,18 @@ def renew_archive(archive: Path, timestamper, tsa_cert: Path | None = None,
             renewal = _write_timestamp(data, evidence_tokens(renewed[0])[-1], str(tsa_cert) if tsa_cert else None,
                                        name=f"renewal-{len(meta.get('renewals', [])) + 1}")
             renewal["status"] = "done"
+            renewal["kind"] = f"hash-tree {hash_tree}" if hash_tree else "timestamp"
             meta["renewals"] = [*meta.get("renewals", []), renewal]
             meta.update(package_id=name, version=pkg.version + 1, previous_version=pkg.name,
                         created=now.isoformat(timespec="seconds"))
             write_file(data / "package.json", json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8"))
             write_package_readme(data / "README.txt", meta, len(meta["members"]))
             write_tree_root_script(data)
+            kind = (f"gia hạn cây băm bằng {hash_tree} / hash-tree renewal under {hash_tree}" if hash_tree
+                    else "gia hạn dấu thời gian / timestamp renewal")
             _premis_event(data, "message digest calculation",
-                          "Gia hạn dấu thời gian hồ sơ bằng chứng (RFC 4998 mục 5.2) / evidence records "
-                          f"renewed; previous version {pkg.name}", now)
+                          f"Hồ sơ bằng chứng được gia hạn (RFC 4998 mục 5.2): {kind}; previous version {pkg.name}",
+                          now)
             _rebag(staging, {"External-Identifier": name, "Package-Id": name,
                              "Package-Version": str(pkg.version + 1),
                              "Created": now.isoformat(timespec="seconds")})

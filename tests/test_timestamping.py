@@ -155,3 +155,23 @@ def test_a_package_with_a_damaged_rendering_is_not_renewed(tsa_server: TsaServer
     again = cli("renew", str(out), "--tsa-url", tsa_server.url(), "--tsa-cert", str(tsa_server.pki.ca_cert))
     assert "not renewed" in again.output and pdf.name in again.output
     assert not (out / f"{damaged.name}_v2").exists() and (out / f"{bags(out)[-1].name}").name.endswith("_v2")
+
+
+def test_hash_tree_renewal_hashes_the_data_again_under_a_stronger_algorithm(tsa_server: TsaServer, tmp_path: Path):
+    """RFC 4998 5.2: when SHA-256 weakens, the data are hashed again (SHA-512) and stamped."""
+    out = tmp_path / "archive"
+    assert cli(*build_args(out, tsa_server.url(), tsa_server.pki.ca_cert)).exit_code == 0
+    renewed = cli("renew", str(out), "--hash-tree", "--algorithm", "sha512", "--tsa-url", tsa_server.url(),
+                  "--tsa-cert", str(tsa_server.pki.ca_cert))
+    assert renewed.exit_code == 0, renewed.output
+    v2 = next(b for b in bags(out) if b.name.endswith("_v2"))
+    meta = json.loads((v2 / "data" / "package.json").read_text(encoding="utf-8"))
+    assert meta["renewals"][0]["kind"] == "hash-tree sha512"
+    m = meta["members"][0]
+    objects = [(v2 / m["files"][k]).read_bytes() for k in ("xml", "report_json", "validation")]
+    check = verify_evidence(objects, (v2 / m["files"]["evidence"]).read_bytes(), trust=tsa_server.pki.ca_cert)
+    assert check.ok and check.trusted and len(check.timestamps) == 2
+    assert check_archive(out).ok, check_archive(out).problems
+    # a changed original no longer matches the new chain either
+    objects[0] = objects[0].replace(b"<HK1>", b"<HK1> ", 1)
+    assert not verify_evidence(objects, (v2 / m["files"]["evidence"]).read_bytes()).hash_chain_intact

@@ -69,14 +69,29 @@ def command(archive: Path, pending: bool, tsa_url: str | None, tsa_cert: Path | 
 
 @click.command("renew", short_help="Gia hạn hồ sơ bằng chứng / renew evidence records.")
 @click.argument("archive", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--hash-tree", "hash_tree", is_flag=True,
+              help="Hash-tree renewal (RFC 4998 5.2): hash the data again under --algorithm, for when "
+                   "the hash algorithm in use weakens. Default: timestamp renewal.")
+@click.option("--algorithm", type=click.Choice(["sha256", "sha384", "sha512"]), default="sha512",
+              show_default=True, help="Hash algorithm of a hash-tree renewal.")
 @tsa_options
-def renew_command(archive: Path, tsa_url: str | None, tsa_cert: Path | None) -> None:
-    """Gia hạn dấu thời gian (RFC 4998 mục 5.2) cho mọi gói hiện hành / renew evidence records.
+def renew_command(archive: Path, hash_tree: bool, algorithm: str, tsa_url: str | None,
+                  tsa_cert: Path | None) -> None:
+    """Gia hạn hồ sơ bằng chứng (RFC 4998 mục 5.2) cho mọi gói hiện hành / renew evidence records.
 
-    Run before a TSA certificate expires or its algorithm weakens. Each package's
-    evidence records are renewed with one TSA request; the result is published as the
-    package's next version (the old version stays as it was).
+    \b
+    Timestamp renewal (default): before the newest token's TSA certificate expires or
+    its signature algorithm weakens; a new timestamp over each record's last one.
+    Hash-tree renewal (--hash-tree): when the hash algorithm weakens; the originals,
+    reports and validation data are hashed again under --algorithm and timestamped.
+
+    Each package is checked first (a package with any problem is not renewed) and its
+    records are renewed with one TSA request; the result is published as the package's
+    next version (the old version stays as it was).
     """
+    from functools import partial
+
     from ..timestamping import renew_archive
 
-    _run(renew_archive, archive, tsa_url, tsa_cert, "Đã gia hạn / renewed")
+    action = partial(renew_archive, hash_tree=algorithm if hash_tree else None)
+    _run(action, archive, tsa_url, tsa_cert, "Đã gia hạn / renewed")
