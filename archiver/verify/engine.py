@@ -19,7 +19,7 @@ from lxml import etree
 from .. import __version__
 from ..profiles import Profile, ProfileError, available_profiles, detect_profile
 from ..safexml import UnsafeXml, parse_bytes
-from ..transcript import nfc
+from ..transcript import nfc, xpath
 from .certpath import CertificateEvaluator
 from .lru import LruCache
 from .report import (
@@ -179,8 +179,8 @@ class Verifier:
                         poe: dt.datetime | None) -> None:
         tree = root.getroottree()
         fields = profile.fields
-        report.lookup_code = nfc(tree.xpath(f"string({fields.get('lookup_code', '/')})")).lower()
-        report.student_name = nfc(tree.xpath(f"string({fields.get('student_name', '/')})"))
+        report.lookup_code = nfc(xpath(f"string({fields.get('lookup_code', '/')})")(tree)).lower()
+        report.student_name = nfc(xpath(f"string({fields.get('student_name', '/')})")(tree))
         if not profile.schema.validate(tree):
             first = profile.schema.error_log.last_error
             report.warnings.append(Finding(
@@ -190,8 +190,8 @@ class Verifier:
 
         signer_map = profile.field_map("signer")
         listed = [
-            Listed(**{k: nfc(node.xpath(f"string({p})")) for k, p in signer_map.items()})
-            for node in tree.xpath(profile.signing.signer_list)
+            Listed(**{k: nfc(xpath(f"string({p})")(node)) for k, p in signer_map.items()})
+            for node in xpath(profile.signing.signer_list)(tree)
         ]
         if not listed:
             report.reasons.append(Finding("NO_SIGNER_LIST",
@@ -265,7 +265,7 @@ class Verifier:
             entries = [e for e in listed if e.role == rule.role]
             if rule.per_subject and rule.subjects:
                 have = {e.subject for e in entries}
-                lacking = [c for c in dict.fromkeys(str(v) for v in tree.xpath(rule.subjects)) if c not in have]
+                lacking = [c for c in dict.fromkeys(str(v) for v in xpath(rule.subjects)(tree)) if c not in have]
                 if lacking:
                     names = profile.subject_names
                     found.append(Finding(
@@ -284,7 +284,7 @@ class Verifier:
         found: set[etree._Element] = set()
         for rule in profile.signing.roles.values():
             for subject in (subjects if "$subject" in rule.region else {""}):
-                found.update(tree.xpath(rule.region.replace("$subject", "$s"), s=subject))
+                found.update(xpath(rule.region.replace("$subject", "$s"))(tree, s=subject))
         return found
 
     def _check_signature(self, element, entry: Listed | None, tree, profile: Profile, ids,
@@ -377,7 +377,7 @@ class Verifier:
         rule = profile.signing.roles.get(entry.role)
         if rule is None:
             return [f"vai trò {entry.role!r} không có trong profile / unknown role"]
-        expected = tree.xpath(rule.region.replace("$subject", "$s"), s=entry.subject)
+        expected = xpath(rule.region.replace("$subject", "$s"))(tree, s=entry.subject)
         targets = [r.target for r in region_refs]
         if len(expected) != 1 or targets != expected:
             where = ", ".join(tree.getpath(t) for t in targets) or "không có / none"
