@@ -348,7 +348,7 @@ class _Record:
 def _decode(ers_der: bytes, origin: str = "evidence record") -> _Record:
     """Parse and fully walk a DER EvidenceRecord; any damage becomes EvidenceError."""
     if not ers_der:
-        raise EvidenceError(f"{origin} is empty; restore the .ers file from a backup copy")
+        raise EvidenceError(f"hồ sơ bằng chứng rỗng, hãy khôi phục tệp .ers từ bản sao lưu / {origin} is empty; restore the .ers file from a backup copy")
     try:
         record = EvidenceRecord.load(ers_der, strict=True)
         if record["version"].native != "v1":
@@ -387,8 +387,8 @@ def _decode(ers_der: bytes, origin: str = "evidence record") -> _Record:
             raise ValueError("it holds no timestamps")
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
         raise EvidenceError(
-            f"{origin} is damaged or not an RFC 4998 evidence record ({exc}); "
-            "restore it from a backup copy"
+            f"hồ sơ bằng chứng hỏng hoặc không phải RFC 4998, hãy khôi phục từ bản sao lưu / {origin} is damaged "
+            f"or not an RFC 4998 evidence record ({exc}); restore it from a backup copy"
         ) from exc
     return _Record(asn1=record, chains=chains)
 
@@ -568,9 +568,9 @@ def verify_evidence(
         ats_problems: list[str] = []
         expected: bytes | None = None
         if ats.algorithm != chain_algorithm or ats.imprint_algorithm != ats.algorithm:
-            ats_problems.append("hash algorithms inside one chain disagree")
+            ats_problems.append("thuật toán băm trong một chuỗi không thống nhất / hash algorithms inside one chain disagree")
         elif ats.algorithm not in _HASHES:
-            ats_problems.append(f"hash algorithm {ats.algorithm!r} is not supported")
+            ats_problems.append(f"không hỗ trợ thuật toán băm {ats.algorithm!r} / hash algorithm {ats.algorithm!r} is not supported")
         else:
             hash_fn = _hasher(ats.algorithm)
             if j > 0:  # timestamp renewal: covers the previous token
@@ -597,24 +597,25 @@ def verify_evidence(
             expected = _root_from(hash_fn, covered, ats.tree)
             if expected is None:
                 ats_problems.append(
-                    "a data object is not covered by this record (changed, or the wrong file)"
+                    "một tệp dữ liệu không khớp hồ sơ (đã bị sửa, hoặc nhầm tệp) / a data object is not covered by "
+                    "this record (changed, or the wrong file)"
                     if j == 0
-                    else "the renewal does not cover the previous timestamp"
+                    else "lần gia hạn không phủ dấu thời gian trước / the renewal does not cover the previous timestamp"
                 )
             elif expected != ats.imprint:
-                ats_problems.append("the hash tree does not lead to the timestamped value")
+                ats_problems.append("cây băm không dẫn tới giá trị được đóng dấu / the hash tree does not lead to the timestamped value")
 
         moment = flat[n + 1][2].gen_time if n + 1 < len(flat) else (at or datetime.now(UTC))
         try:
             token = check_token(ats.token, None, roots, at=moment)
         except TokenFormatError as exc:
-            raise EvidenceError(f"timestamp {n + 1} of the record is damaged ({exc})") from exc
+            raise EvidenceError(f"dấu thời gian thứ {n + 1} của hồ sơ bị hỏng / timestamp {n + 1} of the record is damaged ({exc})") from exc
         hash_ok = not ats_problems
         # A renewal hashes its predecessor, so it is younger whatever the dates say; an
         # inversion means a clock was wrong. Allow the usual 1 s genTime precision; a
         # local token's clock is not vouched for anyway, so that is only a note.
         if previous is not None and ats.gen_time < previous[0] - _ORDER_TOLERANCE:
-            message = f"timestamp {n + 1} is dated before the timestamp it renews"
+            message = f"dấu thời gian thứ {n + 1} có ngày trước dấu thời gian nó gia hạn / timestamp {n + 1} is dated before the timestamp it renews"
             (notes if previous[1] or token.local else problems).append(message)
         previous = (ats.gen_time, token.local)
         checks.append(_timestamp_check(k, j, token, hash_ok, ats_problems))

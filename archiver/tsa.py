@@ -234,11 +234,11 @@ def _eku_problem(cert: x509.Certificate) -> str | None:
     and the extension MUST be critical."""
     eku = cert.extended_key_usage_value
     if eku is None or "time_stamping" not in eku.native:
-        return "the TSA certificate lacks the id-kp-timeStamping extended key usage"
+        return "chứng thư TSA thiếu mục đích timeStamping / the TSA certificate lacks the id-kp-timeStamping extended key usage"
     if len(eku.native) != 1:
-        return "the TSA certificate has extended key usages besides id-kp-timeStamping"
+        return "chứng thư TSA có mục đích khác ngoài timeStamping / the TSA certificate has extended key usages besides id-kp-timeStamping"
     if "extended_key_usage" not in cert.critical_extensions:
-        return "the TSA certificate's extended key usage is not marked critical"
+        return "mục đích của chứng thư TSA không được đánh dấu bắt buộc / the TSA certificate's extended key usage is not marked critical"
     return None
 
 
@@ -299,10 +299,10 @@ def check_token(
     if expected_digest is not None:
         imprint_ok = imprint == expected_digest
         if not imprint_ok:
-            problems.append("the token is for different data (message imprint does not match)")
+            problems.append("dấu thời gian của dữ liệu khác / the token is for different data (message imprint does not match)")
 
     if signer is None:
-        problems.append("the token does not include its TSA certificate")
+        problems.append("dấu thời gian không kèm chứng thư của TSA / the token does not include its TSA certificate")
         return TokenCheck(
             gen_time=gen_time,
             tsa_name=_tsa_name(tst_info, None),
@@ -338,17 +338,17 @@ def check_token(
         signature_ok = bool(status["intact"] and status["valid"])
         trusted = signature_ok and status["trust_problem_indic"] is None
         if not signature_ok:
-            problems.append("the token's signature is invalid (the token was altered)")
+            problems.append("chữ ký của dấu thời gian không hợp lệ (đã bị sửa) / the token's signature is invalid (the token was altered)")
         elif not trusted and _is_local(signer):
             problems.append(LOCAL_TSA_LABEL)
         elif not trusted:
             problems.append(
-                "the TSA certificate does not chain to a trusted root "
+                "chứng thư TSA không dẫn tới gốc tin cậy / the TSA certificate does not chain to a trusted root "
                 f"({_describe_indication(status['trust_problem_indic'])}); add the TSA's "
                 "CA certificate to the trust folder if you trust it"
             )
     except (SignatureValidationError, ValueError, KeyError, TypeError) as exc:
-        problems.append(f"the token's signature could not be checked ({exc})")
+        problems.append(f"không kiểm tra được chữ ký của dấu thời gian / the token's signature could not be checked ({exc})")
 
     return TokenCheck(
         gen_time=gen_time,
