@@ -82,6 +82,14 @@ class BuildResult:
     classes: dict[str, ClassSummary] = field(default_factory=dict)
     counts: Counter = field(default_factory=Counter)
     seconds: dict[str, float] = field(default_factory=dict)
+    verified_now: int = 0  # transcripts (not rejected files) verified in this run
+    untrusted_now: int = 0  # ... of which no signature chains to the trust folder
+
+    @property
+    def trust_looks_wrong(self) -> bool:
+        """Most transcripts of this run have no signature chaining to the trust folder:
+        the clerk probably gave another school's or an old folder."""
+        return self.verified_now > 0 and self.untrusted_now * 2 >= self.verified_now
 
     @property
     def complete(self) -> bool:
@@ -269,8 +277,24 @@ def _pool_map(fn: Callable, jobs: Iterable, pool: ProcessPoolExecutor | None,
 
 
 # -- the build -------------------------------------------------------------------------------
+# Joliet (CD/DVD) allows 64 characters; a label adds ".label.pdf" to the package name.
+_MAX_PACKAGE_NAME = 48
+
+
 def package_name(school_code: str, school_year: str, class_name: str) -> str:
-    return safe_name(f"{school_code}_{school_year}_{class_name}")
+    """``<MaTruong>_<NamHoc>_<Lop>``. Two classes must never share a package, nor get names
+    that differ only by case (FAT32, NTFS and ISO 9660 ignore case): a name that lost
+    characters in the making ("8A1/2" and "8A1-2"), holds lower-case letters ("9a1" beside
+    "9A1") or is too long carries a short hash of the class as written."""
+    import hashlib
+    import unicodedata
+
+    raw = unicodedata.normalize("NFC", f"{school_code}_{school_year}_{class_name}")
+    name = safe_name(raw)
+    if name != raw or name != name.upper() or len(name) > _MAX_PACKAGE_NAME:
+        digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()[:8]
+        name = f"{name[:_MAX_PACKAGE_NAME - 9].rstrip('-_')}-{digest}"
+    return name
 
 
 def safe_name(name: str) -> str:
@@ -415,6 +439,8 @@ def _build_new(archive: Path, options: BuildOptions, result: BuildResult, curren
         if v.verdict == REJECTED:
             spool.add(safe_name(f"{QUARANTINE_PREFIX}{v.school_year}") if v.school_year else _NO_YEAR, v)
         else:
+            result.verified_now += 1
+            result.untrusted_now += v.reason_code == "NO_CERTIFICATE_CHAIN_FOUND"
             if v.school_year:
                 years[v.school_year] += 1
             spool.add(package_name(v.school_code, v.school_year, v.class_name), v)

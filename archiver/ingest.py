@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .inputs import LINK_NOT_FOLLOWED, InputItem, folder_files, zip_members
+from .inputs import LINK_NOT_FOLLOWED, InputItem, folder_files, shown, zip_members
 
 READ_LIMIT = 64 * 1024 * 1024  # larger inputs are kept, hashed in chunks, and refused by size later
 
@@ -39,24 +39,24 @@ def _every_file(paths: Iterable[str | os.PathLike]) -> Iterator[InputItem]:
         if path.is_dir():
             for sub, link in folder_files(path):
                 if link:
-                    yield InputItem(name=str(sub), source=str(sub), error=LINK_NOT_FOLLOWED)
+                    yield InputItem(name=shown(sub), source=str(sub), error=LINK_NOT_FOLLOWED)
                 else:
                     yield from _file_or_zip(sub)
         elif path.is_file():
             yield from _file_or_zip(path)
         else:
-            yield InputItem(name=str(path), source=str(path), error=f"Không tìm thấy {path} / no such file or folder")
+            yield InputItem(name=shown(path), source=str(path), error=f"Không tìm thấy {shown(path)} / no such file or folder")
 
 
 def _file_or_zip(path: Path) -> Iterator[InputItem]:
     if path.suffix.lower() != ".zip":
-        yield InputItem(name=str(path), source=str(path))
+        yield InputItem(name=shown(path), source=str(path))
         return
     try:
         members = zip_members(path)
     except (zipfile.BadZipFile, OSError):
         # Not a readable zip: the file itself is the input, and goes to quarantine whole.
-        yield InputItem(name=str(path), source=str(path))
+        yield InputItem(name=shown(path), source=str(path))
         return
     yield from members
 

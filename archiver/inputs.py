@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import unicodedata
 import zipfile
 import zlib
 from collections import Counter
@@ -89,6 +90,42 @@ def _zip_problem(exc: Exception) -> str:
     return f"tệp trong zip bị hỏng / damaged zip member: {exc}"
 
 
+def shown(path: str | os.PathLike) -> str:
+    """A path as people see it, and as reports and JSON record it. A name that is not
+    UTF-8 on disk (copied from an old Windows share) is read in the Vietnamese Windows
+    code page, else with U+FFFD for the bytes it cannot show; the file itself is opened
+    by its real name."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        raw = os.fsencode(text)
+    try:  # the Vietnamese Windows code page, as old shares and USB sticks hold it
+        return unicodedata.normalize("NFC", raw.decode("cp1258"))
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "replace")
+
+
+def _member_name(info: zipfile.ZipInfo) -> str:
+    """A zip member's name as written. Without the UTF-8 flag zipfile reads names as
+    cp437; Windows' own zip writes them in the PC's code page (cp1258 for Vietnamese) and
+    many tools write UTF-8 without the flag. Only for display: members are opened by index."""
+    name = info.filename
+    if info.flag_bits & 0x800 or name.isascii():
+        return name
+    try:
+        raw = name.encode("cp437")
+    except UnicodeEncodeError:
+        return name
+    for encoding in ("utf-8", "cp1258"):
+        try:
+            return unicodedata.normalize("NFC", raw.decode(encoding))
+        except UnicodeDecodeError:
+            continue
+    return name
+
+
 def _is_xml(name: str) -> bool:
     return name.lower().endswith(".xml")
 
@@ -99,10 +136,11 @@ def zip_members(path: Path, keep: Callable[[str], bool] = lambda name: True) -> 
     or OSError when the zip itself cannot be read."""
     with zipfile.ZipFile(path) as zf:
         infos = [(i.filename, index) for index, i in enumerate(zf.infolist()) if not i.is_dir() and keep(i.filename)]
+        names = {index: _member_name(i) for index, i in enumerate(zf.infolist())}
     items, seen = [], Counter()
     for member, index in sorted(infos):
         seen[member] += 1
-        label = f"{path}{ZIP_SEPARATOR}{member}" + (f" ({seen[member]})" if seen[member] > 1 else "")
+        label = f"{shown(path)}{ZIP_SEPARATOR}{names[index]}" + (f" ({seen[member]})" if seen[member] > 1 else "")
         items.append(InputItem(name=label, source=str(path), member=member, member_index=index))
     return items
 
@@ -111,7 +149,7 @@ def _zip_items(path: Path) -> Iterator[InputItem]:
     try:
         members = zip_members(path, _is_xml)
     except (zipfile.BadZipFile, OSError) as exc:
-        yield InputItem(name=str(path), source=str(path), error=f"Tệp zip hỏng / unreadable zip: {exc}")
+        yield InputItem(name=shown(path), source=str(path), error=f"Tệp zip hỏng / unreadable zip: {exc}")
         return
     yield from members
 
@@ -144,15 +182,15 @@ def iter_inputs(paths: Iterable[str | os.PathLike]) -> Iterator[InputItem]:
             for sub, link in folder_files(path):
                 if link:
                     if _is_xml(sub.name) or sub.suffix.lower() == ".zip":
-                        yield InputItem(name=str(sub), source=str(sub), error=LINK_NOT_FOLLOWED)
+                        yield InputItem(name=shown(sub), source=str(sub), error=LINK_NOT_FOLLOWED)
                 elif sub.suffix.lower() == ".zip":
                     yield from _zip_items(sub)
                 elif _is_xml(sub.name):
-                    yield InputItem(name=str(sub), source=str(sub))
+                    yield InputItem(name=shown(sub), source=str(sub))
         elif path.suffix.lower() == ".zip" and path.is_file():
             yield from _zip_items(path)
         elif path.is_file():
-            yield InputItem(name=str(path), source=str(path))
+            yield InputItem(name=shown(path), source=str(path))
         else:
-            yield InputItem(name=str(path), source=str(path),
+            yield InputItem(name=shown(path), source=str(path),
                             error=f"Không tìm thấy {path} / no such file or folder")

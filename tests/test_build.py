@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import json
+import re
 import os
 import random
 import shutil
@@ -298,6 +299,52 @@ def test_the_tree_root_is_recomputed_from_the_files_without_archiver(archive: Pa
     assert tree_root(copy) != (copy / "data" / "timestamp" / "root.sha256.txt").read_text().strip()
 
 
+def test_names_from_old_windows_shares_and_zips_are_read_in_the_vietnamese_code_page(tmp_path: Path):
+    """A file name that is not UTF-8 on disk, and a zip member name without the UTF-8 flag
+    (Windows' own zip), are recorded readably; the build neither crashes nor loses them."""
+    import os
+    import zipfile
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    sources = sorted((SAMPLE / "input" / "8A1").glob("*.xml"))
+    legacy = Path(os.fsdecode(os.fsencode(inputs) + b"/L\xf5\xecp-Pha\xf2m.xml"))  # cp1258 bytes
+    legacy.write_bytes(sources[0].read_bytes())
+    name = b"L\xf5\xecp 8A1/Pha\xf2m Thi\xf2 Dung.xml"
+    placeholder = b"P" * len(name)
+    with zipfile.ZipFile(inputs / "export.zip", "w") as zf:
+        zf.writestr(placeholder.decode(), sources[1].read_bytes())
+    (inputs / "export.zip").write_bytes((inputs / "export.zip").read_bytes().replace(placeholder, name))
+    out = tmp_path / "out"
+    result = run_build([inputs], out)
+    assert result.complete, result.problems
+    recorded = "\n".join(p for m in members(out / "0109944_2025-2026_8A1") for p in m["input_paths"])
+    assert "Lớp-Phạm.xml" in recorded and "export.zip!/Lớp 8A1/Phạm Thị Dung.xml" in recorded
+
+
+def test_files_that_are_not_transcripts_say_what_they_are(tmp_path: Path):
+    """A class export holds PDFs beside the XML, and a copied folder Windows' files: each is
+    kept, and its reason says what it is and whether the clerk has anything to do."""
+    import zipfile
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "Học bạ.pdf").write_bytes(b"%PDF-1.7\n...")
+    (inputs / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0 windows")
+    inner = tmp_path / "lop8A1.zip"
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.write(next((SAMPLE / "input" / "8A1").glob("*.xml")), "a.xml")
+    with zipfile.ZipFile(inputs / "export.zip", "w") as zf:
+        zf.write(inner, "lop8A1.zip")
+    out = tmp_path / "out"
+    run_build([inputs], out)
+    reasons = {Path(m["input_paths"][0]).name: m["reason"] for q in out.iterdir()
+               if q.name.startswith("_KiemDuyet_") and q.is_dir() for m in members(q)}
+    assert reasons["Học bạ.pdf"].startswith("Tệp PDF, không phải học bạ XML")
+    assert "không cần làm gì" in reasons["Thumbs.db"]
+    assert "hãy giải nén" in reasons["lop8A1.zip"].lower()
+
+
 def test_check_notices_a_whole_package_or_label_gone(archive: Path, tmp_path: Path):
     copy = tmp_path / "copy"
     shutil.copytree(archive, copy)
@@ -416,8 +463,52 @@ def test_mistakes_on_the_command_line_stop_before_anything_is_written(tmp_path: 
     assert missing.exit_code == 2
     bad_trust = build_cli(str(copy), "--out", str(out), "--trust", str(tmp_path / "no-such-trust"))
     assert bad_trust.exit_code == 2
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    nothing = build_cli(str(empty), "--out", str(out), "--trust", str(SAMPLE / "trust"))
+    assert nothing.exit_code == 2 and "không có tệp nào" in nothing.output
     assert not out.exists() and not (copy / "archive").exists()
     assert "Traceback" not in no_trust.output + inside.output + missing.output + bad_trust.output
+
+
+def test_a_trust_folder_that_fits_no_signature_is_pointed_out(tmp_path: Path):
+    """The clerk's likeliest mistake: another school's (or an old) trust folder. Archived
+    transcripts are not verified again, so the build says so before the discs are burnt."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Another school's CA")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now - dt.timedelta(days=3650)).not_valid_after(now + dt.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    wrong = tmp_path / "wrong-trust"
+    wrong.mkdir()
+    (wrong / "root.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    result = CliRunner().invoke(main, ["build", str(SAMPLE / "input" / "8A1"), "--out", str(tmp_path / "a"),
+                                       "--trust", str(wrong), "--no-site", "--jobs", "1"])
+    assert result.exit_code == 0
+    assert "5/5 học bạ có chữ ký không dẫn tới CA tin cậy" in " ".join((result.output + result.stderr).split())
+    right = CliRunner().invoke(main, ["build", str(SAMPLE / "input" / "8A1"), "--out", str(tmp_path / "b"),
+                                      "--trust", str(SAMPLE / "trust"), "--no-site", "--jobs", "1"])
+    assert right.exit_code == 0 and "CA tin cậy nào" not in right.output + right.stderr
+
+
+def test_package_names_never_merge_two_classes_nor_differ_only_by_case():
+    from archiver.build import package_name
+
+    names = {c: package_name("0109944", "2025-2026", c) for c in ("6A1", "8A1/2", "8A1-2", "9A1", "9a1", "10Á1",
+                                                                   "10A1", "12:A", "X" * 250)}
+    assert names["6A1"] == "0109944_2025-2026_6A1"  # the usual names are as before
+    assert len({n.upper() for n in names.values()}) == len(names)  # distinct, ignoring case
+    assert all(len(n) <= 48 and re.fullmatch(r"[A-Za-z0-9_-]+", n) for n in names.values())
+    assert package_name("0109944", "2025-2026", "8A1/2") == names["8A1/2"]  # the same every run
 
 
 def test_symbolic_links_in_an_input_folder_are_not_followed(tmp_path: Path):

@@ -45,6 +45,7 @@ def command(inputs: tuple[Path, ...], out: Path, trust_dir: Path | None, profile
 
     from ..build import BuildOptions, build
     from ..fsutil import ArchiveWriteError
+    from ..inputs import folder_files
     from ..tsa import TimestampError
     from ..verify import TrustConfigError
     from .progress import RichProgress, print_summary
@@ -60,6 +61,9 @@ def command(inputs: tuple[Path, ...], out: Path, trust_dir: Path | None, profile
         usage("thiếu --trust: thư mục chứng thư CA và CRL dùng để kiểm tra chữ ký. Không có nó, mọi chữ ký "
               "đều \"Chưa xác định\" và được lưu trữ như vậy; nếu thật sự muốn thế, thêm --no-trust / "
               "--trust DIR is required (or --no-trust to archive every signature as INDETERMINATE)")
+    if not any(given.is_file() or next(folder_files(given), None) is not None for given in inputs):
+        usage("không có tệp nào trong đầu vào: kiểm tra lại thư mục đã chọn / no files in the input: check the "
+              "folder given")
     archive = out.resolve()
     for given in inputs:
         source = given.resolve()
@@ -78,6 +82,12 @@ def command(inputs: tuple[Path, ...], out: Path, trust_dir: Path | None, profile
         errors.print(f"[bold red]Dừng lại / stopped:[/] {escape(str(exc))}")
         sys.exit(1)
     print_summary(console, result)
+    if trust_dir is not None and result.trust_looks_wrong:
+        errors.print(f"[bold yellow]Cảnh báo / warning:[/] {result.untrusted_now}/{result.verified_now} học bạ có chữ ký "
+                     f"không dẫn tới CA tin cậy nào trong {escape(str(trust_dir))}. Nếu nhầm thư mục chứng thư, hãy xoá "
+                     "kho vừa lập và chạy lại với thư mục đúng: các lần chạy sau không kiểm tra lại học bạ đã lưu. / "
+                     "their signatures do not chain to the trust folder; if it is the wrong folder, delete this "
+                     "archive and run again with the right one (archived transcripts are not verified again)")
     if not result.complete:
         sys.exit(1)
     not_valid = sum(n for verdict, n in result.counts.items() if verdict != "VALID")

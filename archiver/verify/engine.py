@@ -148,7 +148,8 @@ class Verifier:
         try:
             tree = parse_bytes(data, max_bytes=max_bytes)
         except UnsafeXml as exc:
-            report.reasons.append(Finding(exc.code, exc.message))
+            kind = _not_a_transcript(data, path)
+            report.reasons.append(Finding("NOT_A_TRANSCRIPT", kind) if kind else Finding(exc.code, exc.message))
             return report
         root = tree.getroot()
         try:
@@ -421,3 +422,27 @@ class Verifier:
         if any(s.status == UNDECIDED for s in named):
             return INDETERMINATE
         return VALID
+
+
+_KEPT = "được giữ nguyên trong gói kiểm duyệt"
+
+
+def _not_a_transcript(data: bytes, path: str) -> str | None:
+    """What a file that is not XML is, when it is recognisable, and whether the clerk has
+    anything to do: class exports hold PDFs beside the XML, and folders copied from
+    Windows hold its system files."""
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    lower = name.lower()
+    if lower in {"thumbs.db", "desktop.ini", ".ds_store"} or name.startswith(("~$", "._")):
+        return (f"Tệp hệ thống hoặc tệp tạm của Windows/macOS, không phải học bạ; {_KEPT}, không cần làm gì / "
+                "a Windows or macOS system or temporary file, not a transcript; kept, nothing to do")
+    if data.startswith(b"%PDF"):
+        return (f"Tệp PDF, không phải học bạ XML; {_KEPT}. Nếu là bản PDF đi kèm học bạ XML thì không cần làm gì "
+                "/ a PDF, not an XML transcript; kept. Nothing to do if it is the PDF that comes with one")
+    if data.startswith(b"PK\x03\x04") and not lower.endswith((".docx", ".xlsx", ".pptx", ".odt", ".ods")):
+        return (f"Tệp zip nằm trong tệp zip khác: chưa đọc các học bạ bên trong; {_KEPT}. Hãy giải nén tệp zip "
+                "này rồi chạy lại / a zip inside a zip: the transcripts in it were not read; unzip it and run again")
+    if data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+        return (f"Tài liệu Office (Word, Excel…), không phải học bạ XML; {_KEPT} / an Office document, not an XML "
+                "transcript; kept")
+    return None
