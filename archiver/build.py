@@ -145,11 +145,20 @@ def _verify_one(job: tuple[str, InputItem, str, str | None]) -> Verified:
         settings = VerifySettings(**{**settings.__dict__, "proof_of_existence": dt.datetime.fromisoformat(poe)})
     report = verify_item(verifier, item, settings)
     report.path = item.name
-    if report.verdict == REJECTED and item.source.lower().endswith(".zip") and item.member is None:
+    if item.kept_whole:
+        # a member could not be read, or would expand beyond any transcript: the zip is
+        # kept whole (its other members are archived as usual), and says why
+        report.verdict = REJECTED
+        report.reasons = [Finding(
+            "ZIP_KEPT_WHOLE", f"Tệp zip có tệp bên trong không đọc được hoặc quá lớn; cả tệp zip được giữ nguyên trong "
+                              f"gói kiểm duyệt, các học bạ đọc được trong đó vẫn được lưu như thường. Hãy xuất lại từ hệ "
+                              f"thống học bạ / a zip with a member that is unreadable or too large, kept whole; its "
+                              f"readable transcripts are archived as usual: {item.kept_whole}")]
+    elif report.verdict == REJECTED and item.source.lower().endswith(".zip") and item.member is None:
         # ingest could not open it as a zip: the export is kept whole, and says why
-        report.reasons.insert(0, Finding(
+        report.reasons = [Finding(
             "DAMAGED_ZIP", "Tệp zip hỏng, không mở được; cả tệp được giữ nguyên trong gói kiểm duyệt. Hãy xuất lại "
-                           "từ hệ thống học bạ / a damaged zip export, kept whole in quarantine: export it again"))
+                           "từ hệ thống học bạ / a damaged zip export, kept whole in quarantine: export it again")]
     data = report.to_dict(validation_data=True)
     path = Path(work_dir) / f"{sha}.json"
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
@@ -277,6 +286,8 @@ def _pool_map(fn: Callable, jobs: Iterable, pool: ProcessPoolExecutor | None,
 
 
 # -- the build -------------------------------------------------------------------------------
+FAT32_MAX_FILE = 4 * 1024 ** 3 - 1  # the largest file FAT32 media hold
+
 # Joliet (CD/DVD) allows 64 characters; a label adds ".label.pdf" to the package name.
 _MAX_PACKAGE_NAME = 48
 
@@ -436,6 +447,13 @@ def _build_new(archive: Path, options: BuildOptions, result: BuildResult, curren
     jobs = ((sha, f.first, str(work), None) for sha, f in new_files.items())
     for v in _pool_map(_verify_one, jobs, pool, stage.advance):
         # 3. group into packages: classes, and a quarantine per school year
+        if new_files[v.sha256].size > FAT32_MAX_FILE:
+            # FAT32 media cannot hold it, and it is no transcript: not archived, and said so
+            result.problems.append(
+                f"{new_files[v.sha256].paths[0]}: tệp {new_files[v.sha256].size:,} byte, quá 4 GiB mà thẻ nhớ FAT32 "
+                "chứa được; không đưa vào kho, hãy lưu tệp này riêng / larger than a FAT32 file can be: not "
+                "archived, keep it elsewhere")
+            continue
         if v.verdict == REJECTED:
             spool.add(safe_name(f"{QUARANTINE_PREFIX}{v.school_year}") if v.school_year else _NO_YEAR, v)
         else:

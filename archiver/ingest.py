@@ -76,20 +76,46 @@ def ingest(paths: Iterable[str | os.PathLike], progress=None) -> IngestResult:
     files: dict[str, IngestedFile] = {}
     missing: list[InputItem] = []
     unreadable: list[tuple[InputItem, str]] = []
+    # A zip with a member that cannot be read, or that would expand beyond any transcript
+    # (a zip bomb), is kept whole: the zip is the original the clerk handed over.
+    keep_whole: dict[str, list[str]] = {}
+
+    def add(item: InputItem) -> None:
+        try:
+            digest, size = item.digest()
+        except OSError as exc:
+            unreadable.append((item, str(exc)))
+            return
+        entry = files.get(digest)
+        if entry is None:
+            files[digest] = IngestedFile(digest, size, [item])
+        else:
+            entry.sources.append(item)
+
     for item in _every_file(paths):
         if progress:
             progress()
         if item.error:
             missing.append(item)
             continue
+        if item.member is not None and (item.expanded_size or 0) > READ_LIMIT:
+            keep_whole.setdefault(item.source, []).append(
+                f"{item.member}: giải nén ra {item.expanded_size:,} byte, quá lớn để là học bạ / expands to "
+                f"{item.expanded_size:,} bytes, too large to be a transcript")
+            continue
         try:
             digest, size = item.digest()
         except OSError as exc:  # InputReadError included: damaged or encrypted zip members
-            unreadable.append((item, str(exc)))
+            if item.member is not None:
+                keep_whole.setdefault(item.source, []).append(f"{item.member}: {exc}")
+            else:
+                unreadable.append((item, str(exc)))
             continue
         entry = files.get(digest)
         if entry is None:
             files[digest] = IngestedFile(digest, size, [item])
         else:
             entry.sources.append(item)
+    for source, why in keep_whole.items():
+        add(InputItem(name=shown(source), source=source, kept_whole="; ".join(why)))
     return IngestResult(files, missing, unreadable)

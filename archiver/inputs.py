@@ -37,6 +37,8 @@ class InputItem:
     member: str | None = None
     error: str | None = None  # set when the container itself cannot be read
     member_index: int | None = None  # position in the zip's directory: names may repeat
+    expanded_size: int | None = None  # a zip member's declared size, before it is read
+    kept_whole: str | None = None  # a zip kept whole in quarantine: why (a member was unusable)
 
     @contextlib.contextmanager
     def open(self) -> Iterator[BinaryIO]:
@@ -137,11 +139,13 @@ def zip_members(path: Path, keep: Callable[[str], bool] = lambda name: True) -> 
     with zipfile.ZipFile(path) as zf:
         infos = [(i.filename, index) for index, i in enumerate(zf.infolist()) if not i.is_dir() and keep(i.filename)]
         names = {index: _member_name(i) for index, i in enumerate(zf.infolist())}
+        sizes = {index: i.file_size for index, i in enumerate(zf.infolist())}
     items, seen = [], Counter()
     for member, index in sorted(infos):
         seen[member] += 1
         label = f"{shown(path)}{ZIP_SEPARATOR}{names[index]}" + (f" ({seen[member]})" if seen[member] > 1 else "")
-        items.append(InputItem(name=label, source=str(path), member=member, member_index=index))
+        items.append(InputItem(name=label, source=str(path), member=member, member_index=index,
+                               expanded_size=sizes[index]))
     return items
 
 

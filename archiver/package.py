@@ -196,7 +196,8 @@ class MemberJob:
 def _process_member(job: MemberJob) -> PackageMember:
     staging = Path(job.staging)
     member = job.member
-    original = job.original if job.original is not None else job.source.read()
+    # A quarantined original is copied in chunks (it may be large); a transcript is small.
+    original = job.original if job.original is not None or job.quarantine else job.source.read()
     report = job.report if job.report is not None else json.loads(Path(job.report_path).read_text("utf-8"))
     # What the archive knows beyond the verifier: replacement, every path it came from.
     report["archive"] = {
@@ -227,7 +228,11 @@ def _process_member(job: MemberJob) -> PackageMember:
     if job.quarantine:
         ext = Path(member.input_paths[0] if member.input_paths else "").suffix.lower()
         ext = ext if ext.isascii() and ext[1:].isalnum() and len(ext) <= 6 else ".bin"
-        put("original", f"rejected/{job.stem}{ext}", original)
+        rel = f"rejected/{job.stem}{ext}"
+        if original is not None:
+            put("original", rel, original)
+        else:
+            files["original"], hashes["original"] = f"data/{rel}", _copy_in_chunks(job.source, staging / rel)
     else:
         put("xml", f"transcripts/{job.stem}.xml", original)
     report_bytes = json.dumps(report, ensure_ascii=False, indent=1).encode("utf-8")
@@ -252,6 +257,17 @@ def _process_member(job: MemberJob) -> PackageMember:
             put("pdf", f"renderings/{job.stem}.pdf", Path(job.previous_pdf).read_bytes())
     member.files, member.hashes = files, hashes
     return member
+
+
+def _copy_in_chunks(source: Any, target: Path) -> str:
+    """Copy an input (an InputItem) to ``target`` a megabyte at a time; its SHA-256."""
+    digest = hashlib.sha256()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with source.open() as src, open(target, "wb") as dst:
+        for chunk in iter(lambda: src.read(1 << 20), b""):
+            digest.update(chunk)
+            dst.write(chunk)
+    return digest.hexdigest()
 
 
 # -- the package -------------------------------------------------------------------------------
@@ -307,21 +323,29 @@ def _start_package(archive: Path, plan: PackagePlan) -> StartedPackage:
         prev = plan.previous.path
         original_rel = old.files.get("xml") or old.files.get("original")
         changed = member.superseded_by != old.superseded_by
+        if plan.quarantine:  # any size: copied in chunks by the worker, never held whole
+            from .inputs import InputItem
+
+            original, source = None, InputItem(name=original_rel, source=str(prev / original_rel))
+        else:
+            original, source = (prev / original_rel).read_bytes(), None
         jobs.append(MemberJob(
-            stem=stem, staging=str(staging), original=(prev / original_rel).read_bytes(), source=None,
+            stem=stem, staging=str(staging), original=original, source=source,
             report=json.loads((prev / old.files["report_json"]).read_text("utf-8")), report_path=None,
             member=member, render=changed,
             previous_pdf=str(prev / old.files["pdf"]) if "pdf" in old.files else None,
             quarantine=plan.quarantine))
     for verified, ingested in plan.new:
         member = _member_for(verified, plan.input_paths.get(verified.sha256, ingested.paths))
-        original = ingested.first.read()
+        # A rejected file may be large: the worker copies it from its source in chunks.
+        original = None if plan.quarantine else ingested.first.read()
         if not plan.quarantine:
             member.superseded_by = plan.replaced_by.get(member.lookup_code, "")
             stem = _stem(f"{member.student_code or 'hocba'}_{member.lookup_code[:8] or verified.sha256[:8]}", taken)
         else:
             stem = _stem(verified.sha256[:16], taken)
-        jobs.append(MemberJob(stem=stem, staging=str(staging), original=original, source=None,
+        jobs.append(MemberJob(stem=stem, staging=str(staging), original=original,
+                              source=ingested.first if plan.quarantine else None,
                               report=None, report_path=verified.report_path, member=member,
                               render=True, previous_pdf=None, quarantine=plan.quarantine))
 

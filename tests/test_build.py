@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import hashlib
 import json
 import re
 import os
@@ -343,6 +344,48 @@ def test_files_that_are_not_transcripts_say_what_they_are(tmp_path: Path):
     assert reasons["Học bạ.pdf"].startswith("Tệp PDF, không phải học bạ XML")
     assert "không cần làm gì" in reasons["Thumbs.db"]
     assert "hãy giải nén" in reasons["lop8A1.zip"].lower()
+
+
+def test_a_zip_with_an_unusable_member_is_kept_whole_and_its_transcripts_archived(tmp_path: Path):
+    """A member that would expand beyond any transcript (a zip bomb) or cannot be read
+    (bad CRC) is never expanded into the archive: the zip itself, the original the clerk
+    handed over, goes to quarantine whole; its readable transcripts are archived."""
+    import zipfile
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    good = sorted((SAMPLE / "input" / "8A1").glob("*.xml"))
+    with zipfile.ZipFile(inputs / "bomb.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(good[0], "8A1/a.xml")
+        zf.writestr("8A1/huge.xml", b"\0" * (65 * 1024 * 1024))
+    with zipfile.ZipFile(inputs / "crc.zip", "w", zipfile.ZIP_STORED) as zf:
+        zf.write(good[1], "8A1/b.xml")
+        zf.writestr("8A1/broken.xml", b"<x>" + b"a" * 1000 + b"</x>")
+    damaged = bytearray((inputs / "crc.zip").read_bytes())
+    damaged[damaged.index(b"aaaa")] ^= 1
+    (inputs / "crc.zip").write_bytes(bytes(damaged))
+    out = tmp_path / "out"
+    result = run_build([inputs], out)
+    assert result.complete, result.problems
+    archived = {m["sha256"] for m in members(out / "0109944_2025-2026_8A1")}
+    assert {hashlib.sha256(p.read_bytes()).hexdigest() for p in good[:2]} <= archived
+    kept = {Path(m["input_paths"][0]).name: m for q in out.iterdir() if q.name.startswith("_KiemDuyet_")
+            and q.is_dir() for m in members(q)}
+    assert kept["bomb.zip"]["reason_code"] == "ZIP_KEPT_WHOLE" and "huge.xml" in kept["bomb.zip"]["reason"]
+    assert kept["crc.zip"]["reason_code"] == "ZIP_KEPT_WHOLE" and "broken.xml" in kept["crc.zip"]["reason"]
+    assert max(p.stat().st_size for p in out.rglob("*") if p.is_file()) < 1024 * 1024  # nothing expanded
+
+
+def test_a_file_larger_than_fat32_allows_is_not_archived_and_said(tmp_path: Path, monkeypatch):
+    from archiver import build as build_module
+
+    monkeypatch.setattr(build_module, "FAT32_MAX_FILE", 4096)  # 4 GiB, scaled down for the test
+    inputs = tmp_path / "in"
+    shutil.copytree(SAMPLE / "input" / "8A1", inputs)
+    (inputs / "sao-luu.bak").write_bytes(b"x" * 5000)
+    result = run_build([inputs], tmp_path / "out")
+    assert not result.complete and any("sao-luu.bak" in p and "FAT32" in p for p in result.problems)
+    assert not any(p.name.endswith(".bak") for p in (tmp_path / "out").rglob("*"))
 
 
 def test_check_notices_a_whole_package_or_label_gone(archive: Path, tmp_path: Path):
