@@ -170,9 +170,9 @@ def _read_toml(path: Path) -> dict:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
-        raise ProfileError(f"profile file missing: {path}") from None
+        raise ProfileError(f"thiếu tệp hồ sơ định dạng {path} / profile file missing: {path}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"profile file {path} is not valid TOML: {exc}") from None
+        raise ProfileError(f"tệp hồ sơ định dạng {path} viết sai (TOML) / profile file {path} is not valid TOML: {exc}") from None
 
 
 def load_profile(folder: os.PathLike | str) -> Profile:
@@ -238,7 +238,7 @@ def load_profile(folder: os.PathLike | str) -> Profile:
             extra={k: v for k, v in meta.items() if k not in known},
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise ProfileError(f"profile {folder} is incomplete or malformed: {exc!r}") from None
+        raise ProfileError(f"hồ sơ định dạng {folder} thiếu hoặc sai / profile {folder} is incomplete or malformed: {exc!r}") from None
 
 
 def available_profiles(extra_dirs: Iterable[os.PathLike | str] = ()) -> dict[str, Profile]:
@@ -267,7 +267,8 @@ def get_profile(profile_id: str, extra_dirs: Iterable[os.PathLike | str] = ()) -
     except KeyError:
         names = ", ".join(sorted(profiles)) or "none"
         raise ProfileError(
-            f"unknown profile {profile_id!r}; installed profiles: {names}"
+            f"không có hồ sơ định dạng {profile_id!r}; đã cài: {names} / unknown profile {profile_id!r}; "
+            f"installed profiles: {names}"
         ) from None
 
 

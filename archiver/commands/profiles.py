@@ -16,7 +16,7 @@ def command(profiles_dirs: tuple[str, ...], verbose: bool) -> None:
     try:
         profiles = available_profiles(profiles_dirs)
     except ProfileError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.UsageError(str(exc)) from None
     if not profiles:
         folders = ", ".join(str(p) for p in search_path(profiles_dirs))
         raise click.ClickException(f"Không tìm thấy profile nào / no profiles found in: {folders}")

@@ -45,7 +45,7 @@ def command(out: Path, students: int, classes: int, year: str, seed: str, defect
             out=out, students=students, classes=classes, year=year, seed=seed,
             defects=defects, profile_id=profile_id, jobs=jobs))
     except ProfileError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.UsageError(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"Không ghi được vào {out}: {exc.strerror} / cannot write to {out}") from None
     click.echo(f"{summary.school_name} ({summary.school_code}), năm học {summary.school_year}")
