@@ -107,7 +107,10 @@ def publish_dir(staged: Path, final: Path) -> None:
     """Move a fully written folder to its final name. Refuses to replace anything."""
     fsync_tree(staged)
     if final.exists():
-        raise ArchiveWriteError(f"{final} đã tồn tại, không ghi đè / already exists, not overwritten")
+        raise ArchiveWriteError(
+            f"{final} đã tồn tại nhưng không phải gói hoàn chỉnh do archiver lập; không ghi đè. Hãy chuyển thư mục "
+            "đó ra ngoài kho (hoặc đổi tên) rồi chạy lại; các gói đã hoàn tất vẫn nguyên vẹn / already exists and "
+            "is not a complete package; not overwritten: move it out of the archive and run again")
     os.rename(staged, final)
     fsync_dir(final.parent)
 

@@ -69,7 +69,10 @@ def print_summary(console: Console, result) -> None:
     console.print(table)
     console.print(
         f"Đầu vào / inputs: {result.inputs} (khác nhau / unique {result.unique}, trùng / duplicates "
-        f"{result.duplicates}, đã lưu trước / already archived {result.already_archived}) · "
+        f"{result.duplicates}"
+        + (f", không đọc được / unreadable {result.inputs - result.unique - result.duplicates}"
+           if result.inputs > result.unique + result.duplicates else "")
+        + f", đã lưu trước / already archived {result.already_archived}) · "
         f"gói ghi / packages written: {len(result.packages_written)} · "
         f"yêu cầu TSA / TSA requests: {result.tsa_requests}")
     for name in result.pending:
