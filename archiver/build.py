@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from . import __version__
-from .fsutil import ArchiveWriteError, atomic_write, clear_staging, new_staging_dir
+from .fsutil import ArchiveWriteError, archive_lock, atomic_write, clear_staging, new_staging_dir
 from .ingest import IngestedFile, ingest
 from .inputs import InputItem
 from .package import (
@@ -328,6 +328,24 @@ def build(options: BuildOptions, progress: "Progress | None" = None) -> BuildRes
         profile_id=options.profile_id, validation_time=now.astimezone(dt.timezone.utc))
     settings.build()  # a bad trust folder or profile fails here, before anything is written
     tsa_config = _tsa_config(options)  # so does a TSA setting that cannot work
+    timestamper = _make_timestamper(tsa_config)  # and a TSA certificate or data folder that cannot be read
+    with archive_lock(archive):
+        return _build_locked(options, progress, archive, result, now, started, settings, tsa_config, timestamper)
+
+
+def _make_timestamper(config):  # -> Timestamper
+    from .tsa import TimestampError, make_timestamper
+
+    try:
+        return make_timestamper(config)
+    except TimestampError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise TimestampError(f"không dùng được cấu hình TSA / the TSA settings cannot be used: {exc}") from None
+
+
+def _build_locked(options: BuildOptions, progress: "Progress", archive: Path, result: BuildResult,
+                  now: dt.datetime, started: float, settings: VerifySettings, tsa_config, timestamper) -> BuildResult:
     try:
         archive.mkdir(parents=True, exist_ok=True)
         clear_staging(archive)
@@ -336,7 +354,7 @@ def build(options: BuildOptions, progress: "Progress | None" = None) -> BuildRes
 
         raise ArchiveWriteError(describe_os_error(exc, archive)) from None
 
-    _complete_pending(archive, tsa_config, options, result, now)
+    _complete_pending(archive, timestamper, options, result, now)
     # What the archive already holds, read from the published packages themselves, and
     # what waits complete in .pending for its timestamp (kept, not to be packaged again).
     current = published_packages(archive)
@@ -373,7 +391,7 @@ def build(options: BuildOptions, progress: "Progress | None" = None) -> BuildRes
         _init_worker(settings)
     try:
         _build_new(archive, options, result, current, new_files, input_paths, work, settings, tsa_config,
-                   now, progress, pool)
+                   timestamper, now, progress, pool)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)  # after a failure, do not render on
@@ -416,24 +434,23 @@ def _tsa_config(options: BuildOptions):  # -> TsaConfig
         file_dir=Path.cwd())
 
 
-def _complete_pending(archive: Path, config, options: BuildOptions, result: BuildResult, now: dt.datetime) -> None:
+def _complete_pending(archive: Path, timestamper, options: BuildOptions, result: BuildResult,
+                      now: dt.datetime) -> None:
     """Packages a down TSA left in ``.pending`` get their timestamp first, when it answers
     now (they are complete otherwise; their content counts as kept either way)."""
     from .timestamping import complete_pending
-    from .tsa import make_timestamper
 
     if not published_packages(archive / PENDING):
         return
-    stamped = complete_pending(archive, make_timestamper(config), tsa_cert=options.tsa_cert, now=now)
+    stamped = complete_pending(archive, timestamper, tsa_cert=options.tsa_cert, now=now)
+    result.problems += stamped.problems
     result.tsa_requests += stamped.tsa_requests
     result.packages_written += stamped.packages
 
 
 def _build_new(archive: Path, options: BuildOptions, result: BuildResult, current, new_files,
-               input_paths, work: Path, settings: VerifySettings, config, now: dt.datetime,
+               input_paths, work: Path, settings: VerifySettings, config, timestamper, now: dt.datetime,
                progress: "Progress", pool: ProcessPoolExecutor | None) -> None:
-    from .tsa import make_timestamper
-
     t0 = time.perf_counter()
     stage = progress.stage("verify", "Kiểm tra chữ ký / verify", total=len(new_files))
     # Results go to disk as they come, grouped by package: the orchestrator's memory
@@ -477,7 +494,7 @@ def _build_new(archive: Path, options: BuildOptions, result: BuildResult, curren
                 replaced_by.setdefault(m.replaces, m.lookup_code)
 
     # 4-6. render, package, timestamp: one class at a time, so memory stays flat.
-    timestamper = _GivesUpOnce(make_timestamper(config))
+    timestamper = _GivesUpOnce(timestamper)
     t0 = time.perf_counter()
     stage = progress.stage("package", "Kết xuất PDF/A, đóng gói, đóng dấu thời gian / render, package, timestamp",
                            total=spool.total)
@@ -549,7 +566,10 @@ def _finish(archive: Path, options: BuildOptions, result: BuildResult, current, 
     for sha, paths in read_path_log(archive).items():  # paths met in earlier runs, kept
         input_paths[sha] = list(dict.fromkeys([*input_paths.get(sha, []), *paths]))
     index = write_index(archive, current, input_paths, now)
-    write_reports(archive, result, index, now)
+    if options.inputs or not (archive / "report.json").is_file():
+        # report.json / report.html describe the last build, its inputs and problems: a
+        # refresh after `timestamp --pending` or `renew` keeps them (index.json is redone)
+        write_reports(archive, result, index, now)
     if options.site:
         t0 = time.perf_counter()
         try:

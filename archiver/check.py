@@ -55,6 +55,11 @@ def _check_archive(archive: Path, *, evidence: bool, progress) -> CheckResult:
         return result
     folders = [p for p in sorted(archive.iterdir()) if p.is_dir() and not p.name.startswith(".")
                and (p / "bagit.txt").is_file()]
+    if not folders and not (archive / "index.json").is_file() and not (archive / ".pending").is_dir():
+        # an unmounted USB stick or a mistyped path must not pass a scheduled fixity check
+        result.problems.append(f"{archive}: không phải kho lưu trữ archiver (không có gói nào, không có index.json) "
+                               "/ not an archive: no packages and no index.json")
+        return result
     metas: dict[str, dict[str, Any]] = {}
     for folder in folders:
         result.packages += 1

@@ -16,6 +16,30 @@ COMMANDS = ("build", "verify", "render", "site", "check", "timestamp", "renew", 
 _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click >= 8.2
 
 
+def _safe_streams() -> None:
+    """Output redirected to a file on a Windows PC is written in its code page, which lacks
+    many precomposed Vietnamese letters: a letter it cannot hold becomes "?" instead of
+    stopping the command after its work is done (JSON output escapes them instead)."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        if encoding not in ("utf8", "utf16", "utf32") and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
+
+
+def _stop_on_sigterm() -> None:
+    """A cron or service timeout (SIGTERM) stops a command as Ctrl+C does: outputs are
+    closed properly (``verify --json`` still ends in valid JSON) and the exit code is 130."""
+    import signal
+
+    def stop(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, stop)
+    except (ValueError, OSError):  # not the main thread, or a platform without it
+        pass
+
+
 class Archiver(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [self._load(name).name for name in COMMANDS]
@@ -32,11 +56,15 @@ class Archiver(click.Group):
         reads them): what was wrong, and where to look."""
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        _safe_streams()
+        _stop_on_sigterm()
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except click.exceptions.Abort:
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            # 130, the shell's code for an interrupted command: a script can tell it from
+            # 1 ("something was not archived" / "not every transcript is VALID").
             click.echo("Đã dừng / aborted", err=True)
-            sys.exit(1)
+            sys.exit(130)
         except _NO_ARGS_IS_HELP as exc:  # `archiver` alone: the help is the message
             click.echo(exc.format_message(), err=True)
             sys.exit(exc.exit_code)

@@ -128,3 +128,36 @@ def describe_os_error(exc: OSError, where: Path) -> str:
         return (f"Không có quyền ghi vào {where}. Chọn thư mục khác hoặc kiểm tra quyền; "
                 f"các gói đã hoàn tất vẫn nguyên vẹn / permission denied")
     return f"Lỗi ghi {where}: {exc.strerror or exc} / cannot write"
+
+
+LOCK_FILE = ".lock"
+
+
+@contextlib.contextmanager
+def archive_lock(archive: Path) -> Iterator[None]:
+    """One writer at a time per archive: a second build (or timestamp, renew) on the same
+    folder stops at once instead of removing the first one's staging area. The operating
+    system's lock on ``ARCHIVE/.lock`` ends with the process, so a crash leaves none."""
+    try:
+        archive.mkdir(parents=True, exist_ok=True)
+        fh = open(archive / LOCK_FILE, "a+b")
+    except OSError as exc:
+        raise ArchiveWriteError(describe_os_error(exc, archive)) from None
+    try:
+        try:
+            if os.name == "nt":
+                import msvcrt
+
+                fh.seek(0)
+                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ArchiveWriteError(
+                f"Kho {archive} đang được một lần chạy archiver khác ghi; chờ lần đó xong rồi chạy lại / another "
+                "archiver run is writing this archive: wait for it to finish, then run again") from None
+        yield
+    finally:
+        fh.close()  # releases the lock

@@ -377,7 +377,10 @@ def _finish_package(archive: Path, started: StartedPackage, timestamper, tick) -
         tsa_requests = 1
     except TimestampError as exc:
         records, pending = None, True
-        timestamp_meta = {"status": "pending", "error": str(exc)}
+        # The TSA it waits for: completing it later with another (the local one) would
+        # not be what the clerk or IT staff configured.
+        timestamp_meta = {"status": "pending", "error": str(exc),
+                          "tsa_url": getattr(getattr(timestamper, "inner", timestamper), "url", None)}
     if records is not None:
         for member, record in zip(members, records):
             rel = f"evidence/{member.stem}.ers"

@@ -76,6 +76,13 @@ def complete_pending(archive: Path, timestamper, tsa_cert: Path | None = None,
             continue
         meta = json.loads((data / "package.json").read_text(encoding="utf-8"))
         members = meta["members"]
+        wanted = meta.get("timestamp", {}).get("tsa_url")
+        if wanted and getattr(getattr(timestamper, "inner", timestamper), "url", None) is None:
+            result.still_pending.append(folder.name)
+            result.problems.append(f"{folder.name}: gói chờ dấu thời gian của TSA {wanted}, không đóng bằng TSA cục bộ; "
+                                   f"chạy lại với --tsa-url {wanted} (hoặc ARCHIVER_TSA_URL) / waits for the TSA at "
+                                   f"{wanted}: not stamped with the local one; give --tsa-url")
+            continue
         items = [[bytes.fromhex(m["hashes"][k]) for k in item_kinds(m["hashes"])] for m in members]
         try:
             records = build_evidence(items, timestamper, prehashed=True)

@@ -575,6 +575,40 @@ def test_an_unwritable_archive_is_a_clear_error(tmp_path: Path):
     assert "Traceback" not in result.output and "archive" in result.output
 
 
+def test_one_writer_at_a_time(tmp_path: Path):
+    """A second build on the same archive (two cron jobs, two clerks) stops at once with a
+    clear message instead of removing the first one's staging area."""
+    from archiver.fsutil import archive_lock
+
+    out = tmp_path / "archive"
+    with archive_lock(out):
+        second = CliRunner().invoke(main, ["build", str(SAMPLE / "input" / "8A1"), "--out", str(out),
+                                           "--trust", str(SAMPLE / "trust"), "--no-site", "--jobs", "1"])
+    assert second.exit_code == 1 and "another archiver run is writing this archive" in " ".join(
+        (second.output + second.stderr).split())
+    assert bags(out) == []
+    assert run_build([SAMPLE / "input" / "8A1"], out).complete  # the lock ends with its holder
+
+
+def test_bad_tsa_settings_stop_before_any_work(tmp_path: Path):
+    result = CliRunner().invoke(main, ["build", str(SAMPLE / "input" / "8A1"), "--out", str(tmp_path / "a"),
+                                       "--trust", str(SAMPLE / "trust"), "--no-site", "--tsa-url",
+                                       "http://127.0.0.1:9/tsr", "--tsa-cert", str(tmp_path / "no-such.pem")])
+    assert result.exit_code == 2 and "Traceback" not in result.output + result.stderr
+    assert not (tmp_path / "a").exists()
+
+
+def test_check_and_stamping_refuse_a_folder_that_is_no_archive(tmp_path: Path):
+    """A scheduled fixity check on an unmounted disk or a mistyped path must not pass."""
+    empty = tmp_path / "not-an-archive"
+    empty.mkdir()
+    assert not check_archive(empty).ok
+    assert CliRunner().invoke(main, ["check", str(empty)]).exit_code == 1
+    assert CliRunner().invoke(main, ["renew", str(empty)]).exit_code == 2
+    assert CliRunner().invoke(main, ["timestamp", "--pending", str(empty)]).exit_code == 2
+    assert CliRunner().invoke(main, ["renew", str(tmp_path / "nowhere")]).exit_code == 2
+
+
 def test_strict_fails_on_non_valid_verdicts(tmp_path: Path):
     args = ["build", str(SAMPLE / "defects" / "sha1.xml"), "--trust", str(SAMPLE / "trust"), "--no-site",
             "--jobs", "1"]

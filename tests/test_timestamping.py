@@ -175,3 +175,16 @@ def test_hash_tree_renewal_hashes_the_data_again_under_a_stronger_algorithm(tsa_
     # a changed original no longer matches the new chain either
     objects[0] = objects[0].replace(b"<HK1>", b"<HK1> ", 1)
     assert not verify_evidence(objects, (v2 / m["files"]["evidence"]).read_bytes()).hash_chain_intact
+
+
+def test_a_package_waiting_for_its_tsa_is_not_stamped_by_the_local_one(tsa_server: TsaServer, tmp_path: Path):
+    """The TSA a package waits for is the one that was configured: a run without --tsa-url
+    must not quietly stamp it with the local TSA."""
+    out = tmp_path / "archive"
+    assert cli(*build_args(out, tsa_server.url("garbage"), tsa_server.pki.ca_cert)).exit_code == 1
+    local = cli("timestamp", "--pending", str(out))
+    assert local.exit_code == 1 and "--tsa-url" in local.output
+    assert len(list((out / ".pending").iterdir())) == 2 and bags(out) == []
+    done = cli("timestamp", "--pending", str(out), "--tsa-url", tsa_server.url(),
+               "--tsa-cert", str(tsa_server.pki.ca_cert))
+    assert done.exit_code == 0, done.output

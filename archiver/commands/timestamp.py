@@ -36,14 +36,23 @@ def _run(action, archive: Path, tsa_url: str | None, tsa_cert: Path | None, verb
     from ..fsutil import ArchiveWriteError
     from ..tsa import TimestampError
 
+    from ..fsutil import archive_lock
+
+    if not (archive / "index.json").is_file() and not (archive / ".pending").is_dir():
+        raise click.UsageError(f"{archive}: không phải kho lưu trữ archiver (không có index.json) / not an archive")
     try:
         timestamper, config = _timestamper(tsa_url, tsa_cert)
-        result = action(archive, timestamper, tsa_cert=config.cert)
+    except (TimestampError, OSError, ValueError) as exc:
+        click.echo(f"Lỗi cấu hình / configuration error: {exc}", err=True)
+        sys.exit(2)
+    try:
+        with archive_lock(archive):
+            result = action(archive, timestamper, tsa_cert=config.cert)
+            if result.packages:
+                refresh_archive(archive)
     except (TimestampError, ArchiveWriteError) as exc:
         click.echo(f"Lỗi / error: {exc}", err=True)
-        sys.exit(2)
-    if result.packages:
-        refresh_archive(archive)
+        sys.exit(1)
     for name in result.packages:
         click.echo(f"{verb}: {name}")
     for problem in result.problems:
@@ -53,7 +62,7 @@ def _run(action, archive: Path, tsa_url: str | None, tsa_cert: Path | None, verb
 
 
 @click.command("timestamp", short_help="Đóng dấu thời gian gói đang chờ / complete pending timestamps.")
-@click.argument("archive", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("archive", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--pending", is_flag=True, required=True, help="Timestamp the packages waiting in ARCHIVE/.pending.")
 @tsa_options
 def command(archive: Path, pending: bool, tsa_url: str | None, tsa_cert: Path | None) -> None:
@@ -68,7 +77,7 @@ def command(archive: Path, pending: bool, tsa_url: str | None, tsa_cert: Path | 
 
 
 @click.command("renew", short_help="Gia hạn hồ sơ bằng chứng / renew evidence records.")
-@click.argument("archive", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("archive", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--hash-tree", "hash_tree", is_flag=True,
               help="Hash-tree renewal (RFC 4998 5.2): hash the data again under --algorithm, for when "
                    "the hash algorithm in use weakens. Default: timestamp renewal.")

@@ -84,17 +84,22 @@ def command(paths: tuple[Path, ...], trust_dir: Path | None, profile_id: str | N
     if as_json:
         # Streamed, so memory stays flat on large runs.
         out = sys.stdout
+        # JSON is UTF-8; on a stream in another encoding (a Windows code page) the
+        # letters it lacks are escaped, so the document stays whole and exact.
+        ascii_only = (getattr(out, "encoding", "") or "").lower().replace("-", "") != "utf8"
         out.write("[")
         try:
             for i, report in enumerate(reports):
                 counts[report.verdict] += 1
-                out.write(("," if i else "") + "\n" + json.dumps(report.to_dict(), ensure_ascii=False))
+                out.write(("," if i else "") + "\n" + json.dumps(report.to_dict(), ensure_ascii=ascii_only))
         finally:  # a readable document of what was verified, even if the run breaks off
             out.write("\n]\n")
     else:
         from rich.console import Console
 
-        console = Console(highlight=False)
+        # With -q, piped or saved output keeps one line per file (for grep and awk);
+        # otherwise it is laid out for 80 columns.
+        console = Console(highlight=False, soft_wrap=quiet and not sys.stdout.isatty())
         for report in reports:
             counts[report.verdict] += 1
             _print_report(console, report, quiet)
@@ -121,6 +126,11 @@ def _print_report(console, report, quiet: bool) -> None:
 
     style = VERDICT_STYLE.get(report.verdict, "bold")
     who = f" — {escape(report.student_name)}" if report.student_name else ""
+    if quiet:  # exactly one line per file, the reason codes at its end, for scripts
+        codes = ",".join(dict.fromkeys(f.code for f in [*report.reasons, *report.warnings]))
+        console.print(f"[{style}]{report.verdict_label} ({report.verdict})[/] {escape(report.path)}{who}"
+                      + (f" [dim][{escape(codes)}][/]" if codes else ""))
+        return
     console.print(f"[{style}]{report.verdict_label} ({report.verdict})[/] {escape(report.path)}{who}")
     for finding in report.reasons:
         console.print(f"  lý do / reason: {escape(finding.message)} [dim]({finding.code})[/]")
