@@ -161,6 +161,10 @@ def search_path(extra_dirs: Iterable[os.PathLike | str] = ()) -> list[Path]:
     dirs = [Path(d) for d in extra_dirs]
     env = os.environ.get("ARCHIVER_PROFILES", "")
     dirs += [Path(d) for d in env.split(os.pathsep) if d]
+    for folder in dirs:
+        if not folder.is_dir():  # a mistyped folder would otherwise be skipped unnoticed
+            raise ProfileError(f"không có thư mục hồ sơ định dạng {folder} (--profiles-dir / ARCHIVER_PROFILES) / "
+                               f"no such profiles folder: {folder}")
     dirs.append(builtin_profiles_dir())
     return dirs
 

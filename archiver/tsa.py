@@ -802,6 +802,10 @@ def resolve_tsa_config(
     section = (file_config or {}).get("tsa", {})
     if not isinstance(section, Mapping):
         raise TsaConfigError("[tsa] in archiver.toml must be a table with url and cert")
+    unknown = sorted(set(section) - {"url", "cert"})
+    if unknown:  # a misspelt key would otherwise fall back to the local TSA unnoticed
+        raise TsaConfigError(f"archiver.toml: khoá không rõ trong [tsa] / unknown key(s) in [tsa]: "
+                             f"{', '.join(unknown)} (url, cert)")
     file_url, file_cert = section.get("url"), section.get("cert")
     if file_cert is not None and file_dir is not None:
         file_cert = file_dir / Path(file_cert)

@@ -506,6 +506,8 @@ def test_mistakes_on_the_command_line_stop_before_anything_is_written(tmp_path: 
     assert missing.exit_code == 2
     bad_trust = build_cli(str(copy), "--out", str(out), "--trust", str(tmp_path / "no-such-trust"))
     assert bad_trust.exit_code == 2
+    both = build_cli(str(copy), "--out", str(out), "--trust", str(SAMPLE / "trust"), "--no-trust")
+    assert both.exit_code == 2 and "--no-trust" in both.output + both.stderr
     empty = tmp_path / "empty"
     empty.mkdir()
     nothing = build_cli(str(empty), "--out", str(out), "--trust", str(SAMPLE / "trust"))

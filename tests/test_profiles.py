@@ -103,3 +103,11 @@ def test_a_broken_profile_is_reported_not_crashed(tmp_path: Path, monkeypatch: p
     result = CliRunner().invoke(main, ["profiles"])
     assert result.exit_code != 0
     assert "profile.toml" in result.output and "Traceback" not in result.output
+
+
+def test_a_profiles_folder_that_does_not_exist_is_an_error(tmp_path, monkeypatch):
+    from archiver.profiles import ProfileError, available_profiles
+
+    monkeypatch.setenv("ARCHIVER_PROFILES", str(tmp_path / "no-such-folder"))
+    with pytest.raises(ProfileError, match="no such profiles folder"):
+        available_profiles()

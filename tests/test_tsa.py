@@ -260,6 +260,9 @@ def test_config_file_reading(tmp_path: Path) -> None:
     bad.write_text("[tsa\n", encoding="utf-8")
     with pytest.raises(TsaConfigError, match="cannot read"):
         read_config_file(bad)
+    # a misspelt key must not fall back to the local TSA unnoticed
+    with pytest.raises(TsaConfigError, match="urll"):
+        resolve_tsa_config(env={}, file_config={"tsa": {"urll": "http://127.0.0.1:1/tsa"}})
 
 
 def test_make_timestamper(tmp_path: Path, tsa_pki: Pki) -> None:

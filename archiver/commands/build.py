@@ -57,6 +57,8 @@ def command(inputs: tuple[Path, ...], out: Path, trust_dir: Path | None, profile
         errors.print(f"[bold red]Lỗi / error:[/] {escape(message)}")
         sys.exit(2)
 
+    if trust_dir is not None and no_trust:
+        usage("--trust và --no-trust không dùng cùng nhau / --trust and --no-trust exclude each other")
     if trust_dir is None and not no_trust:
         usage("thiếu --trust: thư mục chứng thư CA và CRL dùng để kiểm tra chữ ký. Không có nó, mọi chữ ký "
               "đều \"Chưa xác định\" và được lưu trữ như vậy; nếu thật sự muốn thế, thêm --no-trust / "
