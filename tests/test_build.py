@@ -215,6 +215,9 @@ def test_check_names_every_problem(archive: Path, tmp_path: Path):
     assert "0109944_2025-2026_9A1" in text
     cli = CliRunner().invoke(main, ["check", str(copy)])
     assert cli.exit_code == 1 and "VẤN ĐỀ" in cli.output
+    as_json = CliRunner().invoke(main, ["check", "--json", str(copy)])
+    report = json.loads(as_json.output)
+    assert as_json.exit_code == 1 and report["ok"] is False and report["problems"] == result.problems
 
 
 def _rebag(bag: Path) -> None:

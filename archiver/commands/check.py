@@ -11,7 +11,10 @@ import click
 @click.command("check", short_help="Kiểm tra lại kho lưu trữ / check an archive.")
 @click.argument("archive", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--no-evidence", is_flag=True, help="Skip the evidence records (faster).")
-def command(archive: Path, no_evidence: bool) -> None:
+@click.option("--json", "as_json", is_flag=True,
+              help='One JSON object for scripts: {"schema", "archive", "ok", "packages", "items", '
+                   '"evidence_checked", "problems": [...]}.')
+def command(archive: Path, no_evidence: bool, as_json: bool) -> None:
     """Kiểm tra lại kho lưu trữ / check an archive: every package, every file.
 
     Exit 0 when everything checks, 1 when any problem is found (each is named).
@@ -19,6 +22,15 @@ def command(archive: Path, no_evidence: bool) -> None:
     from ..check import check_archive
 
     result = check_archive(archive, evidence=not no_evidence)
+    if as_json:
+        import json
+
+        ascii_only = (getattr(sys.stdout, "encoding", "") or "").lower().replace("-", "") != "utf8"
+        click.echo(json.dumps({
+            "schema": "archiver.check/1", "archive": str(archive), "ok": result.ok, "packages": result.packages,
+            "items": result.items, "evidence_checked": result.evidence_checked, "problems": result.problems,
+        }, ensure_ascii=ascii_only, indent=1))
+        sys.exit(0 if result.ok else 1)
     for problem in result.problems:
         click.echo(f"VẤN ĐỀ / PROBLEM: {problem}")
     status = "ổn / ok" if result.ok else f"{len(result.problems)} vấn đề / problems"
