@@ -29,9 +29,14 @@ def _safe_streams() -> None:
 def _stop_on_sigterm() -> None:
     """A cron or service timeout (SIGTERM) stops a command as Ctrl+C does: outputs are
     closed properly (``verify --json`` still ends in valid JSON) and the exit code is 130."""
+    import os
     import signal
 
+    main = os.getpid()
+
     def stop(signum, frame):  # noqa: ARG001
+        if os.getpid() != main:  # a worker process forked from this one: end quietly
+            os._exit(128 + signum)
         raise KeyboardInterrupt
 
     try:
