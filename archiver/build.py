@@ -308,6 +308,29 @@ def package_name(school_code: str, school_year: str, class_name: str) -> str:
     return name
 
 
+def _class_package(v: "Verified", current: dict[str, Any]) -> str:
+    """The package of a transcript's class in this archive. An archive made before names
+    carried a hash keeps its packages: a class already archived under the plain name gets
+    its next version there; a plain name already taken by another class is not shared."""
+    name = package_name(v.school_code, v.school_year, v.class_name)
+    plain = safe_name(f"{v.school_code}_{v.school_year}_{v.class_name}")
+
+    def is_this_class(pkg: Any) -> bool:
+        meta = pkg.meta
+        return (meta.get("class_name"), meta.get("school_code"), meta.get("school_year")) == \
+            (v.class_name, v.school_code, v.school_year)
+
+    if name != plain and plain in current and is_this_class(current[plain]):
+        return plain
+    if name == plain and name in current and not is_this_class(current[name]):
+        import hashlib
+        import unicodedata
+
+        raw = unicodedata.normalize("NFC", f"{v.school_code}_{v.school_year}_{v.class_name}")
+        return f"{name[:_MAX_PACKAGE_NAME - 9].rstrip('-_')}-{hashlib.sha256(raw.encode('utf-8')).hexdigest()[:8]}"
+    return name
+
+
 def safe_name(name: str) -> str:
     """FAT32 / ISO 9660-friendly: letters, digits, ``-`` and ``_`` only."""
     import unicodedata
@@ -478,7 +501,7 @@ def _build_new(archive: Path, options: BuildOptions, result: BuildResult, curren
             result.untrusted_now += v.reason_code == "NO_CERTIFICATE_CHAIN_FOUND"
             if v.school_year:
                 years[v.school_year] += 1
-            spool.add(package_name(v.school_code, v.school_year, v.class_name), v)
+            spool.add(_class_package(v, current), v)
         if v.replaces:
             replaced_by[v.replaces] = v.lookup_code
         if v.school_code:

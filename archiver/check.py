@@ -116,6 +116,9 @@ def _check_bag(folder: Path, where: str, problems: list[str]) -> Any:
                 problems.append(f"{where}: {rel} đã bị thay đổi (mã băm {algorithm} khác danh sách) / "
                                 f"checksum mismatch")
                 break
+    for required in ("tagmanifest-sha256.txt", "manifest-sha256.txt"):
+        if not (folder / required).is_file():  # archiver writes both; the label prints the first's hash
+            problems.append(f"{where}: thiếu {required} / {required} missing")
     for path in sorted(folder.iterdir()):
         if path.is_file() and not _TAG_FILES.match(path.name) and path.name not in bag.entries:
             problems.append(f"{where}: tệp lạ {path.name} cạnh bagit.txt / unexpected file in the bag")
@@ -272,8 +275,8 @@ def _check_index(archive: Path, folders: list[Path], metas: dict[str, dict[str, 
                             "package missing from the archive")
             continue
         tag_manifest = archive / name / "tagmanifest-sha256.txt"
-        if pkg.get("tag_manifest_sha256") and tag_manifest.is_file() \
-                and _sha256(tag_manifest) != pkg["tag_manifest_sha256"]:
+        if pkg.get("tag_manifest_sha256") and (not tag_manifest.is_file()
+                                               or _sha256(tag_manifest) != pkg["tag_manifest_sha256"]):
             problems.append(f"{name}: tagmanifest-sha256.txt khác mã băm trong index.json và trên nhãn / the tag "
                             "manifest differs from the one recorded in the index and on the label")
         if pkg.get("label") and not (archive / pkg["label"]).is_file():

@@ -131,6 +131,8 @@ def describe_os_error(exc: OSError, where: Path) -> str:
 
 
 LOCK_FILE = ".lock"
+# What a lock held by another process answers (EDEADLK: msvcrt's "already locked").
+_HELD = {errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES, getattr(errno, "EDEADLK", -1), getattr(errno, "EDEADLOCK", -1)}
 
 
 @contextlib.contextmanager
@@ -154,7 +156,11 @@ def archive_lock(archive: Path) -> Iterator[None]:
                 import fcntl
 
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except OSError as exc:
+            if exc.errno not in _HELD:
+                # a file system without locks (some network shares): work on without one
+                yield
+                return
             raise ArchiveWriteError(
                 f"Kho {archive} đang được một lần chạy archiver khác ghi; chờ lần đó xong rồi chạy lại / another "
                 "archiver run is writing this archive: wait for it to finish, then run again") from None

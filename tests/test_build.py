@@ -260,6 +260,9 @@ def test_check_names_each_missing_or_extra_file(archive: Path, tmp_path: Path):
         assert f"thiếu tệp {path.relative_to(bag).as_posix()}" in text
     assert "tệp lạ data/renderings/extra.txt" in text and "tệp lạ notes.txt" in text
     assert "Payload-Oxum" not in text  # the files are named instead of a count
+    for manifest in bag.glob("tagmanifest-*.txt"):  # optional in BagIt, not in an archiver package
+        manifest.unlink()
+    assert "thiếu tagmanifest-sha256.txt" in "\n".join(check_archive(copy, evidence=False).problems)
 
 
 def test_check_compares_the_index_the_site_shows_with_the_packages(archive: Path, tmp_path: Path):
@@ -578,6 +581,25 @@ def test_an_unwritable_archive_is_a_clear_error(tmp_path: Path):
                                        "--trust", str(SAMPLE / "trust"), "--no-site"])
     assert result.exit_code == 1
     assert "Traceback" not in result.output and "archive" in result.output
+
+
+def test_an_archive_made_before_names_carried_a_hash_keeps_its_packages(tmp_path: Path, monkeypatch):
+    """A class archived under its plain name ("…_8a1") gets its next version there, not a
+    second package beside it; a plain name taken by another class is not shared."""
+    from archiver import build as build_module
+
+    sources = sorted((SAMPLE / "input" / "8A1").glob("*.xml"))
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder, source in ((first, sources[0]), (second, sources[1])):
+        folder.mkdir()
+        (folder / source.name).write_bytes(source.read_bytes().replace(b'Lop="8A1"', b'Lop="8a1"'))
+    out = tmp_path / "out"
+    with monkeypatch.context() as old:
+        old.setattr(build_module, "package_name", lambda c, y, k: build_module.safe_name(f"{c}_{y}_{k}"))
+        assert run_build([first], out).complete
+    assert (out / "0109944_2025-2026_8a1").is_dir()
+    assert run_build([second], out).complete
+    assert sorted(p.name for p in bags(out)) == ["0109944_2025-2026_8a1", "0109944_2025-2026_8a1_v2"]
 
 
 def test_one_writer_at_a_time(tmp_path: Path):

@@ -374,6 +374,9 @@ def test_cell_text_breaks_at_spaces_and_inside_overlong_words() -> None:
     pieces = [(t, st) for line, _ in lines for t, st in line]
     assert "".join(t for t, _ in pieces).replace(" ", "") == "".join(t for t, _ in runs).replace(" ", "")
     assert "".join(t for t, st in pieces if st is s.cell_small_b).replace(" ", "") == name.replace(" ", "")
+    # wrapped wide and then narrow again, it breaks again
+    assert cell.wrap(10_000, 1000)[1] == s.cell_small.leading
+    assert cell.wrap(120, 1000)[1] == height
     # a short text stays on one line, unchanged
     short = Line("Hợp lệ", s.cell)
     assert short.wrap(120, 1000)[1] == s.cell.leading and short._lines[0][0] == [("Hợp lệ", s.cell)]

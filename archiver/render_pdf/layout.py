@@ -147,7 +147,7 @@ class Line(Flowable):
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803
         self._para = None
         if self.text_width <= availWidth:
-            self._lines = [(self.runs, self.text_width)]
+            self._lines, self._broken_for = [(self.runs, self.text_width)], None
         elif self.style.alignment == TA_JUSTIFY:
             self._para = self._para or self._fallback()
             self.width, self.height = self._para.wrap(availWidth, availHeight)
