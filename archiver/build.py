@@ -297,15 +297,20 @@ def package_name(school_code: str, school_year: str, class_name: str) -> str:
     that differ only by case (FAT32, NTFS and ISO 9660 ignore case): a name that lost
     characters in the making ("8A1/2" and "8A1-2"), holds lower-case letters ("9a1" beside
     "9A1") or is too long carries a short hash of the class as written."""
-    import hashlib
     import unicodedata
 
     raw = unicodedata.normalize("NFC", f"{school_code}_{school_year}_{class_name}")
     name = safe_name(raw)
     if name != raw or name != name.upper() or len(name) > _MAX_PACKAGE_NAME:
-        digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()[:8]
-        name = f"{name[:_MAX_PACKAGE_NAME - 9].rstrip('-_')}-{digest}"
+        return _hashed_name(raw)
     return name
+
+
+def _hashed_name(raw: str) -> str:
+    """The package name of class ``raw`` (school_year_class) with 8 hex digits of its hash."""
+    import hashlib
+
+    return f"{safe_name(raw)[:_MAX_PACKAGE_NAME - 9].rstrip('-_')}-{hashlib.sha256(raw.encode('utf-8')).hexdigest()[:8]}"
 
 
 def _class_package(v: "Verified", current: dict[str, Any]) -> str:
@@ -323,11 +328,9 @@ def _class_package(v: "Verified", current: dict[str, Any]) -> str:
     if name != plain and plain in current and is_this_class(current[plain]):
         return plain
     if name == plain and name in current and not is_this_class(current[name]):
-        import hashlib
         import unicodedata
 
-        raw = unicodedata.normalize("NFC", f"{v.school_code}_{v.school_year}_{v.class_name}")
-        return f"{name[:_MAX_PACKAGE_NAME - 9].rstrip('-_')}-{hashlib.sha256(raw.encode('utf-8')).hexdigest()[:8]}"
+        return _hashed_name(unicodedata.normalize("NFC", f"{v.school_code}_{v.school_year}_{v.class_name}"))
     return name
 
 
