@@ -83,8 +83,11 @@ def ingest(paths: Iterable[str | os.PathLike], progress=None) -> IngestResult:
     def add(item: InputItem) -> None:
         try:
             digest, size = item.digest()
-        except OSError as exc:
-            unreadable.append((item, str(exc)))
+        except OSError as exc:  # InputReadError included: damaged or encrypted zip members
+            if item.member is not None:
+                keep_whole.setdefault(item.source, []).append(f"{item.member}: {exc}")
+            else:
+                unreadable.append((item, str(exc)))
             return
         entry = files.get(digest)
         if entry is None:
@@ -103,19 +106,7 @@ def ingest(paths: Iterable[str | os.PathLike], progress=None) -> IngestResult:
                 f"{item.member}: giải nén ra {item.expanded_size:,} byte, quá lớn để là học bạ / expands to "
                 f"{item.expanded_size:,} bytes, too large to be a transcript")
             continue
-        try:
-            digest, size = item.digest()
-        except OSError as exc:  # InputReadError included: damaged or encrypted zip members
-            if item.member is not None:
-                keep_whole.setdefault(item.source, []).append(f"{item.member}: {exc}")
-            else:
-                unreadable.append((item, str(exc)))
-            continue
-        entry = files.get(digest)
-        if entry is None:
-            files[digest] = IngestedFile(digest, size, [item])
-        else:
-            entry.sources.append(item)
+        add(item)
     for source, why in keep_whole.items():
         add(InputItem(name=shown(source), source=source, kept_whole="; ".join(why)))
     return IngestResult(files, missing, unreadable)

@@ -51,3 +51,10 @@ def pytest_configure(config):
         folder = tempfile.mkdtemp(prefix="archiver-test-data-")
         os.environ["ARCHIVER_DATA_DIR"] = folder  # xdist workers inherit it from here
         config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+
+
+def flip_a_byte(path: Path) -> None:
+    """Damage a file the way a failing disc or stick does: one bit, in its middle."""
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 1
+    path.write_bytes(bytes(data))

@@ -24,7 +24,7 @@ from archiver.check import check_archive
 from archiver.cli import main
 from archiver.fsutil import ArchiveWriteError
 
-from .conftest import SAMPLE, require_tool
+from .conftest import SAMPLE, flip_a_byte, require_tool
 
 NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=7)))
 
@@ -40,6 +40,13 @@ def archive(tmp_path_factory) -> Path:
     result = run_build([SAMPLE / "input", SAMPLE / "defects"], out)
     assert result.complete, result.problems
     return out
+
+
+def copy_of(archive: Path, tmp_path: Path) -> Path:
+    """A copy of the module's archive, to damage."""
+    copy = tmp_path / "copy"
+    shutil.copytree(archive, copy)
+    return copy
 
 
 def bags(archive: Path) -> list[Path]:
@@ -202,8 +209,7 @@ def test_check_passes_on_a_fresh_archive(archive: Path):
 
 
 def test_check_names_every_problem(archive: Path, tmp_path: Path):
-    copy = tmp_path / "copy"
-    shutil.copytree(archive, copy)
+    copy = copy_of(archive, tmp_path)
     bag = copy / "0109944_2025-2026_9A1"
     m = members(bag)[0]
     xml = bag / m["files"]["xml"]
@@ -228,14 +234,11 @@ def _rebag(bag: Path) -> None:
 
 
 def test_check_is_not_fooled_by_checksums_made_again(archive: Path, tmp_path: Path):
-    copy = tmp_path / "copy"
-    shutil.copytree(archive, copy)
+    copy = copy_of(archive, tmp_path)
     bag = copy / "0109944_2025-2026_8A1"
     m = members(bag)[0]
     pdf = bag / m["files"]["pdf"]
-    data = bytearray(pdf.read_bytes())
-    data[len(data) // 2] ^= 1
-    pdf.write_bytes(bytes(data))
+    flip_a_byte(pdf)
     other = copy / "0109944_2025-2026_9A1" / "data" / "timestamp" / "package.tst"
     shutil.copy(other, bag / "data" / "timestamp" / "package.tst")
     _rebag(bag)
@@ -247,8 +250,7 @@ def test_check_is_not_fooled_by_checksums_made_again(archive: Path, tmp_path: Pa
 
 
 def test_check_names_each_missing_or_extra_file(archive: Path, tmp_path: Path):
-    copy = tmp_path / "copy"
-    shutil.copytree(archive, copy)
+    copy = copy_of(archive, tmp_path)
     bag = copy / "0109944_2025-2026_8A1"
     gone = [bag / m["files"]["pdf"] for m in members(bag)[:2]]
     for path in gone:
@@ -266,8 +268,7 @@ def test_check_names_each_missing_or_extra_file(archive: Path, tmp_path: Path):
 
 
 def test_check_compares_the_index_the_site_shows_with_the_packages(archive: Path, tmp_path: Path):
-    copy = tmp_path / "copy"
-    shutil.copytree(archive, copy)
+    copy = copy_of(archive, tmp_path)
     index = json.loads((copy / "index.json").read_text(encoding="utf-8"))
     invalid = next(t for t in index["transcripts"] if t["verdict"] == "INVALID")
     invalid["verdict"] = "VALID"
@@ -281,8 +282,7 @@ def test_check_compares_the_index_the_site_shows_with_the_packages(archive: Path
 
 
 def test_check_notices_a_renamed_package(archive: Path, tmp_path: Path):
-    copy = tmp_path / "copy"
-    shutil.copytree(archive, copy)
+    copy = copy_of(archive, tmp_path)
     (copy / "0109944_2025-2026_8A1").rename(copy / "lop-8A1")
     problems = check_archive(copy, evidence=False).problems
     assert any("lop-8A1: thư mục gói mang tên khác mã gói 0109944_2025-2026_8A1" in p for p in problems)
@@ -395,8 +395,7 @@ def test_a_file_larger_than_fat32_allows_is_not_archived_and_said(tmp_path: Path
 
 
 def test_check_notices_a_whole_package_or_label_gone(archive: Path, tmp_path: Path):
-    copy = tmp_path / "copy"
-    shutil.copytree(archive, copy)
+    copy = copy_of(archive, tmp_path)
     quarantine = next(p for p in copy.iterdir() if p.name.startswith("_KiemDuyet_") and p.is_dir())
     shutil.rmtree(quarantine)
     (copy / "0109944_2025-2026_8A1.label.pdf").unlink()
@@ -427,8 +426,7 @@ def test_a_copy_met_in_a_later_run_keeps_its_path(tmp_path: Path):
 
 
 def test_rerun_on_the_same_input_does_no_work(archive: Path, tmp_path: Path):
-    copy = tmp_path / "copy"
-    shutil.copytree(archive, copy)
+    copy = copy_of(archive, tmp_path)
     before = {p: p.stat().st_mtime_ns for p in copy.rglob("*") if p.is_file() and p.parent != copy}
     result = run_build([SAMPLE / "input", SAMPLE / "defects"], copy)
     assert result.packages_written == [] and result.tsa_requests == 0
@@ -676,8 +674,7 @@ def test_a_large_archive_builds_its_site_in_a_fresh_process(archive: Path, tmp_p
     from archiver.site import build_site
 
     build_site(archive, tmp_path / "in-process", jobs=1)
-    copy = tmp_path / "copy"
-    shutil.copytree(archive, copy)
+    copy = copy_of(archive, tmp_path)
     monkeypatch.setattr(build_module, "SITE_PROCESS_MIN", 0)
     build_module._run_site(build_site, copy, 1, 10)
     ours = {p.relative_to(copy / "site"): p.read_bytes() for p in (copy / "site").rglob("*") if p.is_file()}
@@ -728,8 +725,7 @@ def test_check_says_why_an_evidence_record_fails(archive: Path, tmp_path: Path):
     only the evidence can tell): check names both and says what is wrong."""
     import bagit
 
-    copy = tmp_path / "copy"
-    shutil.copytree(archive, copy)
+    copy = copy_of(archive, tmp_path)
     bag = copy / "0109944_2025-2026_8A1"
     first, second = members(bag)[:2]
     a, b = bag / first["files"]["evidence"], bag / second["files"]["evidence"]

@@ -14,7 +14,7 @@ from archiver.cli import main
 from archiver.evidence import verify_evidence
 from tests.tsa_server import TsaServer, tsa_pki, tsa_server  # noqa: F401  (fixtures)
 
-from .conftest import SAMPLE, require_tool
+from .conftest import SAMPLE, flip_a_byte, require_tool
 
 
 def cli(*args: str):
@@ -133,9 +133,7 @@ def test_a_waiting_package_that_changed_is_not_stamped(tsa_server: TsaServer, tm
     assert cli(*build_args(out, tsa_server.url("garbage"), tsa_server.pki.ca_cert)).exit_code == 1
     waiting = sorted((out / ".pending").iterdir())[0]
     pdf = sorted((waiting / "data" / "renderings").iterdir())[0]
-    data = bytearray(pdf.read_bytes())
-    data[len(data) // 2] ^= 1
-    pdf.write_bytes(bytes(data))
+    flip_a_byte(pdf)
     done = cli("timestamp", "--pending", str(out), "--tsa-url", tsa_server.url(),
                "--tsa-cert", str(tsa_server.pki.ca_cert))
     assert done.exit_code != 0
@@ -149,9 +147,7 @@ def test_a_package_with_a_damaged_rendering_is_not_renewed(tsa_server: TsaServer
     assert cli(*build_args(out, tsa_server.url(), tsa_server.pki.ca_cert)).exit_code == 0
     damaged = bags(out)[0]
     pdf = sorted((damaged / "data" / "renderings").iterdir())[0]
-    data = bytearray(pdf.read_bytes())
-    data[len(data) // 2] ^= 1
-    pdf.write_bytes(bytes(data))
+    flip_a_byte(pdf)
     again = cli("renew", str(out), "--tsa-url", tsa_server.url(), "--tsa-cert", str(tsa_server.pki.ca_cert))
     assert "not renewed" in again.output and pdf.name in again.output
     assert not (out / f"{damaged.name}_v2").exists() and (out / f"{bags(out)[-1].name}").name.endswith("_v2")
