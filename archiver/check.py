@@ -107,15 +107,14 @@ def _check_bag(folder: Path, where: str, problems: list[str]) -> Any:
             if not rel.startswith("data/"):
                 problems.append(f"{where}: thiếu tệp {rel} / tag file missing")
             continue
-        for algorithm, value in sorted(expected.items()):
-            digest = hashlib.new(algorithm)
-            with path.open("rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
+        digests = {algorithm: hashlib.new(algorithm) for algorithm in sorted(expected)}
+        with path.open("rb") as fh:  # every algorithm in one read
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                for digest in digests.values():
                     digest.update(block)
-            if digest.hexdigest() != value.lower():
-                problems.append(f"{where}: {rel} đã bị thay đổi (mã băm {algorithm} khác danh sách) / "
-                                f"checksum mismatch")
-                break
+        wrong = [a for a, digest in digests.items() if digest.hexdigest() != expected[a].lower()]
+        if wrong:
+            problems.append(f"{where}: {rel} đã bị thay đổi (mã băm {wrong[0]} khác danh sách) / checksum mismatch")
     for required in ("tagmanifest-sha256.txt", "manifest-sha256.txt"):
         if not (folder / required).is_file():  # archiver writes both; the label prints the first's hash
             problems.append(f"{where}: thiếu {required} / {required} missing")
@@ -133,7 +132,7 @@ def _check_bag(folder: Path, where: str, problems: list[str]) -> Any:
 
 def _check_package(folder: Path, result: CheckResult, *, evidence: bool, progress) -> dict[str, Any] | None:
     """Every check of one package; returns its package.json (None when unreadable)."""
-    from .evidence import EvidenceError, _build_tree, evidence_tokens, verify_evidence
+    from .evidence import EvidenceError, evidence_tokens, verify_evidence
 
     where = folder.name
     problems = result.problems
@@ -198,7 +197,7 @@ def _check_package(folder: Path, result: CheckResult, *, evidence: bool, progres
         if progress:
             progress()
     if evidence and meta.get("timestamp", {}).get("status") == "done" and len(groups) == len(members):
-        _check_package_timestamp(folder, meta, groups, tokens, problems, _build_tree)
+        _check_package_timestamp(folder, meta, groups, tokens, problems)
     if bag is not None:
         for verdict in VERDICT_ORDER:
             try:
@@ -212,7 +211,7 @@ def _check_package(folder: Path, result: CheckResult, *, evidence: bool, progres
 
 
 def _check_package_timestamp(folder: Path, meta: dict[str, Any], groups: list[list[bytes]],
-                             tokens: list[tuple[str, bytes, Any]], problems: list[str], build_tree) -> None:
+                             tokens: list[tuple[str, bytes, Any]], problems: list[str]) -> None:
     """The package's RFC 3161 token covers the hash tree of exactly these members, and
     every evidence record rests on that token, from the TSA package.json names."""
     where = folder.name
@@ -224,9 +223,11 @@ def _check_package_timestamp(folder: Path, meta: dict[str, Any], groups: list[li
     except (OSError, ValueError) as exc:
         problems.append(f"{where}: dấu thời gian của gói không đọc được / package timestamp unreadable: {exc}")
         return
+    from .evidence import EvidenceError, hash_tree_root
+
     try:
-        root = build_tree(groups, facts["algorithm"]).root if groups else b""
-    except ValueError:
+        root = hash_tree_root(groups, facts["algorithm"]) if groups else b""
+    except (ValueError, EvidenceError):
         root = b""
     if facts["algorithm"] == "sha256" and root != facts["imprint"]:
         problems.append(f"{where}: dấu thời gian của gói không khớp nội dung gói (cây băm khác) / the package "

@@ -308,6 +308,12 @@ def _build_tree(groups: Sequence[Sequence[bytes]], algorithm: str) -> _Tree:
     return _Tree(root=levels[-1][0], reduced=reduced)
 
 
+def hash_tree_root(groups: Sequence[Sequence[bytes]], algorithm: str = _DEFAULT_ALGORITHM) -> bytes:
+    """The root of the hash tree over ``groups`` of data-object hashes, as
+    :func:`build_evidence` timestamps it (``archiver check`` recomputes it from files)."""
+    return _build_tree(groups, algorithm).root
+
+
 def _root_from(
     hash_fn: Callable[[bytes], bytes], covered: Sequence[bytes], tree: Sequence[Sequence[bytes]]
 ) -> bytes | None:
