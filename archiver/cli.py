@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 
 import click
@@ -14,6 +15,29 @@ COMMANDS = ("build", "verify", "render", "site", "check", "timestamp", "renew", 
 
 
 _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click >= 8.2
+
+
+# click's own messages for the mistakes a clerk makes most, said in Vietnamese first.
+_CLICK_MESSAGES = [
+    (re.compile(r"^Invalid value for '([^']+)': (?:Path|File|Directory) '(.+)' does not exist\.$"),
+     "không tìm thấy {1} (mục {0}): kiểm tra lại tên thư mục hoặc tệp"),
+    (re.compile(r"^Invalid value for '([^']+)': (?:Path|Directory) '(.+)' is a file\.$"),
+     "{1} là một tệp, cần một thư mục (mục {0})"),
+    (re.compile(r"^Invalid value for '([^']+)': (?:Path|File) '(.+)' is a directory\.$"),
+     "{1} là một thư mục, cần một tệp (mục {0})"),
+    (re.compile(r"^No such option '([^']+)'"), "không có tùy chọn {0}"),
+    (re.compile(r"^Missing argument '([^']+)'\.$"), "thiếu {0}"),
+    (re.compile(r"^Missing option '([^']+)'"), "thiếu tùy chọn {0}"),
+    (re.compile(r"^Got unexpected extra arguments? \((.+)\)$"), "thừa đối số: {0}"),
+]
+
+
+def _in_vietnamese(message: str) -> str:
+    for pattern, vietnamese in _CLICK_MESSAGES:
+        found = pattern.match(message)
+        if found:
+            return vietnamese.format(*found.groups())
+    return ""
 
 
 def _safe_streams() -> None:
@@ -77,7 +101,9 @@ class Archiver(click.Group):
             if exc.ctx is not None:
                 click.echo(exc.ctx.get_usage(), err=True)
             command = exc.ctx.command_path if exc.ctx is not None else "archiver"
-            click.echo(f"Lỗi câu lệnh / usage error: {exc.format_message()}\n"
+            message = exc.format_message()
+            said = _in_vietnamese(message)
+            click.echo(f"Lỗi câu lệnh / usage error: {said + ' / ' if said else ''}{message}\n"
                        f"Xem hướng dẫn / see: {command} --help", err=True)
             sys.exit(exc.exit_code)
         except click.ClickException as exc:

@@ -55,3 +55,15 @@ def test_command_line_mistakes_are_explained_in_vietnamese_too():
     assert proc.returncode == 2
     assert "Lỗi câu lệnh / usage error" in proc.stderr and "archiver build --help" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_the_commonest_mistakes_are_said_in_vietnamese_first():
+    import subprocess
+    import sys
+
+    def stderr(*args: str) -> str:
+        return subprocess.run([sys.executable, "-m", "archiver", *args], capture_output=True, text=True).stderr
+
+    assert "không tìm thấy nosuch" in stderr("renew", "nosuch")
+    assert "không có tùy chọn --bogus" in stderr("build", "--bogus")
+    assert "thiếu PATHS" in stderr("verify")
