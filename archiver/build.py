@@ -483,6 +483,7 @@ def _build_new(archive: Path, options: BuildOptions, result: BuildResult, curren
     # does not grow with the number of transcripts.
     spool = _Spool(work / "verified")
     years: Counter = Counter()
+    rejected_years: Counter = Counter()
     replaced_by: dict[str, str] = {}  # ThayTheCho, across this build and the archive
     schools: dict[str, tuple[str, str, str]] = {
         p.meta["school_code"]: (p.meta["school_code"], p.meta.get("school_name", ""), p.meta.get("province", ""))
@@ -498,6 +499,8 @@ def _build_new(archive: Path, options: BuildOptions, result: BuildResult, curren
                 "archived, keep it elsewhere")
             continue
         if v.verdict == REJECTED:
+            if v.school_year:
+                rejected_years[v.school_year] += 1
             spool.add(safe_name(f"{QUARANTINE_PREFIX}{v.school_year}") if v.school_year else _NO_YEAR, v)
         else:
             result.verified_now += 1
@@ -511,8 +514,11 @@ def _build_new(archive: Path, options: BuildOptions, result: BuildResult, curren
             schools.setdefault(v.school_code, (v.school_code, v.school_name, v.province))
     stage.done()
     result.seconds["verify"] = time.perf_counter() - t0
-    # A rejected file that does not say its year joins the year most transcripts are from.
-    default_year = years.most_common(1)[0][0] if years else "khong-ro-nam"
+    # A rejected file that does not say its year joins the year most transcripts of this
+    # run are from; else of the rejected files that say one; else of the archive.
+    archived_years = Counter(p.meta.get("school_year") for p in current.values() if p.meta.get("school_year"))
+    default_year = next((c.most_common(1)[0][0] for c in (years, rejected_years, archived_years) if c),
+                        "khong-ro-nam")
     spool.merge(_NO_YEAR, safe_name(f"{QUARANTINE_PREFIX}{default_year}"))
     for pkg in current.values():
         for m in pkg.members:

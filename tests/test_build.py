@@ -345,8 +345,10 @@ def test_files_that_are_not_transcripts_say_what_they_are(tmp_path: Path):
         zf.write(inner, "lop8A1.zip")
     out = tmp_path / "out"
     run_build([inputs], out)
-    reasons = {Path(m["input_paths"][0]).name: m["reason"] for q in out.iterdir()
-               if q.name.startswith("_KiemDuyet_") and q.is_dir() for m in members(q)}
+    quarantines = [q for q in out.iterdir() if q.name.startswith("_KiemDuyet_") and q.is_dir()]
+    # the files that say no year join the year the nested zip's transcript names
+    assert [q.name for q in quarantines] == ["_KiemDuyet_2025-2026"]
+    reasons = {Path(m["input_paths"][0]).name: m["reason"] for q in quarantines for m in members(q)}
     assert reasons["Học bạ.pdf"].startswith("Tệp PDF, không phải học bạ XML")
     assert "không cần làm gì" in reasons["Thumbs.db"]
     assert "hãy giải nén" in reasons["lop8A1.zip"].lower()
@@ -736,3 +738,13 @@ def test_check_says_why_an_evidence_record_fails(archive: Path, tmp_path: Path):
     problems = [p for p in check_archive(copy).problems if "evidence record does not verify" in p]
     assert {first["stem"], second["stem"]} <= {p.split("/")[1].split(":")[0] for p in problems}
     assert all(p.split("does not verify: ", 1)[1].strip() for p in problems)
+
+
+def test_a_stray_file_in_a_later_run_joins_the_archive_s_year(tmp_path: Path):
+    out = tmp_path / "out"
+    assert run_build([SAMPLE / "input" / "8A1"], out).complete
+    stray = tmp_path / "stray"
+    stray.mkdir()
+    (stray / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0 windows")
+    assert run_build([stray], out).complete
+    assert (out / "_KiemDuyet_2025-2026").is_dir() and not (out / "_KiemDuyet_khong-ro-nam").exists()
