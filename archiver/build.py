@@ -494,8 +494,8 @@ def _build_new(archive: Path, options: BuildOptions, result: BuildResult, curren
         if new_files[v.sha256].size > FAT32_MAX_FILE:
             # FAT32 media cannot hold it, and it is no transcript: not archived, and said so
             result.problems.append(
-                f"{new_files[v.sha256].paths[0]}: tệp {new_files[v.sha256].size:,} byte, quá 4 GiB mà thẻ nhớ FAT32 "
-                "chứa được; không đưa vào kho, hãy lưu tệp này riêng / larger than a FAT32 file can be: not "
+                f"{new_files[v.sha256].paths[0]}: tệp {new_files[v.sha256].size:,} byte, lớn hơn giới hạn 4 GiB của "
+                "thẻ nhớ FAT32; không đưa vào kho, hãy lưu tệp này riêng / larger than a FAT32 file can be: not "
                 "archived, keep it elsewhere")
             continue
         if v.verdict == REJECTED:
