@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import re
 import time
+import unicodedata
 from collections import Counter, deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -297,47 +298,37 @@ def package_name(school_code: str, school_year: str, class_name: str) -> str:
     that differ only by case (FAT32, NTFS and ISO 9660 ignore case): a name that lost
     characters in the making ("8A1/2" and "8A1-2"), holds lower-case letters ("9a1" beside
     "9A1") or is too long carries a short hash of the class as written."""
-    import unicodedata
-
     raw = unicodedata.normalize("NFC", f"{school_code}_{school_year}_{class_name}")
-    name = safe_name(raw)
-    if name != raw or name != name.upper() or len(name) > _MAX_PACKAGE_NAME:
-        return _hashed_name(raw)
-    return name
+    plain = safe_name(raw)
+    keeps_all = plain == raw and plain == plain.upper() and len(plain) <= _MAX_PACKAGE_NAME
+    return plain if keeps_all else _hashed_name(raw)
 
 
 def _hashed_name(raw: str) -> str:
     """The package name of class ``raw`` (school_year_class) with 8 hex digits of its hash."""
-    import hashlib
-
-    return f"{safe_name(raw)[:_MAX_PACKAGE_NAME - 9].rstrip('-_')}-{hashlib.sha256(raw.encode('utf-8')).hexdigest()[:8]}"
+    digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()[:8]
+    return f"{safe_name(raw)[:_MAX_PACKAGE_NAME - 9].rstrip('-_')}-{digest}"
 
 
 def _class_package(v: "Verified", current: dict[str, Any]) -> str:
     """The package of a transcript's class in this archive. An archive made before names
     carried a hash keeps its packages: a class already archived under the plain name gets
     its next version there; a plain name already taken by another class is not shared."""
-    name = package_name(v.school_code, v.school_year, v.class_name)
-    plain = safe_name(f"{v.school_code}_{v.school_year}_{v.class_name}")
-
-    def is_this_class(pkg: Any) -> bool:
-        meta = pkg.meta
-        return (meta.get("class_name"), meta.get("school_code"), meta.get("school_year")) == \
-            (v.class_name, v.school_code, v.school_year)
-
-    if name != plain and plain in current and is_this_class(current[plain]):
-        return plain
-    if name == plain and name in current and not is_this_class(current[name]):
-        import unicodedata
-
-        return _hashed_name(unicodedata.normalize("NFC", f"{v.school_code}_{v.school_year}_{v.class_name}"))
+    raw = unicodedata.normalize("NFC", f"{v.school_code}_{v.school_year}_{v.class_name}")
+    name, plain = package_name(v.school_code, v.school_year, v.class_name), safe_name(raw)
+    holder = current.get(plain)
+    holds_this_class = holder is not None and (
+        holder.meta.get("class_name"), holder.meta.get("school_code"), holder.meta.get("school_year")
+    ) == (v.class_name, v.school_code, v.school_year)
+    if name != plain and holds_this_class:
+        return plain  # archived before names carried a hash
+    if name == plain and holder is not None and not holds_this_class:
+        return _hashed_name(raw)  # the plain name is another class's
     return name
 
 
 def safe_name(name: str) -> str:
     """FAT32 / ISO 9660-friendly: letters, digits, ``-`` and ``_`` only."""
-    import unicodedata
-
     ascii_name = unicodedata.normalize("NFKD", name.replace("đ", "d").replace("Đ", "D"))
     ascii_name = ascii_name.encode("ascii", "ignore").decode()
     return re.sub(r"[^A-Za-z0-9_-]+", "-", ascii_name).strip("-") or "khong-ro"
@@ -354,20 +345,11 @@ def build(options: BuildOptions, progress: "Progress | None" = None) -> BuildRes
         profile_id=options.profile_id, validation_time=now.astimezone(dt.timezone.utc))
     settings.build()  # a bad trust folder or profile fails here, before anything is written
     tsa_config = _tsa_config(options)  # so does a TSA setting that cannot work
-    timestamper = _make_timestamper(tsa_config)  # and a TSA certificate or data folder that cannot be read
+    from .tsa import make_timestamper
+
+    timestamper = make_timestamper(tsa_config)  # and a TSA certificate or data folder that cannot be read
     with archive_lock(archive):
         return _build_locked(options, progress, archive, result, now, started, settings, tsa_config, timestamper)
-
-
-def _make_timestamper(config):  # -> Timestamper
-    from .tsa import TimestampError, make_timestamper
-
-    try:
-        return make_timestamper(config)
-    except TimestampError:
-        raise
-    except (OSError, ValueError) as exc:
-        raise TimestampError(f"không dùng được cấu hình TSA / the TSA settings cannot be used: {exc}") from None
 
 
 def _build_locked(options: BuildOptions, progress: "Progress", archive: Path, result: BuildResult,
@@ -491,10 +473,11 @@ def _build_new(archive: Path, options: BuildOptions, result: BuildResult, curren
     jobs = ((sha, f.first, str(work), None) for sha, f in new_files.items())
     for v in _pool_map(_verify_one, jobs, pool, stage.advance):
         # 3. group into packages: classes, and a quarantine per school year
-        if new_files[v.sha256].size > FAT32_MAX_FILE:
+        ingested = new_files[v.sha256]
+        if ingested.size > FAT32_MAX_FILE:
             # FAT32 media cannot hold it, and it is no transcript: not archived, and said so
             result.problems.append(
-                f"{new_files[v.sha256].paths[0]}: tệp {new_files[v.sha256].size:,} byte, lớn hơn giới hạn 4 GiB của "
+                f"{ingested.paths[0]}: tệp {ingested.size:,} byte, lớn hơn giới hạn 4 GiB của "
                 "thẻ nhớ FAT32; không đưa vào kho, hãy lưu tệp này riêng / larger than a FAT32 file can be: not "
                 "archived, keep it elsewhere")
             continue
@@ -572,8 +555,10 @@ def _build_new(archive: Path, options: BuildOptions, result: BuildResult, curren
 
 def _finish(archive: Path, options: BuildOptions, result: BuildResult, current, known,
             input_paths: dict[str, list[str]], now: dt.datetime, progress: "Progress",
-            started: float) -> None:
-    """Archive-level index, build report and site: derived files, rewritten every run."""
+            started: float, *, report: bool = True) -> None:
+    """Archive-level index, build report and site: derived files, rewritten every run
+    (``report=False``: a refresh after `timestamp --pending` or `renew` keeps the last
+    build's report.json / report.html, which describe that build's inputs and problems)."""
     from .archive_index import write_index, write_reports
 
     for pkg in current.values():
@@ -598,9 +583,7 @@ def _finish(archive: Path, options: BuildOptions, result: BuildResult, current, 
     for sha, paths in read_path_log(archive).items():  # paths met in earlier runs, kept
         input_paths[sha] = list(dict.fromkeys([*input_paths.get(sha, []), *paths]))
     index = write_index(archive, current, input_paths, now)
-    if options.inputs or not (archive / "report.json").is_file():
-        # report.json / report.html describe the last build, its inputs and problems: a
-        # refresh after `timestamp --pending` or `renew` keeps them (index.json is redone)
+    if report or not (archive / "report.json").is_file():
         write_reports(archive, result, index, now)
     if options.site:
         t0 = time.perf_counter()
@@ -658,5 +641,5 @@ def refresh_archive(archive: Path, *, site: bool = True, now: dt.datetime | None
     input_paths: dict[str, list[str]] = {}  # every path is already recorded in its package
     result = BuildResult(archive=archive)
     _finish(archive, BuildOptions(inputs=[], out=archive, site=site, jobs=os.cpu_count() or 1), result, current, known,
-            input_paths, now, Progress(), time.perf_counter())
+            input_paths, now, Progress(), time.perf_counter(), report=False)
     return result

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .jsonstream import load_object
-from .package import VERDICT_ORDER, item_objects, published_packages, token_facts
+from .package import VERDICT_ORDER, item_kinds, item_objects, published_packages, token_facts
 
 
 @dataclass
@@ -86,9 +86,10 @@ def _sha256(path: Path) -> str:
 _TAG_FILES = re.compile(r"^(bagit\.txt|bag-info\.txt|(tag)?manifest-[a-z0-9]+\.txt)$")
 
 
-def _check_bag(folder: Path, where: str, problems: list[str]) -> Any:
+def _check_bag(folder: Path, where: str, problems: list[str], sha256: dict[str, str]) -> Any:
     """Completeness and fixity of one bag, file by file (bagit-python reads the manifests;
-    its own validate() stops at the first kind of problem and names few files)."""
+    its own validate() stops at the first kind of problem and names few files). Fills
+    ``sha256`` with each file's digest as read, for the checks that follow."""
     import bagit
 
     try:
@@ -107,12 +108,13 @@ def _check_bag(folder: Path, where: str, problems: list[str]) -> Any:
             if not rel.startswith("data/"):
                 problems.append(f"{where}: thiếu tệp {rel} / tag file missing")
             continue
-        digests = {algorithm: hashlib.new(algorithm) for algorithm in sorted(expected)}
+        digests = {algorithm: hashlib.new(algorithm) for algorithm in sorted({*expected, "sha256"})}
         with path.open("rb") as fh:  # every algorithm in one read
             for block in iter(lambda: fh.read(1 << 20), b""):
                 for digest in digests.values():
                     digest.update(block)
-        wrong = [a for a, digest in digests.items() if digest.hexdigest() != expected[a].lower()]
+        sha256[rel] = digests["sha256"].hexdigest()
+        wrong = [a for a in expected if digests[a].hexdigest() != expected[a].lower()]
         if wrong:
             problems.append(f"{where}: {rel} đã bị thay đổi (mã băm {wrong[0]} khác danh sách) / checksum mismatch")
     for required in ("tagmanifest-sha256.txt", "manifest-sha256.txt"):
@@ -136,7 +138,14 @@ def _check_package(folder: Path, result: CheckResult, *, evidence: bool, progres
 
     where = folder.name
     problems = result.problems
-    bag = _check_bag(folder, where, problems)
+    read: dict[str, str] = {}  # SHA-256 of each file, as the bag check read it
+
+    def digest_of(rel: str) -> str:
+        if rel not in read:
+            read[rel] = _sha256(folder / rel)
+        return read[rel]
+
+    bag = _check_bag(folder, where, problems, read)
     try:
         meta = json.loads((folder / "data" / "package.json").read_text(encoding="utf-8"))
         members = list(meta["members"])
@@ -147,7 +156,7 @@ def _check_package(folder: Path, result: CheckResult, *, evidence: bool, progres
         problems.append(f"{where}: thư mục gói mang tên khác mã gói {meta['package_id']} (bị đổi tên?) / "
                         "the folder name differs from the package id")
     counts: Counter = Counter()
-    tokens: list[tuple[str, bytes, Any]] = []  # (member, first token, evidence check)
+    tokens: list[tuple[str, bytes]] = []  # (member, the first token of its record)
     groups: list[list[bytes]] = []
     for m in members:
         result.items += 1
@@ -158,16 +167,16 @@ def _check_package(folder: Path, result: CheckResult, *, evidence: bool, progres
             path = folder / rel
             if not path.is_file():
                 problems.append(f"{label}: thiếu tệp {rel} / missing file")
-            elif kind in recorded and _sha256(path) != recorded[kind]:
+            elif kind in recorded and digest_of(rel) != recorded[kind]:
                 problems.append(f"{label}: {rel} khác mã băm ghi trong package.json / differs from its recorded hash")
         try:
             objects = item_objects(folder, files)
         except (OSError, KeyError, TypeError):
             objects = []
         if objects:
-            groups.append([hashlib.sha256(o).digest() for o in objects])
+            groups.append([bytes.fromhex(digest_of(files[k])) for k in item_kinds(files)])
             original, report_bytes = objects[0], objects[1] if len(objects) > 1 else b"{}"
-            if hashlib.sha256(original).hexdigest() != m.get("sha256"):
+            if groups[-1][0].hex() != m.get("sha256"):
                 problems.append(f"{label}: tệp gốc khác với mã băm đã ghi / original does not match its hash")
             try:
                 report = json.loads(report_bytes)
@@ -183,7 +192,7 @@ def _check_package(folder: Path, result: CheckResult, *, evidence: bool, progres
                 ers = (folder / files["evidence"]).read_bytes()
                 check = verify_evidence(objects, ers)
                 result.evidence_checked += 1
-                tokens.append((label, evidence_tokens(ers)[0], check))
+                tokens.append((label, evidence_tokens(ers)[0]))
                 # Offline, without a TSA trust list, "trusted" cannot be decided; all the
                 # rest (the data, the hash tree, each token's signature and EKU) can.
                 if not (check.hash_chain_intact and check.signatures_valid and check.eku_ok):
@@ -211,7 +220,7 @@ def _check_package(folder: Path, result: CheckResult, *, evidence: bool, progres
 
 
 def _check_package_timestamp(folder: Path, meta: dict[str, Any], groups: list[list[bytes]],
-                             tokens: list[tuple[str, bytes, Any]], problems: list[str]) -> None:
+                             tokens: list[tuple[str, bytes]], problems: list[str]) -> None:
     """The package's RFC 3161 token covers the hash tree of exactly these members, and
     every evidence record rests on that token, from the TSA package.json names."""
     where = folder.name
@@ -241,7 +250,7 @@ def _check_package_timestamp(folder: Path, meta: dict[str, Any], groups: list[li
     if stamp.get("tsa") != facts["tsa"] or bool(stamp.get("local")) != facts["local"]:
         problems.append(f"{where}: đơn vị cấp dấu thời gian khác package.json ({facts['tsa']}) / the token's TSA "
                         "differs from the one recorded")
-    others = [label for label, first, _ in tokens if first != token]
+    others = [label for label, first in tokens if first != token]
     if others:
         problems.append(f"{where}: {len(others)} hồ sơ bằng chứng không dựa trên dấu thời gian của gói "
                         f"({', '.join(others[:3])}{'…' if len(others) > 3 else ''}) / evidence records that do "

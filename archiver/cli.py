@@ -44,9 +44,10 @@ def _safe_streams() -> None:
     """Output redirected to a file on a Windows PC is written in its code page, which lacks
     many precomposed Vietnamese letters: a letter it cannot hold becomes "?" instead of
     stopping the command after its work is done (JSON output escapes them instead)."""
+    from .commands import writes_utf8
+
     for stream in (sys.stdout, sys.stderr):
-        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
-        if encoding not in ("utf8", "utf16", "utf32") and hasattr(stream, "reconfigure"):
+        if not writes_utf8(stream) and hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="replace")
 
 

@@ -145,7 +145,7 @@ def archive_lock(archive: Path) -> Iterator[None]:
         fh = open(archive / LOCK_FILE, "a+b")
     except OSError as exc:
         raise ArchiveWriteError(describe_os_error(exc, archive)) from None
-    try:
+    with fh:  # closing it releases the lock
         try:
             if os.name == "nt":
                 import msvcrt
@@ -157,13 +157,10 @@ def archive_lock(archive: Path) -> Iterator[None]:
 
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
-            if exc.errno not in _HELD:
-                # a file system without locks (some network shares): work on without one
-                yield
-                return
-            raise ArchiveWriteError(
-                f"Kho {archive} đang được một lần chạy archiver khác ghi; chờ lần đó xong rồi chạy lại / another "
-                "archiver run is writing this archive: wait for it to finish, then run again") from None
+            # Only a lock held elsewhere stops the run; a file system without locks (some
+            # network shares) is worked on without one.
+            if exc.errno in _HELD:
+                raise ArchiveWriteError(
+                    f"Kho {archive} đang được một lần chạy archiver khác ghi; chờ lần đó xong rồi chạy lại / another "
+                    "archiver run is writing this archive: wait for it to finish, then run again") from None
         yield
-    finally:
-        fh.close()  # releases the lock

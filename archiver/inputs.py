@@ -102,11 +102,19 @@ def shown(path: str | os.PathLike) -> str:
         text.encode("utf-8")
         return text
     except UnicodeEncodeError:
-        raw = os.fsencode(text)
-    try:  # the Vietnamese Windows code page, as old shares and USB sticks hold it
-        return unicodedata.normalize("NFC", raw.decode("cp1258"))
-    except UnicodeDecodeError:
-        return raw.decode("utf-8", "replace")
+        return _legacy_name(os.fsencode(text))
+
+
+def _legacy_name(raw: bytes) -> str:
+    """A file name's bytes written without saying their encoding: UTF-8 if they are, else
+    the Vietnamese Windows code page (old shares, USB sticks, Windows' own zip), else
+    U+FFFD for what cannot be shown."""
+    for encoding in ("utf-8", "cp1258"):
+        try:
+            return unicodedata.normalize("NFC", raw.decode(encoding))
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("utf-8", "replace")
 
 
 def _member_name(info: zipfile.ZipInfo) -> str:
@@ -117,15 +125,9 @@ def _member_name(info: zipfile.ZipInfo) -> str:
     if info.flag_bits & 0x800 or name.isascii():
         return name
     try:
-        raw = name.encode("cp437")
+        return _legacy_name(name.encode("cp437"))
     except UnicodeEncodeError:
         return name
-    for encoding in ("utf-8", "cp1258"):
-        try:
-            return unicodedata.normalize("NFC", raw.decode(encoding))
-        except UnicodeDecodeError:
-            continue
-    return name
 
 
 def _is_xml(name: str) -> bool:
@@ -137,15 +139,15 @@ def zip_members(path: Path, keep: Callable[[str], bool] = lambda name: True) -> 
     allow it) gives two inputs, the later one labelled ``(2)``. Raises zipfile.BadZipFile
     or OSError when the zip itself cannot be read."""
     with zipfile.ZipFile(path) as zf:
-        infos = [(i.filename, index) for index, i in enumerate(zf.infolist()) if not i.is_dir() and keep(i.filename)]
-        names = {index: _member_name(i) for index, i in enumerate(zf.infolist())}
-        sizes = {index: i.file_size for index, i in enumerate(zf.infolist())}
+        infos = [(i.filename, index, i) for index, i in enumerate(zf.infolist())
+                 if not i.is_dir() and keep(i.filename)]
     items, seen = [], Counter()
-    for member, index in sorted(infos):
+    shown_path = shown(path)
+    for member, index, info in sorted(infos, key=lambda entry: entry[:2]):
         seen[member] += 1
-        label = f"{shown(path)}{ZIP_SEPARATOR}{names[index]}" + (f" ({seen[member]})" if seen[member] > 1 else "")
+        label = f"{shown_path}{ZIP_SEPARATOR}{_member_name(info)}" + (f" ({seen[member]})" if seen[member] > 1 else "")
         items.append(InputItem(name=label, source=str(path), member=member, member_index=index,
-                               expanded_size=sizes[index]))
+                               expanded_size=info.file_size))
     return items
 
 

@@ -380,7 +380,7 @@ def _finish_package(archive: Path, started: StartedPackage, timestamper, tick) -
         # The TSA it waits for: completing it later with another (the local one) would
         # not be what the clerk or IT staff configured.
         timestamp_meta = {"status": "pending", "error": str(exc),
-                          "tsa_url": getattr(getattr(timestamper, "inner", timestamper), "url", None)}
+                          "tsa_url": getattr(timestamper, "url", None)}
     if records is not None:
         for member, record in zip(members, records):
             rel = f"evidence/{member.stem}.ers"

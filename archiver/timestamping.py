@@ -71,13 +71,12 @@ def complete_pending(archive: Path, timestamper, tsa_cert: Path | None = None,
         if damaged:  # stamping would give new checksums to content changed while it waited
             result.still_pending.append(folder.name)
             result.problems.append(f"{folder.name}: không đóng dấu, nội dung gói đang chờ đã bị thay đổi / not "
-                                   f"stamped, the waiting package changed: {damaged[0]}"
-                                   + (f" (+{len(damaged) - 1})" if len(damaged) > 1 else ""))
+                                   f"stamped, the waiting package changed: {_first_of(damaged)}")
             continue
         meta = json.loads((data / "package.json").read_text(encoding="utf-8"))
         members = meta["members"]
         wanted = meta.get("timestamp", {}).get("tsa_url")
-        if wanted and getattr(getattr(timestamper, "inner", timestamper), "url", None) is None:
+        if wanted and getattr(timestamper, "url", None) is None:  # the local TSA has no URL
             result.still_pending.append(folder.name)
             result.problems.append(f"{folder.name}: gói chờ dấu thời gian của TSA {wanted}, không đóng bằng TSA cục bộ; "
                                    f"chạy lại với --tsa-url {wanted} (hoặc ARCHIVER_TSA_URL) / waits for the TSA at "
@@ -116,6 +115,11 @@ def complete_pending(archive: Path, timestamper, tsa_cert: Path | None = None,
     return result
 
 
+def _first_of(problems: list[str]) -> str:
+    """The first problem, and how many more (all of them: `archiver check`)."""
+    return problems[0] + (f" (+{len(problems) - 1})" if len(problems) > 1 else "")
+
+
 def renew_archive(archive: Path, timestamper, tsa_cert: Path | None = None,
                   now: dt.datetime | None = None, hash_tree: str | None = None) -> StampResult:
     """Renewal of every current package's evidence records, as new versions: timestamp
@@ -135,8 +139,7 @@ def renew_archive(archive: Path, timestamper, tsa_cert: Path | None = None,
         damaged = package_problems(pkg.path)
         if damaged:  # renewing would vouch for content or records that no longer prove anything
             result.problems.append(f"{pkg.name}: không gia hạn, gói có vấn đề / not renewed, the package has "
-                                   f"problems: {damaged[0]}" + (f" (+{len(damaged) - 1})" if len(damaged) > 1 else "")
-                                   + "; chạy / run `archiver check`")
+                                   f"problems: {_first_of(damaged)}; chạy / run `archiver check`")
             continue
         try:
             if hash_tree:

@@ -832,7 +832,13 @@ def resolve_tsa_config(
 def make_timestamper(
     config: TsaConfig, data_dir: Path | None = None, **http_options: Any
 ) -> Timestamper:
-    """The timestamper a :class:`TsaConfig` asks for."""
-    if config.url is None:
-        return LocalTimestamper(data_dir)
-    return HttpTimestamper(config.url, config.cert, **http_options)
+    """The timestamper a :class:`TsaConfig` asks for. A certificate or data folder that
+    cannot be read is a :class:`TsaConfigError`, raised before any work is done."""
+    try:
+        if config.url is None:
+            return LocalTimestamper(data_dir)
+        return HttpTimestamper(config.url, config.cert, **http_options)
+    except TsaConfigError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise TsaConfigError(f"không dùng được cấu hình TSA / the TSA settings cannot be used: {exc}") from None

@@ -25,11 +25,12 @@ def command(archive: Path, no_evidence: bool, as_json: bool) -> None:
     if as_json:
         import json
 
-        ascii_only = (getattr(sys.stdout, "encoding", "") or "").lower().replace("-", "") != "utf8"
+        from . import writes_utf8
+
         click.echo(json.dumps({
             "schema": "archiver.check/1", "archive": str(archive), "ok": result.ok, "packages": result.packages,
             "items": result.items, "evidence_checked": result.evidence_checked, "problems": result.problems,
-        }, ensure_ascii=ascii_only, indent=1))
+        }, ensure_ascii=not writes_utf8(sys.stdout), indent=1))
         sys.exit(0 if result.ok else 1)
     for problem in result.problems:
         click.echo(f"VẤN ĐỀ / PROBLEM: {problem}")

@@ -42,7 +42,7 @@ def _run(action, archive: Path, tsa_url: str | None, tsa_cert: Path | None, verb
         raise click.UsageError(f"{archive}: không phải kho lưu trữ archiver (không có index.json) / not an archive")
     try:
         timestamper, config = _timestamper(tsa_url, tsa_cert)
-    except (TimestampError, OSError, ValueError) as exc:
+    except TimestampError as exc:
         click.echo(f"Lỗi cấu hình / configuration error: {exc}", err=True)
         sys.exit(2)
     try:

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from ..profiles import ProfileError
+from . import writes_utf8
 
 VN = dt.timezone(dt.timedelta(hours=7))
 ROLE_LABELS = {"GVBM": "GVBM", "GVCN": "GVCN", "HT": "HT", "TC": "TC"}
@@ -86,7 +87,7 @@ def command(paths: tuple[Path, ...], trust_dir: Path | None, profile_id: str | N
         out = sys.stdout
         # JSON is UTF-8; on a stream in another encoding (a Windows code page) the
         # letters it lacks are escaped, so the document stays whole and exact.
-        ascii_only = (getattr(out, "encoding", "") or "").lower().replace("-", "") != "utf8"
+        ascii_only = not writes_utf8(out)
         out.write("[")
         try:
             for i, report in enumerate(reports):

@@ -132,11 +132,12 @@ class Line(Flowable):
         runs = [(text, style)] if isinstance(text, str) else list(text)
         self.runs = [(t, st) for t, st in runs if t]
         self.style = style
-        self._para: Para | None = None
-        self._lines: list[tuple[list[Run], float]] = [(self.runs, 0.0)]
+        self._para: Para | None = None  # set while a justified text is drawn as a Paragraph
+        self._justified: Para | None = None
         self._broken_for: float | None = None
         # Measured once: a table asks every cell for its size several times.
         self.text_width = sum(stringWidth(t, st.fontName, st.fontSize) for t, st in self.runs)
+        self._lines: list[tuple[list[Run], float]] = [(self.runs, self.text_width)]
 
     def _fallback(self) -> Para:
         # The runs become Paragraph fragments directly: parsing them back from markup
@@ -149,7 +150,7 @@ class Line(Flowable):
         if self.text_width <= availWidth:
             self._lines, self._broken_for = [(self.runs, self.text_width)], None
         elif self.style.alignment == TA_JUSTIFY:
-            self._para = self._para or self._fallback()
+            self._para = self._justified = self._justified or self._fallback()
             self.width, self.height = self._para.wrap(availWidth, availHeight)
             return self.width, self.height
         elif self._broken_for != availWidth:
