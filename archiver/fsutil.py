@@ -161,6 +161,6 @@ def archive_lock(archive: Path) -> Iterator[None]:
             # network shares) is worked on without one.
             if exc.errno in _HELD:
                 raise ArchiveWriteError(
-                    f"Kho {archive} đang được một lần chạy archiver khác ghi; chờ lần đó xong rồi chạy lại / another "
+                    f"Một lần chạy archiver khác đang ghi vào kho {archive}; hãy chờ lần đó xong rồi chạy lại / another "
                     "archiver run is writing this archive: wait for it to finish, then run again") from None
         yield

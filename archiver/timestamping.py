@@ -70,7 +70,7 @@ def complete_pending(archive: Path, timestamper, tsa_cert: Path | None = None,
         damaged = package_problems(folder, evidence=False)
         if damaged:  # stamping would give new checksums to content changed while it waited
             result.still_pending.append(folder.name)
-            result.problems.append(f"{folder.name}: không đóng dấu, nội dung gói đang chờ đã bị thay đổi / not "
+            result.problems.append(f"{folder.name}: chưa đóng dấu thời gian vì nội dung gói đang chờ đã bị thay đổi / not "
                                    f"stamped, the waiting package changed: {_first_of(damaged)}")
             continue
         meta = json.loads((data / "package.json").read_text(encoding="utf-8"))
@@ -78,8 +78,8 @@ def complete_pending(archive: Path, timestamper, tsa_cert: Path | None = None,
         wanted = meta.get("timestamp", {}).get("tsa_url")
         if wanted and getattr(timestamper, "url", None) is None:  # the local TSA has no URL
             result.still_pending.append(folder.name)
-            result.problems.append(f"{folder.name}: gói chờ dấu thời gian của TSA {wanted}, không đóng bằng TSA cục bộ; "
-                                   f"chạy lại với --tsa-url {wanted} (hoặc ARCHIVER_TSA_URL) / waits for the TSA at "
+            result.problems.append(f"{folder.name}: gói đang chờ dấu thời gian của TSA {wanted} nên không đóng bằng TSA "
+                                   f"cục bộ; hãy chạy lại với --tsa-url {wanted} (hoặc ARCHIVER_TSA_URL) / waits for the TSA at "
                                    f"{wanted}: not stamped with the local one; give --tsa-url")
             continue
         items = [[bytes.fromhex(m["hashes"][k]) for k in item_kinds(m["hashes"])] for m in members]

@@ -234,11 +234,11 @@ def _eku_problem(cert: x509.Certificate) -> str | None:
     and the extension MUST be critical."""
     eku = cert.extended_key_usage_value
     if eku is None or "time_stamping" not in eku.native:
-        return "chứng thư TSA thiếu mục đích timeStamping / the TSA certificate lacks the id-kp-timeStamping extended key usage"
+        return "chứng thư TSA thiếu mục đích sử dụng khoá timeStamping / the TSA certificate lacks the id-kp-timeStamping extended key usage"
     if len(eku.native) != 1:
-        return "chứng thư TSA có mục đích khác ngoài timeStamping / the TSA certificate has extended key usages besides id-kp-timeStamping"
+        return "chứng thư TSA có mục đích sử dụng khoá khác ngoài timeStamping / the TSA certificate has extended key usages besides id-kp-timeStamping"
     if "extended_key_usage" not in cert.critical_extensions:
-        return "mục đích của chứng thư TSA không được đánh dấu bắt buộc / the TSA certificate's extended key usage is not marked critical"
+        return "phần mở rộng mục đích sử dụng khoá của chứng thư TSA không được đánh dấu critical (bắt buộc) / the TSA certificate's extended key usage is not marked critical"
     return None
 
 

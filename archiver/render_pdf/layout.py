@@ -1170,7 +1170,7 @@ def build_pdf(data: RenderInput, meta: Mapping[str, str]) -> tuple[bytes, set[st
     with _build_lock:
         # reportlab wraps its Flate streams in ASCII85 by default: a quarter larger, and
         # the pure-Python encoder cost a tenth of the rendering time. And zlib's fastest
-        # level costs a third of its default's time for a file 4 % larger. Both switches
+        # level compresses in about half its default's time, for a PDF 4 % larger. Both switches
         # are global in reportlab, hence the lock while they are changed.
         saved = rl_config.useA85, pdfdoc.PDFZCompress
         rl_config.useA85, pdfdoc.PDFZCompress = 0, _FAST_FLATE
