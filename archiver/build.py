@@ -136,7 +136,7 @@ def _init_worker(settings: VerifySettings) -> None:
 def _verify_one(job: tuple[str, InputItem, str, str | None]) -> Verified:
     from .profiles import get_profile
     from .safexml import parse_bytes
-    from .transcript import read_transcript
+    from .transcript import read_transcript, save_for_build
     from .verify import verify_item
 
     sha, item, work_dir, poe = job
@@ -171,6 +171,7 @@ def _verify_one(job: tuple[str, InputItem, str, str | None]) -> Verified:
     if report.verdict != REJECTED:
         # The worker reads the content once, here, for everything the packaging needs.
         t = read_transcript(parse_bytes(item.read()), get_profile(report.profile))
+        save_for_build(transcript_cache(work_dir, sha), t)
         out.school_code, out.school_name, out.province = t.school.code, t.school.name, t.school.province
         out.school_year, out.class_name, out.grade = t.school_year, t.class_name, t.grade
         out.replaces = t.replaces.lookup_code if t.replaces else ""
@@ -185,6 +186,11 @@ def _verify_one(job: tuple[str, InputItem, str, str | None]) -> Verified:
 
 
 _NO_YEAR = ""
+
+
+def transcript_cache(work_dir: str | Path, sha: str) -> Path:
+    """Where the verify stage keeps a transcript's content for rendering and the site."""
+    return Path(work_dir) / f"{sha}.transcript"
 
 
 class _Spool:
@@ -403,10 +409,11 @@ def _build_locked(options: BuildOptions, progress: "Progress", archive: Path, re
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)  # after a failure, do not render on
-    clear_staging(archive)
     current = published_packages(archive)
     known = _archived_hashes(current) | _archived_hashes(published_packages(archive / PENDING))
-    _finish(archive, options, result, current, known, input_paths, now, progress, started)
+    # the site reads the transcripts kept in ``work`` instead of parsing them again
+    _finish(archive, options, result, current, known, input_paths, now, progress, started, transcripts_read=work)
+    clear_staging(archive)
     return result
 
 
@@ -555,7 +562,7 @@ def _build_new(archive: Path, options: BuildOptions, result: BuildResult, curren
 
 def _finish(archive: Path, options: BuildOptions, result: BuildResult, current, known,
             input_paths: dict[str, list[str]], now: dt.datetime, progress: "Progress",
-            started: float, *, report: bool = True) -> None:
+            started: float, *, report: bool = True, transcripts_read: Path | None = None) -> None:
     """Archive-level index, build report and site: derived files, rewritten every run
     (``report=False``: a refresh after `timestamp --pending` or `renew` keeps the last
     build's report.json / report.html, which describe that build's inputs and problems)."""
@@ -597,7 +604,8 @@ def _finish(archive: Path, options: BuildOptions, result: BuildResult, current, 
         elif build_site is not None:
             stage = progress.stage("site", "Tạo trang tra cứu / site")
             try:
-                _run_site(build_site, archive, options.jobs, sum(result.counts.values()), index.fingerprint)
+                _run_site(build_site, archive, options.jobs, sum(result.counts.values()), index.fingerprint,
+                          transcripts_read)
             except Exception as exc:  # the packages are safe; say what failed, do not hide it
                 result.problems.append(f"site: không tạo được trang tra cứu / the site failed: {exc!r}")
             stage.done()
@@ -612,12 +620,13 @@ SITE_PROCESS_MIN = 2000
 
 
 def _run_site(build_site: Callable[..., Any], archive: Path, jobs: int | None, transcripts: int,
-              fingerprint: str = "") -> None:
+              fingerprint: str = "", transcripts_read: Path | None = None) -> None:
     if transcripts < SITE_PROCESS_MIN:
-        build_site(archive, jobs=jobs, fingerprint=fingerprint)
+        build_site(archive, jobs=jobs, fingerprint=fingerprint, transcripts_read=transcripts_read)
         return
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        pool.submit(build_site, archive, jobs=jobs, fingerprint=fingerprint).result()
+        pool.submit(build_site, archive, jobs=jobs, fingerprint=fingerprint,
+                    transcripts_read=transcripts_read).result()
 
 
 class Progress:

@@ -32,6 +32,7 @@ from .fsutil import (
     publish_dir,
     write_file,
 )
+from .bagit_writer import digests_of, write_bag
 from .verify.report import REJECTED, VERDICT_LABELS
 
 QUARANTINE_PREFIX = "_KiemDuyet_"
@@ -175,10 +176,6 @@ def _validation_der(report: dict[str, Any]) -> bytes:
     return b"".join(parts)
 
 
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 @dataclass
 class MemberJob:
     stem: str
@@ -191,9 +188,12 @@ class MemberJob:
     render: bool  # False: copy the previous rendering (content and report unchanged)
     previous_pdf: str | None
     quarantine: bool
+    transcript_path: str | None = None  # its content, as the verify stage read it
 
 
-def _process_member(job: MemberJob) -> PackageMember:
+def _process_member(job: MemberJob) -> tuple[PackageMember, dict[str, tuple[str, str, int]]]:
+    """Write one member's files into the staging folder; returns the member and the
+    bag's digests of the files written (see archiver.bagit_writer)."""
     staging = Path(job.staging)
     member = job.member
     # A quarantined original is copied in chunks (it may be large); a transcript is small.
@@ -218,12 +218,15 @@ def _process_member(job: MemberJob) -> PackageMember:
                                     f"/ replaces a revoked transcript"})
     files: dict[str, str] = {}
     hashes: dict[str, str] = {}
+    digests: dict[str, tuple[str, str, int]] = {}
 
     def put(kind: str, rel: str, data: bytes) -> None:
         path = staging / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         write_file(path, data)
-        files[kind], hashes[kind] = f"data/{rel}", _sha(data)
+        files[kind] = f"data/{rel}"
+        digests[files[kind]] = digests_of(data)
+        hashes[kind] = digests[files[kind]][0]
 
     if job.quarantine:
         ext = Path(member.input_paths[0] if member.input_paths else "").suffix.lower()
@@ -232,7 +235,9 @@ def _process_member(job: MemberJob) -> PackageMember:
         if original is not None:
             put("original", rel, original)
         else:
-            files["original"], hashes["original"] = f"data/{rel}", _copy_in_chunks(job.source, staging / rel)
+            files["original"] = f"data/{rel}"
+            digests[files["original"]] = _copy_in_chunks(job.source, staging / rel)
+            hashes["original"] = digests[files["original"]][0]
     else:
         put("xml", f"transcripts/{job.stem}.xml", original)
     report_bytes = json.dumps(report, ensure_ascii=False, indent=1).encode("utf-8")
@@ -243,11 +248,14 @@ def _process_member(job: MemberJob) -> PackageMember:
     if not job.quarantine:
         if job.render or not job.previous_pdf:
             from .render import RenderError, render_transcript
+            from .transcript import load_for_build
 
             summary = {k: v for k, v in report.items() if k != "validation_data"}
+            profile = report.get("profile") or None
             try:
-                pdf = render_transcript(original, profile=report.get("profile") or None,
-                                        verification=summary, attachment_name=f"{job.stem}.xml")
+                pdf = render_transcript(original, profile=profile, verification=summary,
+                                        attachment_name=f"{job.stem}.xml",
+                                        transcript=load_for_build(job.transcript_path, profile or ""))
             except RenderError as exc:
                 pdf = None
                 member.reason = f"PDF: {exc}"
@@ -256,18 +264,21 @@ def _process_member(job: MemberJob) -> PackageMember:
         else:
             put("pdf", f"renderings/{job.stem}.pdf", Path(job.previous_pdf).read_bytes())
     member.files, member.hashes = files, hashes
-    return member
+    return member, digests
 
 
-def _copy_in_chunks(source: Any, target: Path) -> str:
-    """Copy an input (an InputItem) to ``target`` a megabyte at a time; its SHA-256."""
-    digest = hashlib.sha256()
+def _copy_in_chunks(source: Any, target: Path) -> tuple[str, str, int]:
+    """Copy an input (an InputItem) to ``target`` a megabyte at a time; its SHA-256,
+    SHA-512 and size."""
+    sha256, sha512, size = hashlib.sha256(), hashlib.sha512(), 0
     target.parent.mkdir(parents=True, exist_ok=True)
     with source.open() as src, open(target, "wb") as dst:
         for chunk in iter(lambda: src.read(1 << 20), b""):
-            digest.update(chunk)
+            sha256.update(chunk)
+            sha512.update(chunk)
+            size += len(chunk)
             dst.write(chunk)
-    return digest.hexdigest()
+    return sha256.hexdigest(), sha512.hexdigest(), size
 
 
 # -- the package -------------------------------------------------------------------------------
@@ -290,7 +301,7 @@ class StartedPackage:
     plan: PackagePlan
     staging: Path
     jobs: list[MemberJob]
-    results: Iterator[PackageMember] | None  # from the pool; None: processed on finishing
+    results: Iterator[tuple[PackageMember, dict[str, tuple[str, str, int]]]] | None  # None: processed on finishing
 
 
 def start_package(archive: Path, plan: PackagePlan) -> StartedPackage:
@@ -347,7 +358,9 @@ def _start_package(archive: Path, plan: PackagePlan) -> StartedPackage:
         jobs.append(MemberJob(stem=stem, staging=str(staging), original=original,
                               source=ingested.first if plan.quarantine else None,
                               report=None, report_path=verified.report_path, member=member,
-                              render=True, previous_pdf=None, quarantine=plan.quarantine))
+                              render=True, previous_pdf=None, quarantine=plan.quarantine,
+                              # beside the report: see archiver.build.transcript_cache
+                              transcript_path=str(Path(verified.report_path).with_suffix(".transcript"))))
 
     results = plan.pool.map(_process_member, jobs, chunksize=2) \
         if plan.pool is not None and len(jobs) >= 2 else None
@@ -360,8 +373,10 @@ def _finish_package(archive: Path, started: StartedPackage, timestamper, tick) -
 
     plan, staging, jobs = started.plan, started.staging, started.jobs
     members: list[PackageMember] = []
-    for member in started.results if started.results is not None else map(_process_member, jobs):
+    digests: dict[str, tuple[str, str, int]] = {}
+    for member, written in started.results if started.results is not None else map(_process_member, jobs):
         members.append(member)
+        digests.update(written)
         tick()
     for job, member in zip(jobs, members):
         member.stem = job.stem
@@ -386,7 +401,9 @@ def _finish_package(archive: Path, started: StartedPackage, timestamper, tick) -
             rel = f"evidence/{member.stem}.ers"
             (staging / "evidence").mkdir(exist_ok=True)
             write_file(staging / rel, record)
-            member.files["evidence"], member.hashes["evidence"] = f"data/{rel}", _sha(record)
+            member.files["evidence"] = f"data/{rel}"
+            digests[member.files["evidence"]] = digests_of(record)
+            member.hashes["evidence"] = digests[member.files["evidence"]][0]
         timestamp_meta = _write_timestamp(staging, evidence_tokens(records[0])[0],
                                           getattr(plan.config, "cert", None))
 
@@ -396,8 +413,6 @@ def _finish_package(archive: Path, started: StartedPackage, timestamper, tick) -
     write_file(staging / "premis.xml", _premis(plan, members, meta, staging))
     write_package_readme(staging / "README.txt", meta, len(members))
     write_tree_root_script(staging)
-
-    import bagit
 
     bag_info = {
         "Source-Organization": meta["school_name"] or "không rõ",
@@ -414,16 +429,12 @@ def _finish_package(archive: Path, started: StartedPackage, timestamper, tick) -
         "Package-Version": str(plan.version),
         "Created": plan.created.isoformat(timespec="seconds"),
         "Software": f"archiver {__version__}",
+        "Bag-Software-Agent": f"archiver {__version__}",
         "Timestamp-Status": "pending" if pending else ("local" if timestamp_meta.get("local") else "tsa"),
     }
     for verdict in VERDICT_ORDER:
         bag_info[f"Count-{verdict}"] = str(meta["counts"].get(verdict, 0))
-    bag = bagit.make_bag(str(staging), bag_info=bag_info, checksums=["sha256", "sha512"])
-    # bagit-python still declares version 0.97; the layout is RFC 8493's, so say 1.0 and
-    # refresh the tag manifests that cover bagit.txt.
-    (staging / "bagit.txt").write_text("BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
-                                       encoding="utf-8")
-    bag.save()
+    write_bag(staging, bag_info, digests)
     if pending:
         target = archive / ".pending" / plan.folder_name
         target.parent.mkdir(exist_ok=True)

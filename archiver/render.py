@@ -147,6 +147,7 @@ def render_transcript(
     archive_timestamp: Mapping[str, Any] | None = None,
     flavour: str = "3b",
     attachment_name: str | None = None,
+    transcript: Transcript | None = None,
 ) -> bytes:
     """Render one transcript as PDF/A and return the PDF bytes.
 
@@ -157,18 +158,22 @@ def render_transcript(
     ``flavour`` is ``"3b"`` (the XML attached as the source) or ``"1b"`` (no attachment).
     ``attachment_name`` names the embedded XML (default: the verification's path, else
     ``hocba-<lookup code>.xml``).
+    ``transcript``: the content already read from these bytes with this ``profile`` (the
+    build reads each transcript once, in its verify stage); the XML is not parsed again.
 
     Raises :class:`RenderError` when the bytes are not a readable transcript.
     """
     if flavour not in FLAVOURS:
         raise ValueError(f"flavour must be one of {FLAVOURS}, not {flavour!r}")
-    try:
-        tree = parse_bytes(bytes(xml_bytes))
-    except UnsafeXml as exc:
-        vi, _, en = exc.message.partition(" / ")
-        raise RenderError(exc.code, f"Không đọc được tệp XML: {vi}",
-                          f"cannot read the XML: {en or vi}") from None
     notes: list[str] = []
+    if transcript is None or profile is None:
+        try:
+            tree = parse_bytes(bytes(xml_bytes))
+        except UnsafeXml as exc:
+            vi, _, en = exc.message.partition(" / ")
+            raise RenderError(exc.code, f"Không đọc được tệp XML: {vi}",
+                              f"cannot read the XML: {en or vi}") from None
+        transcript = None
     if isinstance(profile, str):
         installed = _profiles(tuple(str(p) for p in search_path()))
         if profile not in installed:
@@ -178,14 +183,15 @@ def render_transcript(
         profile = installed[profile]
     elif profile is None:
         profile, notes = _choose_profile(tree.getroot())
-    try:
-        transcript = read_transcript(tree, profile)
-    except (ProfileError, etree.XPathError, TypeError, ValueError) as exc:
-        raise RenderError(
-            "PROFILE_MISMATCH",
-            f"Không đọc được nội dung học bạ theo hồ sơ {profile.id}",
-            f"cannot read the transcript with profile {profile.id}: {exc}",
-        ) from None
+    if transcript is None:
+        try:
+            transcript = read_transcript(tree, profile)
+        except (ProfileError, etree.XPathError, TypeError, ValueError) as exc:
+            raise RenderError(
+                "PROFILE_MISMATCH",
+                f"Không đọc được nội dung học bạ theo hồ sơ {profile.id}",
+                f"cannot read the transcript with profile {profile.id}: {exc}",
+            ) from None
 
     sha256 = hashlib.sha256(xml_bytes).hexdigest()
     name = _attachment_name(attachment_name, transcript, verification)

@@ -5,9 +5,10 @@ qualities and competences, homeroom comment; and "Thông tin xác thực" (verif
 Every page carries a footer saying this is a rendering of the signed XML, with page x/y,
 and every page after the cover a running header (school; student, class, year).
 
-Speed matters (a province renders millions): short texts are drawn by :class:`Line`, a
-one-line flowable that falls back to a Paragraph only when the text must wrap, and
-Paragraphs keep their line breaks between the several wraps a table asks for.
+Speed matters (a province renders millions): every text is drawn by :class:`Line`, a
+flowable that breaks and justifies its own lines and writes them straight into the
+content stream; reportlab's Paragraph (markup parsing, line breaking, text objects) cost
+more than the rest of a page.
 
 reportlab runs in invariant mode and every date printed comes from the document, so the
 same input gives the same bytes (the PDF/A step keeps that property).
@@ -42,12 +43,10 @@ from reportlab.platypus import (
     NextPageTemplate,
     PageBreak,
     PageTemplate,
-    Paragraph,
     Spacer,
     Table,
     TableStyle,
 )
-from reportlab.platypus.paraparser import ParaFrag, ParaParser
 
 from ..profiles import Profile
 from ..qr import draw_qr
@@ -91,40 +90,17 @@ class RenderInput:
     notes: list[str] = field(default_factory=list)  # extra warnings for the last page
 
 
-class Para(Paragraph):
-    """A Paragraph that keeps its line breaks for the width it was last wrapped to.
-
-    Tables wrap every cell to size the rows and wrap it again to draw it, and a table
-    split across pages wraps it once more; breaking lines was the largest cost of a
-    rendering. The result depends only on the width (and the immutable text and style).
-    """
-
-    _wrapped_for: float | None = None
-    _wrapped: tuple[Any, float, list[float]] | None = None
-
-    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803
-        if self._wrapped is not None and self._wrapped_for == availWidth:
-            self.width = availWidth
-            self.blPara, self.height, self._wrapWidths = self._wrapped
-            return self.width, self.height
-        width, height = super().wrap(availWidth, availHeight)
-        if hasattr(self, "blPara"):
-            self._wrapped_for = availWidth
-            self._wrapped = (self.blPara, self.height, self._wrapWidths)
-        return width, height
-
-
 Run = tuple[str, ParagraphStyle]
 
 
 class Line(Flowable):
-    """Short text in one style or a few styled runs: a score, a name, a label, a cell.
+    """Text in one style or a few styled runs: a score, a name, a label, a cell, a note.
 
-    Most cells hold a few words; a full Paragraph for each (markup parsing, line
-    breaking, twice per table) cost more than the rest of the page. Text wider than its
-    cell breaks at spaces (a word wider than the cell, at any character), as a Paragraph
-    would; only justified text falls back to a real Paragraph.
-    ``style`` gives the alignment, leading and spacing; each run has its own font/colour.
+    A full Paragraph for each of the hundreds of short texts on the pages (markup parsing,
+    line breaking, twice per table) cost more than the rest of the page. Text wider than
+    its cell breaks at spaces (a word wider than the cell, at any character) and justified
+    text is spread to both edges, as a Paragraph would do. ``style`` gives the alignment,
+    leading and spacing; each run has its own font, size and colour.
     """
 
     def __init__(self, text: str | Sequence[Run], style: ParagraphStyle) -> None:
@@ -132,27 +108,14 @@ class Line(Flowable):
         runs = [(text, style)] if isinstance(text, str) else list(text)
         self.runs = [(t, st) for t, st in runs if t]
         self.style = style
-        self._para: Para | None = None  # set while a justified text is drawn as a Paragraph
-        self._justified: Para | None = None
         self._broken_for: float | None = None
         # Measured once: a table asks every cell for its size several times.
         self.text_width = sum(stringWidth(t, st.fontName, st.fontSize) for t, st in self.runs)
         self._lines: list[tuple[list[Run], float]] = [(self.runs, self.text_width)]
 
-    def _fallback(self) -> Para:
-        # The runs become Paragraph fragments directly: parsing them back from markup
-        # cost a tenth of a rendering.
-        return Para("".join(t for t, _ in self.runs), self.style,
-                    frags=[_fragment(st, t) for t, st in self.runs])
-
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803
-        self._para = None
         if self.text_width <= availWidth:
             self._lines, self._broken_for = [(self.runs, self.text_width)], None
-        elif self.style.alignment == TA_JUSTIFY:
-            self._para = self._justified = self._justified or self._fallback()
-            self.width, self.height = self._para.wrap(availWidth, availHeight)
-            return self.width, self.height
         elif self._broken_for != availWidth:
             self._lines, self._broken_for = _break_runs(self.runs, availWidth), availWidth
         self.width, self.height = availWidth, self.style.leading * len(self._lines)
@@ -169,19 +132,21 @@ class Line(Flowable):
         # restore reportlab wraps around every flowable are not needed: with hundreds of
         # cells per transcript they cost more than drawing the text.
         x = self._hAlignAdjust(x, _sW)
-        if self._para is not None:
-            self._para.drawOn(canvas, x, y)
-            return
         align, leading = self.style.alignment, self.style.leading
         baseline = y + self.height - self.style.fontSize  # Paragraph's first baseline
-        for runs, width in self._lines:
+        last = len(self._lines) - 1
+        for i, (runs, width) in enumerate(self._lines):
+            word_space = 0.0
             if align == TA_CENTER:
                 offset = (self.width - width) / 2
             elif align == TA_RIGHT:
                 offset = self.width - width
             else:
                 offset = 0.0
-            _show_runs(canvas, x + offset, baseline, runs)
+                if align == TA_JUSTIFY and i < last:  # every line but the last, as a Paragraph
+                    spaces = sum(t.count(" ") for t, _ in runs)
+                    word_space = (self.width - width) / spaces if spaces else 0.0
+            _show_runs(canvas, x + offset, baseline, runs, word_space)
             baseline -= leading
 
     def draw(self) -> None:
@@ -244,16 +209,68 @@ def _merge_runs(runs: Sequence[Run]) -> list[Run]:
     return merged
 
 
-def _fragment(style: ParagraphStyle, text: str) -> ParaFrag:
-    """A Paragraph fragment of ``text`` in ``style``, as reportlab's markup parser makes it."""
-    proto = _PROTOTYPES.get(id(style))
-    if proto is None or proto[0] is not style:
-        _, frags, _ = ParaParser().parse("x", style)
-        proto = _PROTOTYPES[id(style)] = (style, frags[0])
-    return proto[1].clone(text=text)
+_MARKUP = re.compile(r"<(/?)(b|i|font)\b([^>]*)>|([^<]+)")
+_ATTRIBUTE = re.compile(r"""(\w+)\s*=\s*['"]([^'"]*)['"]""")
+_ENTITIES = {"&nbsp;": "\u00a0", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'", "&apos;": "'"}
 
 
-_PROTOTYPES: dict[int, tuple[ParagraphStyle, ParaFrag]] = {}
+def _para(markup: str, style: ParagraphStyle) -> Line:
+    return Line(markup_runs(markup, style), style)
+
+
+def markup_runs(markup: str, style: ParagraphStyle) -> list[Run]:
+    """Styled runs from the little markup the pages use: ``<b>``, ``<i>`` (the serif has
+    no italic face; reportlab drew it upright too), ``<font size= color=>`` and entities.
+    Spaces collapse as in a Paragraph; ``&nbsp;`` keeps a gap that never breaks."""
+    runs: list[Run] = []
+    stack: list[dict[str, Any]] = [{}]
+    for match in _MARKUP.finditer(markup):
+        closing, tag, attributes, text = match.groups()
+        if text is not None:
+            text = re.sub(r"\s+", " ", text)
+            text = re.sub(r"&(nbsp|lt|gt|quot|#39|apos);", lambda m: _ENTITIES[m[0]], text).replace("&amp;", "&")
+            if text:
+                runs.append((text, _derived(style, **stack[-1])))
+        elif closing:
+            if len(stack) > 1:
+                stack.pop()
+        else:
+            change = dict(stack[-1])
+            if tag == "b":
+                change["bold"] = True
+            elif tag == "font":
+                for name, value in _ATTRIBUTE.findall(attributes):
+                    if name == "size":
+                        change["size"] = float(value)
+                    elif name == "color":
+                        change["colour"] = value
+            stack.append(change)
+    if runs:  # leading and trailing spaces go, as in a Paragraph
+        runs[0] = (runs[0][0].lstrip(" "), runs[0][1])
+        runs[-1] = (runs[-1][0].rstrip(" "), runs[-1][1])
+    return [(t, st) for t, st in runs if t]
+
+
+_DERIVED: dict[tuple[int, bool, float | None, str | None], tuple[ParagraphStyle, ParagraphStyle]] = {}
+
+
+def _derived(style: ParagraphStyle, bold: bool = False, size: float | None = None,
+             colour: str | None = None) -> ParagraphStyle:
+    """``style`` in bold, another size or another colour, made once per combination."""
+    if not (bold or size or colour):
+        return style
+    key = (id(style), bold, size, colour)
+    found = _DERIVED.get(key)
+    if found is None or found[0] is not style:
+        kw: dict[str, Any] = {}
+        if bold:
+            kw["fontName"] = BOLD
+        if size:
+            kw["fontSize"] = size
+        if colour:
+            kw["textColor"] = colors.toColor(colour)
+        found = _DERIVED[key] = (style, ParagraphStyle(f"{style.name}+", parent=style, **kw))
+    return found[1]
 
 
 def _colour_operator(colour: colors.Color) -> str:
@@ -267,22 +284,27 @@ def _colour_operator(colour: colors.Color) -> str:
 _COLOUR_OPS: dict[tuple[float, float, float], str] = {}
 
 
-def _show_runs(canv: Canvas, x: float, y: float, runs: Sequence[Run]) -> None:
+def _show_runs(canv: Canvas, x: float, y: float, runs: Sequence[Run], word_space: float = 0.0) -> None:
     """Draw styled runs on one line from (x, y), as one PDF text object.
 
     These are the operators reportlab's text object writes for an embedded TrueType font
     (font subset, size, colour, show), written in one go: through the text object API each
     line cost several times more, and the pages hold hundreds of short lines.
+    ``word_space`` widens each space (Tw; reportlab keeps the space at code 32 of the first
+    subset, as Tw requires) to justify a line.
     """
     doc = canv._doc
     parts = [f"BT 1 0 0 1 {fp_str(x, y)} Tm"]
+    if word_space:
+        parts.append(f"{fp_str(word_space)} Tw")
     for text, st in runs:
         font = getFont(st.fontName)
         parts.append(_colour_operator(st.textColor))
         size = fp_str(st.fontSize)
         for subset, chunk in font.splitString(text, doc):
             parts.append(f"{font.getSubsetInternalName(subset, doc)} {size} Tf ({canv._escape(chunk)}) Tj")
-    parts.append("ET")
+    # Tw belongs to the graphics state and outlives the text object: reset it.
+    parts.append("0 Tw ET" if word_space else "ET")
     canv._code.append(" ".join(parts))
 
 
@@ -358,13 +380,13 @@ class _Text:
         return escape(clean(value, self.missing))
 
     def p(self, value: object, style: ParagraphStyle, *, empty: str = "") -> Line:
-        """Plain data text: one drawn line when it fits, a wrapping Paragraph when not."""
+        """Plain data text, broken into lines when it does not fit."""
         text = clean(value, self.missing).strip()
         return Line(text or empty, style)
 
-    def markup(self, template: str, style: ParagraphStyle, **values: object) -> Para:
+    def markup(self, template: str, style: ParagraphStyle, **values: object) -> Line:
         """``template`` is trusted markup; ``values`` are data and get escaped."""
-        return Para(template.format(**{k: self.esc(v) for k, v in values.items()}), style)
+        return Line(markup_runs(template.format(**{k: self.esc(v) for k, v in values.items()}), style), style)
 
 
 @functools.lru_cache(maxsize=1)
@@ -473,7 +495,7 @@ class _Layout:
         style = ParagraphStyle("sup", parent=self.s.base, fontName=BOLD, fontSize=10.5, leading=13.5,
                                textColor=colors.white, alignment=TA_CENTER)
         small = ParagraphStyle("sups", parent=style, fontName=REGULAR, fontSize=8.5, leading=11)
-        table = Table([[Para("HỌC BẠ NÀY ĐÃ BỊ THU HỒI VÀ THAY THẾ", style)],
+        table = Table([[_para("HỌC BẠ NÀY ĐÃ BỊ THU HỒI VÀ THAY THẾ", style)],
                        [self.x.markup("Học bạ thay thế có mã tra cứu {code}; bản này chỉ được giữ để lưu "
                                       "trữ. (Revoked and superseded.)", small, code=self.superseded_by)]],
                       colWidths=[BODY_W * 0.8])
@@ -538,8 +560,8 @@ class _Layout:
                               alignment=TA_CENTER)
         title = "KẾT LUẬN XÁC THỰC" if large else "Tình trạng xác thực"
         rows: list[list[Flowable]] = [
-            [Para(f"{title}: {escape(v.label)}", head)],
-            [Para(f"{escape(v.explanation)} <font size='{8 if large else 7}'>"
+            [_para(f"{title}: {escape(v.label)}", head)],
+            [_para(f"{escape(v.explanation)} <font size='{8 if large else 7}'>"
                        f"(Verdict: {escape(v.label_en)})</font>", body)],
         ]
         table = Table(rows, colWidths=[BODY_W if large else BODY_W * 0.8])
@@ -686,7 +708,7 @@ class _Layout:
             ("SPAN", (2, 0), (4, 0)), ("SPAN", (0, 0), (0, 1)), ("SPAN", (1, 0), (1, 1)),
             ("SPAN", (5, 0), (5, 1)), *zebra,
         ], header_rows=2))
-        story += [table, Spacer(1, 1.5 * mm), Para(
+        story += [table, Spacer(1, 1.5 * mm), _para(
             "Môn học đánh giá bằng nhận xét: Đ – Đạt; CĐ – Chưa đạt. "
             "Điểm trung bình làm tròn đến một chữ số thập phân.", s.small_grey)]
         return story
@@ -716,7 +738,7 @@ class _Layout:
         for title, ratings in (("Kết quả học tập", t.learning), ("Kết quả rèn luyện", t.conduct)):
             r = ratings
             rows.append([
-                Para(title, s.cell_b),
+                _para(title, s.cell_b),
                 x.p(r.term1 if r else "", s.cell_c, empty="—"),
                 x.p(r.term2 if r else "", s.cell_c, empty="—"),
                 x.p(r.year if r else "", s.cell_cb, empty="—"),
@@ -803,7 +825,7 @@ class _Layout:
         v = self.verification
         story: list[Flowable] = [
             Line("THÔNG TIN XÁC THỰC", s.title),
-            Para("Kết quả kiểm tra chữ ký số của tệp XML gốc tại thời điểm lập bản thể hiện "
+            _para("Kết quả kiểm tra chữ ký số của tệp XML gốc tại thời điểm lập bản thể hiện "
                       "này", s.subtitle),
             self.verdict_box(large=True), *self.superseded_banner(), Spacer(1, 2 * mm),
         ]
@@ -886,7 +908,7 @@ class _Layout:
         out: list[Flowable] = [Line("DẤU THỜI GIAN LƯU TRỮ", s.section),
                                self.kv_table(rows, 50 * mm, s.cell, s.cell_b)]
         if ts.get("local"):
-            out.append(Para(
+            out.append(_para(
                 "<font color='#a65f00'><b>Lưu ý:</b> dấu thời gian cục bộ, không phải của TSA "
                 "tin cậy</font> (local timestamp, not from a trusted TSA).", s.small))
         return out

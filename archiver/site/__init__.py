@@ -106,7 +106,8 @@ def site_is_current(out: Path, fingerprint: str) -> bool:
 
 
 def build_site(archive: Path, out: Path | None = None, *, jobs: int | None = None,
-               profiles_dirs: Sequence[str] = (), fingerprint: str = "") -> SiteSummary:
+               profiles_dirs: Sequence[str] = (), fingerprint: str = "",
+               transcripts_read: Path | None = None) -> SiteSummary:
     """Build the lookup site of ``archive`` into ``out`` (default ``archive/site``).
 
     ``jobs`` worker processes render the student pages (default: one per CPU; small
@@ -114,6 +115,8 @@ def build_site(archive: Path, out: Path | None = None, *, jobs: int | None = Non
     has no readable index.json or ``out`` holds something that is not a site.
     ``fingerprint``, the index's (``IndexSummary.fingerprint``), is kept in the marker
     file so that :func:`site_is_current` can tell an unchanged site later.
+    ``transcripts_read``: the folder where a build kept the transcripts it has just read
+    (``<sha256>.transcript``), so that their XML is not parsed again.
     """
     started = time.perf_counter()
     archive = Path(archive)
@@ -122,6 +125,7 @@ def build_site(archive: Path, out: Path | None = None, *, jobs: int | None = Non
     tmp = _prepare_output(out)
     jobs = jobs or os.cpu_count() or 1
     profiles_dirs = tuple(str(d) for d in profiles_dirs)
+    kept = str(transcripts_read) if transcripts_read else None
 
     index = model.index
     generated = index.get("generated", "")
@@ -141,14 +145,14 @@ def build_site(archive: Path, out: Path | None = None, *, jobs: int | None = Non
     pages = 0
     if jobs > 1 and len(batches) > 2:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(render_students, b, str(archive), str(tmp), shared, profiles_dirs)
+            futures = [pool.submit(render_students, b, str(archive), str(tmp), shared, profiles_dirs, kept)
                        for b in batches]
             pages += _render_lists(model, tmp, {**shared, "schools": model.schools})
             for future in futures:
                 pages += future.result()[0]
     else:
         for b in batches:
-            pages += render_students(b, str(archive), str(tmp), shared, profiles_dirs)[0]
+            pages += render_students(b, str(archive), str(tmp), shared, profiles_dirs, kept)[0]
         pages += _render_lists(model, tmp, {**shared, "schools": model.schools})
 
     search = write_search(model, tmp)

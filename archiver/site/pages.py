@@ -168,14 +168,18 @@ def read_report(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def read_content(path: Path, profile_id: str, profiles_dirs: tuple[str, ...]) -> tuple[Any, Any]:
-    """(Transcript, Profile) from the archived XML; (None, profile-or-None) when unreadable."""
+def read_content(path: Path, profile_id: str, profiles_dirs: tuple[str, ...],
+                 kept: Path | None = None) -> tuple[Any, Any]:
+    """(Transcript, Profile) from the archived XML; (None, profile-or-None) when unreadable.
+    ``kept``: what the build that archived it read from it (see archiver.build), if any."""
     from ..profiles import ProfileError, detect_profile
     from ..safexml import UnsafeXml, parse_bytes
-    from ..transcript import read_transcript
+    from ..transcript import load_for_build, read_transcript
 
     profiles = _profiles(profiles_dirs)
     profile = profiles.get(profile_id)
+    if profile is not None and (transcript := load_for_build(kept, profile_id)) is not None:
+        return transcript, profile
     try:
         data = path.read_bytes()
         limit = max((p.policy.max_bytes for p in profiles.values()), default=5 * 1024 * 1024)
@@ -220,11 +224,13 @@ def _signatures(report: dict[str, Any] | None, profile: Any, transcript: Any) ->
 
 
 def student_context(entry: dict[str, Any], package: dict[str, Any] | None, archive: Path,
-                    profiles_dirs: tuple[str, ...]) -> dict[str, Any]:
+                    profiles_dirs: tuple[str, ...], kept: Path | None = None) -> dict[str, Any]:
     files = entry.get("files") or {}
     base = archive / (package.get("path") or package["id"]) if package else archive / entry.get("package", "")
     report = read_report(base / files["report_json"]) if files.get("report_json") else None
-    transcript, profile = (read_content(base / files["xml"], (report or {}).get("profile", ""), profiles_dirs)
+    sha = (entry.get("sha256") or {}).get("xml", "")
+    transcript, profile = (read_content(base / files["xml"], (report or {}).get("profile", ""), profiles_dirs,
+                                        kept / f"{sha}.transcript" if kept and sha else None)
                            if files.get("xml") else (None, None))
     links = [(key, vi, en, package_href(package or {"id": entry.get("package", "")}, files.get(key)))
              for key, vi, en in (("xml", "Bản gốc XML (có chữ ký số)", "Original XML (signed)"),
@@ -249,12 +255,14 @@ def student_context(entry: dict[str, Any], package: dict[str, Any] | None, archi
 
 
 def render_students(batch: Iterable[tuple[dict[str, Any], dict[str, Any] | None]], archive: str, out: str,
-                    shared: dict[str, Any], profiles_dirs: tuple[str, ...] = ()) -> tuple[int, int]:
+                    shared: dict[str, Any], profiles_dirs: tuple[str, ...] = (),
+                    kept: str | None = None) -> tuple[int, int]:
     """Render one batch of student pages; returns (pages, bytes). Runs in workers."""
     pages = size = 0
     archive_path, out_path = Path(archive), Path(out)
+    kept_path = Path(kept) if kept else None
     for entry, package in batch:
-        context = student_context(entry, package, archive_path, profiles_dirs)
+        context = student_context(entry, package, archive_path, profiles_dirs, kept_path)
         size += render("student.html", out_path / entry["url"], root="../../", page="student",
                        title=entry.get("name", ""), **shared, **context)
         pages += 1
