@@ -144,6 +144,7 @@ def _verify_one(job: tuple[str, InputItem, str, str | None]) -> Verified:
     settings: VerifySettings = _WORKER["settings"]
     if poe:
         settings = VerifySettings(**{**settings.__dict__, "proof_of_existence": dt.datetime.fromisoformat(poe)})
+    verifier.last_document = None  # verify_item may stop before parsing
     report = verify_item(verifier, item, settings)
     report.path = item.name
     if item.kept_whole:
@@ -170,7 +171,8 @@ def _verify_one(job: tuple[str, InputItem, str, str | None]) -> Verified:
                    name=report.student_name)
     if report.verdict != REJECTED:
         # The worker reads the content once, here, for everything the packaging needs.
-        t = read_transcript(parse_bytes(item.read()), get_profile(report.profile))
+        document = verifier.last_document if verifier.last_document is not None else parse_bytes(item.read())
+        t = read_transcript(document, get_profile(report.profile))
         save_for_build(transcript_cache(work_dir, sha), t)
         out.school_code, out.school_name, out.province = t.school.code, t.school.name, t.school.province
         out.school_year, out.class_name, out.grade = t.school_year, t.class_name, t.grade

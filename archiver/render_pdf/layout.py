@@ -308,6 +308,195 @@ def _show_runs(canv: Canvas, x: float, y: float, runs: Sequence[Run], word_space
     canv._code.append(" ".join(parts))
 
 
+@dataclass(frozen=True)
+class GridStyle:
+    """How a :class:`Grid` looks: the two looks of the form's tables (ruled grids with a
+    shaded header, and unruled label/value lists) and their few variations."""
+
+    pad: tuple[float, float, float, float] = (4, 4, 2.5, 3.5)  # left, right, top, bottom
+    valign: str = "MIDDLE"  # or "TOP"
+    body_pad: tuple[float, float, float, float] | None = None  # rows after the header
+    body_valign: str | None = None
+    ruled: bool = True  # 0.5 pt grid, 0.9 pt frame
+    header_rows: int = 1  # shaded, and repeated on the next page when the grid splits
+    zebra: bool = False  # every other body row shaded
+    rule_after_column: int | None = None  # a 0.9 pt rule after this column
+
+
+RULED = GridStyle()
+UNRULED = GridStyle(pad=(0, 4, 1.2, 1.2), valign="TOP", ruled=False, header_rows=0)
+
+Cell = Any  # a Flowable, a list of them, or "" / None for an empty cell
+
+
+class Grid(Flowable):
+    """A table of flowables with fixed column widths, drawn in one pass.
+
+    reportlab's Table handles every style command for every cell it covers; for the
+    forty-odd small tables of a transcript that generality cost a sixth of a rendering.
+    A grid knows the few looks the form uses (:class:`GridStyle`), spans cells
+    (``spans``: (first column, first row, last column, last row)), shades chosen rows
+    (``shaded``) and splits between rows across pages, repeating its header rows.
+    Cells stack their flowables as Table does (space before and after between them).
+    """
+
+    def __init__(self, rows: Sequence[Sequence[Cell]], widths: Sequence[float], style: GridStyle = RULED, *,
+                 spans: Sequence[tuple[int, int, int, int]] = (), shaded: Iterable[int] = (),
+                 h_align: str = "LEFT", _first_row: int = 0) -> None:
+        super().__init__()
+        self.rows = [[c if isinstance(c, (list, tuple)) else ([c] if isinstance(c, Flowable) else [])
+                      for c in row] for row in rows]
+        self.widths = list(widths)
+        self.gs = style
+        self.spans = list(spans)
+        self.shaded = set(shaded)
+        self.hAlign = h_align
+        self._first_row = _first_row  # of the body rows, in the grid this one was split from
+        self._heights: list[float] | None = None
+        self._covered = {(c, r) for c0, r0, c1, r1 in self.spans for r in range(r0, r1 + 1)
+                         for c in range(c0, c1 + 1) if (c, r) != (c0, r0)}
+        self._span_at = {(c0, r0): (c1, r1) for c0, r0, c1, r1 in self.spans}
+
+    def _padding(self, row: int) -> tuple[float, float, float, float]:
+        return self.gs.body_pad if self.gs.body_pad and row >= self.gs.header_rows else self.gs.pad
+
+    def _valign(self, row: int) -> str:
+        return self.gs.body_valign if self.gs.body_valign and row >= self.gs.header_rows else self.gs.valign
+
+    def _cell_width(self, col: int, row: int) -> float:
+        last = self._span_at.get((col, row), (col, row))[0]
+        return sum(self.widths[col:last + 1])
+
+    @staticmethod
+    def _content(cell: list[Flowable], width: float) -> tuple[float, list[float]]:
+        heights = [f.wrap(width, 1e6)[1] for f in cell]
+        if not cell:
+            return 0.0, heights
+        total = sum(h + f.getSpaceBefore() + f.getSpaceAfter() for f, h in zip(cell, heights))
+        return total - cell[0].getSpaceBefore() - cell[-1].getSpaceAfter(), heights
+
+    def _row_heights(self) -> list[float]:
+        if self._heights is None:
+            heights = [0.0] * len(self.rows)
+            tall: list[tuple[int, int, float]] = []  # cells spanning rows: checked after
+            for r, row in enumerate(self.rows):
+                left, right, top, bottom = self._padding(r)
+                for c, cell in enumerate(row):
+                    if (c, r) in self._covered:
+                        continue
+                    need = self._content(cell, self._cell_width(c, r) - left - right)[0] + top + bottom
+                    last_row = self._span_at.get((c, r), (c, r))[1]
+                    if last_row > r:
+                        tall.append((r, last_row, need))
+                    else:
+                        heights[r] = max(heights[r], need)
+            for first, last, need in tall:
+                short = need - sum(heights[first:last + 1])
+                if short > 0:
+                    heights[last] += short
+            self._heights = heights
+        return self._heights
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803
+        self.width, self.height = sum(self.widths), sum(self._row_heights())
+        return self.width, self.height
+
+    def split(self, availWidth: float, availHeight: float) -> list[Flowable]:  # noqa: N803
+        heights = self._row_heights()
+        head = self.gs.header_rows
+        used, n = sum(heights[:head]), head
+        while n < len(self.rows) and used + heights[n] <= availHeight:
+            used += heights[n]
+            n += 1
+        # never inside a span, and never a header alone at the foot of a page
+        while n > head and any(r0 < n <= r1 for _, r0, _, r1 in self.spans):
+            n -= 1
+        if n <= head or n >= len(self.rows):
+            return []
+        kept = [s for s in self.spans if s[3] < n]
+        moved = [s for s in self.spans if s[3] < head] + [
+            (c0, r0 - n + head, c1, r1 - n + head) for c0, r0, c1, r1 in self.spans if r0 >= n]
+        first = Grid(self.rows[:n], self.widths, self.gs, spans=kept,
+                     shaded={r for r in self.shaded if r < n}, h_align=self.hAlign, _first_row=self._first_row)
+        rest = Grid([*self.rows[:head], *self.rows[n:]], self.widths, self.gs, spans=moved,
+                    shaded={r for r in self.shaded if r < head} | {r - n + head for r in self.shaded if r >= n},
+                    h_align=self.hAlign, _first_row=self._first_row + n - head)
+        return [first, rest]
+
+    def _background(self, row: int) -> colors.Color | None:
+        if row in self.shaded:
+            return ZEBRA_BG
+        if row < self.gs.header_rows:
+            return HEAD_BG
+        if self.gs.zebra and (row - self.gs.header_rows + self._first_row) % 2:
+            return ZEBRA_BG
+        return None
+
+    def draw(self) -> None:
+        canv = self.canv
+        heights = self._row_heights()
+        tops = [self.height]
+        for h in heights:
+            tops.append(tops[-1] - h)
+        lefts = [0.0]
+        for w in self.widths:
+            lefts.append(lefts[-1] + w)
+        fills: dict[str, list[str]] = {}
+        for r, h in enumerate(heights):
+            colour = self._background(r)
+            if colour is not None:
+                fills.setdefault(_colour_operator(colour), []).append(f"{fp_str(0, tops[r + 1], self.width, h)} re")
+        if fills:
+            canv._code.append("q " + " ".join(f"{op} {' '.join(rects)} f" for op, rects in fills.items()) + " Q")
+        for r, row in enumerate(self.rows):
+            left_pad, right_pad, top_pad, bottom_pad = self._padding(r)
+            valign = self._valign(r)
+            for c, cell in enumerate(row):
+                if not cell or (c, r) in self._covered:
+                    continue
+                last_col, last_row = self._span_at.get((c, r), (c, r))
+                width = lefts[last_col + 1] - lefts[c] - left_pad - right_pad
+                content, sizes = self._content(cell, width)
+                top, bottom = tops[r], tops[last_row + 1]
+                if valign == "TOP":
+                    y = top - top_pad
+                else:
+                    y = (bottom + bottom_pad + top - top_pad + content) / 2
+                x = lefts[c] + left_pad
+                for f, h in zip(cell, sizes):
+                    y -= f.getSpaceBefore() + h
+                    f.drawOn(canv, x, y)
+                    y -= f.getSpaceAfter()
+        if self.gs.ruled:
+            self._draw_rules(tops, lefts)
+
+    def _draw_rules(self, tops: list[float], lefts: list[float]) -> None:
+        """The inner rules (not across a span), then the frame and any heavier rule."""
+        rows, cols = len(self.rows), len(self.widths)
+        owner = {}
+        for c0, r0, c1, r1 in self.spans:
+            for r in range(r0, r1 + 1):
+                for c in range(c0, c1 + 1):
+                    owner[(c, r)] = (c0, r0)
+        cell = lambda c, r: owner.get((c, r), (c, r))  # noqa: E731
+        thin: list[str] = []
+        for r in range(1, rows):
+            for c in range(cols):
+                if cell(c, r - 1) != cell(c, r):
+                    thin.append(f"{fp_str(lefts[c], tops[r])} m {fp_str(lefts[c + 1], tops[r])} l")
+        for c in range(1, cols):
+            for r in range(rows):
+                if cell(c - 1, r) != cell(c, r):
+                    thin.append(f"{fp_str(lefts[c], tops[r])} m {fp_str(lefts[c], tops[r + 1])} l")
+        heavy = [f"{fp_str(0, tops[-1], self.width, self.height)} re"]
+        after = self.gs.rule_after_column
+        if after is not None:
+            heavy.append(f"{fp_str(lefts[after + 1], tops[0])} m {fp_str(lefts[after + 1], tops[-1])} l")
+        stroke = _colour_operator(RULE).replace(" rg", " RG")
+        inner = f"0.5 w {' '.join(thin)} S " if thin else ""
+        self.canv._code.append(f"q {stroke} 1 J {inner}0.9 w {' '.join(heavy)} S Q")
+
+
 class _Styles:
     def __init__(self) -> None:
         base = ParagraphStyle(
@@ -394,23 +583,6 @@ def _styles() -> _Styles:
     """The styles, built once: they are immutable and the fonts are registered first."""
     ensure_fonts()
     return _Styles()
-
-
-def _grid(extra: Iterable[tuple] = (), header_rows: int = 1) -> TableStyle:
-    commands: list[tuple] = [
-        ("FONTNAME", (0, 0), (-1, -1), REGULAR),  # see _plain
-        ("GRID", (0, 0), (-1, -1), 0.5, RULE),
-        ("BOX", (0, 0), (-1, -1), 0.9, RULE),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ("TOPPADDING", (0, 0), (-1, -1), 2.5),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 3.5),
-        ("LEFTPADDING", (0, 0), (-1, -1), 4),
-        ("RIGHTPADDING", (0, 0), (-1, -1), 4),
-    ]
-    if header_rows:
-        commands.append(("BACKGROUND", (0, 0), (-1, header_rows - 1), HEAD_BG))
-    commands.extend(extra)
-    return TableStyle(commands)
 
 
 def _plain(extra: Iterable[tuple] = ()) -> TableStyle:
@@ -545,9 +717,7 @@ class _Layout:
         ls = label_style or self.s.label
         vs = value_style or self.s.value
         data = [[self.x.p(k, ls), self.x.p(v, vs, empty="—")] for k, v in rows]
-        table = Table(data, colWidths=[label_w, width - label_w], hAlign="LEFT")
-        table.setStyle(_plain())
-        return table
+        return Grid(data, [label_w, width - label_w], UNRULED)
 
     def verdict_box(self, large: bool) -> Table:
         v = self.verdict
@@ -659,9 +829,7 @@ class _Layout:
         if len(rows) == 1:
             rows.append([x.p("—", s.cell_c), x.p("—", s.cell_c),
                          x.p("Không có dữ liệu quá trình học tập", s.cell)])
-        table = Table(rows, colWidths=[32 * mm, 24 * mm, BODY_W - 56 * mm], repeatRows=1)
-        table.setStyle(_grid([("BACKGROUND", (0, r), (-1, r), ZEBRA_BG) for r in current]))
-        story.append(table)
+        story.append(Grid(rows, [32 * mm, 24 * mm, BODY_W - 56 * mm], shaded=current))
         if t.replaces:
             story += [Spacer(1, 5 * mm), x.markup(
                 "<b>Học bạ thay thế.</b> Học bạ này thay thế học bạ có mã tra cứu {code} "
@@ -700,14 +868,8 @@ class _Layout:
         num_w, val_w = 9 * mm, 17.5 * mm
         name_w = 54 * mm
         widths = [num_w, name_w, val_w, val_w, val_w, BODY_W - num_w - name_w - 3 * val_w]
-        table = Table(rows, colWidths=widths, repeatRows=2)
-        # One ROWBACKGROUNDS command, not one BACKGROUND per row: reportlab applies
-        # every style command to every cell it covers.
-        zebra = [("ROWBACKGROUNDS", (0, len(head_rows)), (-1, -1), [None, ZEBRA_BG])]
-        table.setStyle(_grid([
-            ("SPAN", (2, 0), (4, 0)), ("SPAN", (0, 0), (0, 1)), ("SPAN", (1, 0), (1, 1)),
-            ("SPAN", (5, 0), (5, 1)), *zebra,
-        ], header_rows=2))
+        table = Grid(rows, widths, GridStyle(header_rows=len(head_rows), zebra=True),
+                     spans=[(2, 0, 4, 0), (0, 0, 0, 1), (1, 0, 1, 1), (5, 0, 5, 1)])
         story += [table, Spacer(1, 1.5 * mm), _para(
             "Môn học đánh giá bằng nhận xét: Đ – Đạt; CĐ – Chưa đạt. "
             "Điểm trung bình làm tròn đến một chữ số thập phân.", s.small_grey)]
@@ -744,8 +906,7 @@ class _Layout:
                 x.p(r.year if r else "", s.cell_cb, empty="—"),
             ])
         col = (BODY_W - 56 * mm) / 3
-        table = Table(rows, colWidths=[56 * mm, col, col, col])
-        table.setStyle(_grid())
+        table = Grid(rows, [56 * mm, col, col, col])
         block: list[Flowable] = [table, Spacer(1, 3 * mm), self.kv_table([
             ("Tổng số ngày nghỉ học cả năm:", t.days_absent),
             ("Lên lớp / hoàn thành chương trình:", t.promotion),
@@ -766,8 +927,7 @@ class _Layout:
                 ])
             lvl_w = 20 * mm
             name_w = (BODY_W - 2 * lvl_w) / 2
-            table = Table(rows, colWidths=[name_w, lvl_w, name_w, lvl_w], repeatRows=1)
-            table.setStyle(_grid([("LINEAFTER", (1, 0), (1, -1), 0.9, RULE)]))
+            table = Grid(rows, [name_w, lvl_w, name_w, lvl_w], GridStyle(rule_after_column=1))
             story.append(KeepTogether([heading, table]))
 
         comment_box = Table([[x.p(t.homeroom_comment, s.body, empty="(Không có nhận xét)")]],
@@ -1022,15 +1182,8 @@ class _Layout:
         if len(rows) == 1:
             rows.append(["", x.p("Không có danh sách người ký", s.sig), "", "", ""])
         widths = [7 * mm, 42 * mm, 72 * mm, 23 * mm, BODY_W - 144 * mm]
-        zebra = [("ROWBACKGROUNDS", (0, 1), (-1, -1), [None, ZEBRA_BG])]
-        table = Table(rows, colWidths=widths, repeatRows=1)
-        table.setStyle(_grid([
-            ("VALIGN", (0, 1), (-1, -1), "TOP"),
-            ("TOPPADDING", (0, 1), (-1, -1), 2), ("BOTTOMPADDING", (0, 1), (-1, -1), 2.5),
-            ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3),
-            *zebra,
-        ]))
-        out.append(table)
+        out.append(Grid(rows, widths, GridStyle(pad=(3, 3, 2.5, 3.5), body_pad=(3, 3, 2, 2.5),
+                                                body_valign="TOP", zebra=True)))
         return out
 
     def _time_cell(self, value: str) -> list[Flowable]:

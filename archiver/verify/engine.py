@@ -103,6 +103,10 @@ class Verifier:
         self._cert_by_b64: LruCache[str, x509.Certificate] = LruCache()
         self._cert_info: LruCache[x509.Certificate, tuple[CertificateInfo, str, str]] = LruCache()
         self._xmlsec_keys: LruCache = LruCache()
+        # The document the last verify_bytes() parsed (None if it could not): the build
+        # reads the transcript's content from it next instead of parsing the bytes again.
+        # Verification itself works on copies; this tree is never changed.
+        self.last_document: etree._ElementTree | None = None
 
     def _load_certificate(self, b64: str) -> x509.Certificate:
         cert = self._cert_by_b64.get(b64)
@@ -145,12 +149,14 @@ class Verifier:
         )
         max_bytes = self.profile.policy.max_bytes if self.profile else max(
             (p.policy.max_bytes for p in self.profiles.values()), default=5 * 1024 * 1024)
+        self.last_document = None
         try:
             tree = parse_bytes(data, max_bytes=max_bytes)
         except UnsafeXml as exc:
             kind = _not_a_transcript(data, path)
             report.reasons.append(Finding("NOT_A_TRANSCRIPT", kind) if kind else Finding(exc.code, exc.message))
             return report
+        self.last_document = tree
         root = tree.getroot()
         try:
             profile = self.profile or detect_profile(root, self.profiles)
