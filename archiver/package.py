@@ -567,16 +567,25 @@ def _write_trust(staging: Path, report: dict[str, Any]) -> None:
         for digest, b64 in data.get(kind, {}).items():
             name, pem = _trust_file(kind, digest, b64)
             target = folder / name
-            if target.exists():
+            if str(target) in _TRUST_WRITTEN:
                 continue
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-            os.chmod(tmp, public_mode())
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(pem)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)  # same content from every writer: the last rename wins harmlessly
+            if not target.exists():
+                fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+                os.chmod(tmp, public_mode())
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(pem)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, target)  # same content from every writer: the last rename wins harmlessly
+            if len(_TRUST_WRITTEN) >= 65536:
+                _TRUST_WRITTEN.clear()
+            _TRUST_WRITTEN.add(str(target))
 
+
+# Trust files this worker has written or seen (staging folders are never reused): each member
+# of a package carries the same few, and asking the file system each time cost more than
+# writing the member's report.
+_TRUST_WRITTEN: set[str] = set()
 
 # Every report of a school carries the same few certificates and CRLs: each is parsed
 # once per process, not once per transcript. Keyed by the SHA-256 of its DER.

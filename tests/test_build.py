@@ -748,3 +748,33 @@ def test_a_stray_file_in_a_later_run_joins_the_archive_s_year(tmp_path: Path):
     (stray / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0 windows")
     assert run_build([stray], out).complete
     assert (out / "_KiemDuyet_2025-2026").is_dir() and not (out / "_KiemDuyet_khong-ro-nam").exists()
+
+
+def test_a_rendering_is_what_the_package_xml_and_report_give_again(archive: Path):
+    """The build renders from the content its verify stage read (not parsing the XML twice):
+    the PDF must be exactly what rendering the archived XML with its archived report gives."""
+    from archiver.render import render_transcript
+
+    bag = bags(archive)[0]
+    for m in members(bag)[:3]:
+        report = json.loads((bag / m["files"]["report_json"]).read_text(encoding="utf-8"))
+        report.pop("validation_data", None)
+        again = render_transcript((bag / m["files"]["xml"]).read_bytes(), profile=report["profile"],
+                                  verification=report, attachment_name=f"{m['stem']}.xml")
+        assert again == (bag / m["files"]["pdf"]).read_bytes()
+
+
+def test_the_site_of_a_build_is_the_site_made_from_the_archive_alone(tmp_path: Path):
+    """The build's site reads the transcripts its verify stage kept; `archiver site`, later,
+    parses the archived XML. The pages are the same."""
+    from archiver.site import build_site
+
+    out = tmp_path / "archive"
+    assert run_build([SAMPLE / "input"], out, site=True).complete
+    build_site(out, tmp_path / "alone", jobs=1)
+    ours = {p.relative_to(out / "site"): p.read_bytes() for p in (out / "site").rglob("*") if p.is_file()}
+    theirs = {p.relative_to(tmp_path / "alone"): p.read_bytes() for p in (tmp_path / "alone").rglob("*") if p.is_file()}
+    marker = Path(".archiver-site")  # the build also records the index it was made from
+    assert ours.pop(marker).startswith(theirs.pop(marker))
+    assert ours == theirs
+    assert not (out / ".staging").exists()  # what the build kept went with its staging area

@@ -576,3 +576,67 @@ def test_cli_with_the_real_verifier_on_signed_samples(tmp_path: Path) -> None:
     assert "HASH_FAILURE" in flat
     result = pdftools.preflight(tmp_path / f"{valid.stem}.pdf")
     assert {code for code, _ in result.errors} <= {"1.4.7", "1.2.9", "7.11.2"}, result.output
+
+
+def test_markup_becomes_styled_runs() -> None:
+    from archiver.render_pdf.fonts import BOLD, REGULAR
+    from archiver.render_pdf.layout import _styles, markup_runs
+
+    s = _styles()
+    runs = markup_runs("  Họ và tên: <b>Lê  Văn &amp; Tí</b>&nbsp;&nbsp;<font size='7' color='#a65f00'>(ghi chú)</font> ",
+                       s.small)
+    assert [t for t, _ in runs] == ["Họ và tên: ", "Lê Văn & Tí", "\u00a0\u00a0", "(ghi chú)"]
+    assert runs[0][1] is s.small and runs[0][1].fontName == REGULAR
+    assert runs[1][1].fontName == BOLD and runs[1][1].fontSize == s.small.fontSize
+    assert runs[3][1].fontSize == 7 and runs[3][1].textColor.hexval().lower() == "0xa65f00"
+
+
+def test_a_justified_text_reaches_both_edges_and_the_next_text_is_not_spread(sample_xml: bytes,
+                                                                              tmp_path: Path) -> None:
+    comment = ("Em chăm ngoan, lễ phép, tích cực tham gia phong trào của lớp và của trường; " * 4).strip()
+
+    def change(root: etree._Element) -> None:
+        root.find(".//KetQua/NhanXetChung").text = comment
+
+    xml = _mutate(sample_xml, change)
+    path = tmp_path / "justified.pdf"
+    path.write_bytes(render_transcript(xml, verification=fake_verification(xml)))
+    bbox = pdftools.pdftotext(path, "-f", "4", "-l", "4", "-bbox")
+    lines: dict[float, list[tuple[float, str]]] = {}
+    for y, x_max, word in re.findall(r'<word xMin="[\d.]+" yMin="([\d.]+)" xMax="([\d.]+)"[^>]*>([^<]*)<', bbox):
+        lines.setdefault(float(y), []).append((float(x_max), word))
+    words = set(comment.split())
+    box = [max(x for x, _ in ws) for _, ws in sorted(lines.items()) if all(w in words for _, w in ws)]
+    # The comment's full lines end at the same right edge (within a point); its last line does not.
+    assert len(box) >= 3
+    assert max(box[:-1]) - min(box[:-1]) < 1.0 and box[-1] < min(box[:-1]) - 20
+    with pikepdf.open(path) as pdf:
+        contents = pdf.pages[3].obj.Contents
+        content = b"".join(c.read_bytes() for c in (contents if isinstance(contents, pikepdf.Array) else [contents]))
+    # word spacing is set for the justified lines only, and put back after each of them
+    assert b" Tw " in content and content.count(b" Tw ") == 2 * content.count(b"0 Tw ET")
+
+
+def test_a_long_table_splits_between_rows_and_repeats_its_header(tmp_path: Path) -> None:
+    from reportlab.platypus import SimpleDocTemplate
+
+    from archiver.render_pdf.fonts import REGULAR
+    from archiver.render_pdf.layout import Grid, GridStyle, Line, _styles
+
+    s = _styles()
+    rows = [[Line("TT", s.head), Line("Tiêu đề", s.head), "", Line("Ghi chú", s.head)],
+            ["", Line("Trái", s.head), Line("Phải", s.head), ""]]
+    rows += [[Line(str(i), s.cell_c), Line(f"dòng {i}", s.cell), Line("x", s.cell_c),
+              Line(("rất dài " * 12) if i % 7 == 0 else "", s.cell)] for i in range(1, 121)]
+    grid = Grid(rows, [40, 120, 120, 150], GridStyle(header_rows=2, zebra=True),
+                spans=[(0, 0, 0, 1), (1, 0, 2, 0), (3, 0, 3, 1)])
+    path = tmp_path / "grid.pdf"
+    SimpleDocTemplate(str(path), initialFontName=REGULAR).build([grid])
+    pages = pdftools.pdftotext(path).split("\f")
+    pages = [p for p in pages if p.strip()]
+    assert len(pages) >= 3
+    seen: list[int] = []
+    for page in pages:
+        assert "Tiêu đề" in page and "Trái" in page and "Ghi chú" in page  # the header on every page
+        seen += [int(n) for n in re.findall(r"dòng (\d+)", page)]
+    assert seen == list(range(1, 121))  # every row once, in order, none cut between pages
