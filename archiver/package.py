@@ -240,6 +240,13 @@ def _process_member(job: MemberJob) -> tuple[PackageMember, dict[str, tuple[str,
             hashes["original"] = digests[files["original"]][0]
     else:
         put("xml", f"transcripts/{job.stem}.xml", original)
+    kind = "original" if job.quarantine else "xml"
+    if hashes[kind] != member.sha256:
+        # read again for the package after it was verified: a file changed meanwhile
+        raise ArchiveWriteError(
+            f"{member.input_paths[0] if member.input_paths else job.stem}: tệp đầu vào đã thay đổi trong khi "
+            "lập kho; không lưu nội dung chưa được kiểm tra. Hãy chạy lại khi không còn ai sửa các tệp đầu vào / "
+            "an input changed during the build; nothing unverified is archived: run again")
     report_bytes = json.dumps(report, ensure_ascii=False, indent=1).encode("utf-8")
     put("report_json", f"reports/{job.stem}.json", report_bytes)
     put("report_html", f"reports/{job.stem}.html", _report_html(report, member))
@@ -348,15 +355,15 @@ def _start_package(archive: Path, plan: PackagePlan) -> StartedPackage:
             quarantine=plan.quarantine))
     for verified, ingested in plan.new:
         member = _member_for(verified, plan.input_paths.get(verified.sha256, ingested.paths))
-        # A rejected file may be large: the worker copies it from its source in chunks.
-        original = None if plan.quarantine else ingested.first.read()
+        # The worker reads the original from its source (a rejected file, which may be
+        # large, in chunks): sending every transcript through a pipe cost this process
+        # more than bagging the package.
         if not plan.quarantine:
             member.superseded_by = plan.replaced_by.get(member.lookup_code, "")
             stem = _stem(f"{member.student_code or 'hocba'}_{member.lookup_code[:8] or verified.sha256[:8]}", taken)
         else:
             stem = _stem(verified.sha256[:16], taken)
-        jobs.append(MemberJob(stem=stem, staging=str(staging), original=original,
-                              source=ingested.first if plan.quarantine else None,
+        jobs.append(MemberJob(stem=stem, staging=str(staging), original=None, source=ingested.first,
                               report=None, report_path=verified.report_path, member=member,
                               render=True, previous_pdf=None, quarantine=plan.quarantine,
                               # beside the report: see archiver.build.transcript_cache

@@ -778,3 +778,26 @@ def test_the_site_of_a_build_is_the_site_made_from_the_archive_alone(tmp_path: P
     assert ours.pop(marker).startswith(theirs.pop(marker))
     assert ours == theirs
     assert not (out / ".staging").exists()  # what the build kept went with its staging area
+
+
+def test_an_input_changed_after_its_verification_is_not_archived(tmp_path: Path, monkeypatch):
+    """The package stage reads each original again: content that is not what was verified
+    (a file edited while the build runs) stops the build, and nothing is published."""
+    import archiver.build as build_module
+
+    source = tmp_path / "input"
+    shutil.copytree(SAMPLE / "input", source)
+    verify_one = build_module._verify_one
+
+    def verify_then_edit(job):
+        verified = verify_one(job)
+        path = Path(job[1].source)
+        path.write_bytes(path.read_bytes() + "\n<!-- sửa sau khi kiểm tra -->".encode())
+        return verified
+
+    monkeypatch.setattr(build_module, "_verify_one", verify_then_edit)
+    out = tmp_path / "archive"
+    with pytest.raises(ArchiveWriteError) as err:
+        run_build([source], out, jobs=1)
+    assert "đã thay đổi trong khi lập kho" in str(err.value) and "run again" in str(err.value)
+    assert bags(out) == []

@@ -353,6 +353,7 @@ class Grid(Flowable):
         self.hAlign = h_align
         self._first_row = _first_row  # of the body rows, in the grid this one was split from
         self._heights: list[float] | None = None
+        self._laid_out: dict[tuple[int, int], tuple[float, list[float]]] = {}
         self._covered = {(c, r) for c0, r0, c1, r1 in self.spans for r in range(r0, r1 + 1)
                          for c in range(c0, c1 + 1) if (c, r) != (c0, r0)}
         self._span_at = {(c0, r0): (c1, r1) for c0, r0, c1, r1 in self.spans}
@@ -379,12 +380,15 @@ class Grid(Flowable):
         if self._heights is None:
             heights = [0.0] * len(self.rows)
             tall: list[tuple[int, int, float]] = []  # cells spanning rows: checked after
+            self._laid_out = {}
             for r, row in enumerate(self.rows):
                 left, right, top, bottom = self._padding(r)
                 for c, cell in enumerate(row):
                     if (c, r) in self._covered:
                         continue
-                    need = self._content(cell, self._cell_width(c, r) - left - right)[0] + top + bottom
+                    # kept for draw(): wrapping every cell again cost a tenth of a page
+                    laid_out = self._laid_out[(c, r)] = self._content(cell, self._cell_width(c, r) - left - right)
+                    need = laid_out[0] + top + bottom
                     last_row = self._span_at.get((c, r), (c, r))[1]
                     if last_row > r:
                         tall.append((r, last_row, need))
@@ -454,9 +458,8 @@ class Grid(Flowable):
             for c, cell in enumerate(row):
                 if not cell or (c, r) in self._covered:
                     continue
-                last_col, last_row = self._span_at.get((c, r), (c, r))
-                width = lefts[last_col + 1] - lefts[c] - left_pad - right_pad
-                content, sizes = self._content(cell, width)
+                last_row = self._span_at.get((c, r), (c, r))[1]
+                content, sizes = self._laid_out[(c, r)]
                 top, bottom = tops[r], tops[last_row + 1]
                 if valign == "TOP":
                     y = top - top_pad
