@@ -33,7 +33,8 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.rl_accel import fp_str
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfdoc
-from reportlab.pdfbase.pdfmetrics import getFont, stringWidth
+from reportlab.pdfbase.pdfmetrics import getFont
+from reportlab.pdfbase.pdfmetrics import stringWidth as _measure
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
@@ -91,6 +92,24 @@ class RenderInput:
 
 
 Run = tuple[str, ParagraphStyle]
+
+
+_WIDTHS: dict[tuple[str, str, float], float] = {}
+
+
+def stringWidth(text: str, font: str, size: float) -> float:  # noqa: N802 - reportlab's name
+    """reportlab's string width, remembered: labels, ratings, subjects, teachers and the
+    words of the comments recur on every page of a class, and measuring them was a
+    fourteenth of a rendering (measured with callgrind)."""
+    key = (text, font, size)
+    width = _WIDTHS.get(key)
+    if width is None:
+        if len(_WIDTHS) >= 200_000:
+            _WIDTHS.clear()
+        width = _WIDTHS[key] = _measure(text, font, size)
+    return width
+
+
 
 
 class Line(Flowable):
@@ -284,6 +303,13 @@ def _colour_operator(colour: colors.Color) -> str:
 _COLOUR_OPS: dict[tuple[float, float, float], str] = {}
 
 
+@functools.lru_cache(maxsize=16)
+def _ascii_as_is(font: Any) -> bool:
+    """Whether ``font`` encodes printable ASCII as itself in its first subset."""
+    glyphs = getattr(getattr(font, "face", None), "charToGlyph", {})
+    return bool(getattr(font, "_asciiReadable", False)) and all(c in glyphs for c in range(32, 127))
+
+
 def _show_runs(canv: Canvas, x: float, y: float, runs: Sequence[Run], word_space: float = 0.0) -> None:
     """Draw styled runs on one line from (x, y), as one PDF text object.
 
@@ -301,6 +327,11 @@ def _show_runs(canv: Canvas, x: float, y: float, runs: Sequence[Run], word_space
         font = getFont(st.fontName)
         parts.append(_colour_operator(st.textColor))
         size = fp_str(st.fontSize)
+        if text.isascii() and text.isprintable() and doc in font.state and _ascii_as_is(font):
+            # reportlab keeps printable ASCII at its own codes in the first subset
+            # ("ASCII readable"): digits, dates and codes need no lookup per character
+            parts.append(f"{font.getSubsetInternalName(0, doc)} {size} Tf ({canv._escape(text.encode())}) Tj")
+            continue
         for subset, chunk in font.splitString(text, doc):
             parts.append(f"{font.getSubsetInternalName(subset, doc)} {size} Tf ({canv._escape(chunk)}) Tj")
     # Tw belongs to the graphics state and outlives the text object: reset it.
@@ -1229,6 +1260,28 @@ class QrFlowable(Flowable):
         draw_qr(self.canv, self.value, 0, 0, self.size, self.border)
 
 
+class _Furniture:
+    """The styles of the running header and the footer."""
+
+    def __init__(self) -> None:
+        ensure_fonts()
+        self.header = ParagraphStyle("header", fontName=REGULAR, fontSize=7.5, textColor=GREY)
+        self.footer = ParagraphStyle("footer", fontName=REGULAR, fontSize=7.3, textColor=GREY)
+        self.page = ParagraphStyle("page", fontName=BOLD, fontSize=8.5, textColor=GREY)
+        self._markers: dict[str, ParagraphStyle] = {}
+
+    def marker(self, colour: str) -> ParagraphStyle:
+        if colour not in self._markers:
+            self._markers[colour] = ParagraphStyle("marker", fontName=BOLD, fontSize=7.5,
+                                                   textColor=colors.HexColor(colour))
+        return self._markers[colour]
+
+
+@functools.lru_cache(maxsize=1)
+def _furniture() -> _Furniture:
+    return _Furniture()
+
+
 def _fit(text: str, font: str, size: float, width: float) -> str:
     """``text`` cut with an ellipsis to ``width`` points (for one-line page headers)."""
     if stringWidth(text, font, size) <= width:
@@ -1241,6 +1294,19 @@ def _fit(text: str, font: str, size: float, width: float) -> str:
 def _footer_canvas(footer_left: Sequence[str], header: tuple[str, str],
                    cover_frame: bool, marker: tuple[str, str] | None = None) -> Callable[..., Canvas]:
     """A canvas class that knows the page count when it draws each footer (page x/y)."""
+    # The running header is the same on every page: fitted to its width once.
+    foot = _furniture()
+    right = _fit(header[1], REGULAR, 7.5, BODY_W * 0.55)
+    header_right: list[Run] = [(right, foot.header)]
+    header_right_width = stringWidth(right, REGULAR, 7.5)
+    header_left: list[Run] = []
+    used = 0.0
+    if marker:  # a page read on its own still says the transcript is not valid
+        text, colour = marker
+        text = _fit(text, BOLD, 7.5, BODY_W * 0.6) + "  "
+        header_left.append((text, foot.marker(colour)))
+        used = stringWidth(text, BOLD, 7.5)
+    header_left.append((_fit(header[0], REGULAR, 7.5, BODY_W - used - header_right_width - 12), foot.header))
 
     class FooterCanvas(Canvas):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -1271,24 +1337,9 @@ def _footer_canvas(footer_left: Sequence[str], header: tuple[str, str],
                 self.rect(14 * mm, 16 * mm, PAGE_W - 28 * mm, PAGE_H - 30 * mm)
             if number != 1:
                 # Running header: a loose page still says whose transcript it belongs to.
-                self.setFillColor(GREY)
-                self.setFont(REGULAR, 7.5)
-                left, right = header
                 top = PAGE_H - 9 * mm
-                x = MARGIN_X
-                if marker:  # a page read on its own still says the transcript is not valid
-                    text, colour = marker
-                    text = _fit(text, BOLD, 7.5, BODY_W * 0.6) + "  "
-                    self.setFillColor(colors.HexColor(colour))
-                    self.setFont(BOLD, 7.5)
-                    self.drawString(x, top, text)
-                    x += stringWidth(text, BOLD, 7.5)
-                    self.setFillColor(GREY)
-                    self.setFont(REGULAR, 7.5)
-                right = _fit(right, REGULAR, 7.5, BODY_W * 0.55)
-                left = _fit(left, REGULAR, 7.5, BODY_W - (x - MARGIN_X) - stringWidth(right, REGULAR, 7.5) - 12)
-                self.drawString(x, top, left)
-                self.drawRightString(PAGE_W - MARGIN_X, top, right)
+                _show_runs(self, MARGIN_X, top, header_left)
+                _show_runs(self, PAGE_W - MARGIN_X - header_right_width, top, header_right)
                 self.setStrokeColor(colors.HexColor("#bbbbbb"))
                 self.setLineWidth(0.3)
                 self.line(MARGIN_X, top - 1.8 * mm, PAGE_W - MARGIN_X, top - 1.8 * mm)
@@ -1297,12 +1348,11 @@ def _footer_canvas(footer_left: Sequence[str], header: tuple[str, str],
             self.setLineWidth(0.4)
             if number != 1:
                 self.line(MARGIN_X, y + 3.5 * mm, PAGE_W - MARGIN_X, y + 3.5 * mm)
-            self.setFillColor(GREY)
-            self.setFont(REGULAR, 7.3)
+            foot = _furniture()
             for i, line in enumerate(footer_left):
-                self.drawString(MARGIN_X, y - i * 3.3 * mm, line)
-            self.setFont(BOLD, 8.5)
-            self.drawRightString(PAGE_W - MARGIN_X, y, f"Trang {number}/{total}")
+                _show_runs(self, MARGIN_X, y - i * 3.3 * mm, [(line, foot.footer)])
+            page = f"Trang {number}/{total}"
+            _show_runs(self, PAGE_W - MARGIN_X - stringWidth(page, BOLD, 8.5), y, [(page, foot.page)])
             self.restoreState()
 
     return FooterCanvas
