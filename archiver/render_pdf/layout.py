@@ -45,8 +45,6 @@ from reportlab.platypus import (
     PageBreak,
     PageTemplate,
     Spacer,
-    Table,
-    TableStyle,
 )
 
 from ..profiles import Profile
@@ -348,10 +346,13 @@ class GridStyle:
     valign: str = "MIDDLE"  # or "TOP"
     body_pad: tuple[float, float, float, float] | None = None  # rows after the header
     body_valign: str | None = None
-    ruled: bool = True  # 0.5 pt grid, 0.9 pt frame
-    header_rows: int = 1  # shaded, and repeated on the next page when the grid splits
+    ruled: bool = True  # 0.5 pt grid, a frame around
+    frame: float = 0.9
+    header_rows: int = 1  # repeated on the next page when the grid splits
+    shade_header: bool = True
     zebra: bool = False  # every other body row shaded
     rule_after_column: int | None = None  # a 0.9 pt rule after this column
+    background: colors.Color | None = None  # of every cell
 
 
 RULED = GridStyle()
@@ -461,8 +462,10 @@ class Grid(Flowable):
     def _background(self, row: int) -> colors.Color | None:
         if row in self.shaded:
             return ZEBRA_BG
-        if row < self.gs.header_rows:
+        if row < self.gs.header_rows and self.gs.shade_header:
             return HEAD_BG
+        if self.gs.background is not None:
+            return self.gs.background
         if self.gs.zebra and (row - self.gs.header_rows + self._first_row) % 2:
             return ZEBRA_BG
         return None
@@ -522,13 +525,15 @@ class Grid(Flowable):
             for r in range(rows):
                 if cell(c - 1, r) != cell(c, r):
                     thin.append(f"{fp_str(lefts[c], tops[r])} m {fp_str(lefts[c], tops[r + 1])} l")
-        heavy = [f"{fp_str(0, tops[-1], self.width, self.height)} re"]
+        ops = [f"q {_colour_operator(RULE).replace(' rg', ' RG')} 1 J"]
+        if thin:
+            ops.append(f"0.5 w {' '.join(thin)} S")
+        ops.append(f"{fp_str(self.gs.frame)} w {fp_str(0, tops[-1], self.width, self.height)} re S")
         after = self.gs.rule_after_column
         if after is not None:
-            heavy.append(f"{fp_str(lefts[after + 1], tops[0])} m {fp_str(lefts[after + 1], tops[-1])} l")
-        stroke = _colour_operator(RULE).replace(" rg", " RG")
-        inner = f"0.5 w {' '.join(thin)} S " if thin else ""
-        self.canv._code.append(f"q {stroke} 1 J {inner}0.9 w {' '.join(heavy)} S Q")
+            ops.append(f"0.9 w {fp_str(lefts[after + 1], tops[0])} m {fp_str(lefts[after + 1], tops[-1])} l S")
+        ops.append("Q")
+        self.canv._code.append(" ".join(ops))
 
 
 class _Styles:
@@ -619,21 +624,6 @@ def _styles() -> _Styles:
     return _Styles()
 
 
-def _plain(extra: Iterable[tuple] = ()) -> TableStyle:
-    commands: list[tuple] = [
-        # Plain-string cells (even "") are drawn in this font; reportlab's default is
-        # Helvetica, which would end up as an unembedded font in the PDF/A.
-        ("FONTNAME", (0, 0), (-1, -1), REGULAR),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("LEFTPADDING", (0, 0), (-1, -1), 0),
-        ("RIGHTPADDING", (0, 0), (-1, -1), 4),
-        ("TOPPADDING", (0, 0), (-1, -1), 1.2),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 1.2),
-    ]
-    commands.extend(extra)
-    return TableStyle(commands)
-
-
 # Paragraphs collapse runs of spaces; non-breaking ones keep the gap between fields.
 _GAP = "&nbsp;" * 6
 
@@ -701,16 +691,12 @@ class _Layout:
         style = ParagraphStyle("sup", parent=self.s.base, fontName=BOLD, fontSize=10.5, leading=13.5,
                                textColor=colors.white, alignment=TA_CENTER)
         small = ParagraphStyle("sups", parent=style, fontName=REGULAR, fontSize=8.5, leading=11)
-        table = Table([[_para("HỌC BẠ NÀY ĐÃ BỊ THU HỒI VÀ THAY THẾ", style)],
-                       [self.x.markup("Học bạ thay thế có mã tra cứu {code}; bản này chỉ được giữ để lưu "
-                                      "trữ. (Revoked and superseded.)", small, code=self.superseded_by)]],
-                      colWidths=[BODY_W * 0.8])
-        table.setStyle(TableStyle([
-            ("FONTNAME", (0, 0), (-1, -1), REGULAR),
-            ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor(labels.SUPERSEDED_COLOUR)),
-            ("TOPPADDING", (0, 0), (-1, -1), 3), ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
-        ]))
-        table.hAlign = "CENTER"
+        table = Grid([[_para("HỌC BẠ NÀY ĐÃ BỊ THU HỒI VÀ THAY THẾ", style)],
+                      [self.x.markup("Học bạ thay thế có mã tra cứu {code}; bản này chỉ được giữ để lưu "
+                                     "trữ. (Revoked and superseded.)", small, code=self.superseded_by)]],
+                     [BODY_W * 0.8], GridStyle(pad=(6, 6, 3, 4), ruled=False, header_rows=0,
+                                               background=colors.HexColor(labels.SUPERSEDED_COLOUR)),
+                     h_align="CENTER")
         return [Spacer(1, 3 * mm), table]
 
     # -- shared pieces ------------------------------------------------------------------
@@ -747,13 +733,13 @@ class _Layout:
 
     def kv_table(self, rows: Sequence[tuple[str, object]], label_w: float,
                  label_style: ParagraphStyle | None = None,
-                 value_style: ParagraphStyle | None = None, width: float = BODY_W) -> Table:
+                 value_style: ParagraphStyle | None = None, width: float = BODY_W) -> Grid:
         ls = label_style or self.s.label
         vs = value_style or self.s.value
         data = [[self.x.p(k, ls), self.x.p(v, vs, empty="—")] for k, v in rows]
         return Grid(data, [label_w, width - label_w], UNRULED)
 
-    def verdict_box(self, large: bool) -> Table:
+    def verdict_box(self, large: bool) -> Grid:
         v = self.verdict
         colour = colors.HexColor(v.colour)
         size = 17 if large else 12.5
@@ -768,16 +754,9 @@ class _Layout:
             [_para(f"{escape(v.explanation)} <font size='{8 if large else 7}'>"
                        f"(Verdict: {escape(v.label_en)})</font>", body)],
         ]
-        table = Table(rows, colWidths=[BODY_W if large else BODY_W * 0.8])
-        table.setStyle(TableStyle([
-            ("FONTNAME", (0, 0), (-1, -1), REGULAR),  # see _plain
-            ("BACKGROUND", (0, 0), (-1, -1), colour),
-            ("TOPPADDING", (0, 0), (-1, -1), 4 if large else 3),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 5 if large else 3),
-            ("LEFTPADDING", (0, 0), (-1, -1), 8),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 8),
-        ]))
-        return table
+        return Grid(rows, [BODY_W if large else BODY_W * 0.8],
+                    GridStyle(pad=(8, 8, 4, 5) if large else (8, 8, 3, 3), ruled=False, header_rows=0,
+                              background=colour))
 
     # -- pages --------------------------------------------------------------------------
 
@@ -964,21 +943,15 @@ class _Layout:
             table = Grid(rows, [name_w, lvl_w, name_w, lvl_w], GridStyle(rule_after_column=1))
             story.append(KeepTogether([heading, table]))
 
-        comment_box = Table([[x.p(t.homeroom_comment, s.body, empty="(Không có nhận xét)")]],
-                            colWidths=[BODY_W])
-        comment_box.setStyle(TableStyle([
-            ("FONTNAME", (0, 0), (-1, -1), REGULAR),  # see _plain
-            ("BOX", (0, 0), (-1, -1), 0.6, RULE),
-            ("LEFTPADDING", (0, 0), (-1, -1), 6), ("RIGHTPADDING", (0, 0), (-1, -1), 6),
-            ("TOPPADDING", (0, 0), (-1, -1), 5), ("BOTTOMPADDING", (0, 0), (-1, -1), 7),
-        ]))
+        comment_box = Grid([[x.p(t.homeroom_comment, s.body, empty="(Không có nhận xét)")]], [BODY_W],
+                           GridStyle(pad=(6, 6, 5, 7), frame=0.6, header_rows=0))
         story.append(KeepTogether([
             Line("NHẬN XÉT CỦA GIÁO VIÊN CHỦ NHIỆM", s.section), comment_box,
             Spacer(1, 6 * mm), self._signature_blocks(),
         ]))
         return story
 
-    def _signature_blocks(self) -> Table:
+    def _signature_blocks(self) -> Grid:
         """The form's signature area: who signed, as listed in the signed data."""
         s, x, t = self.s, self.x, self.t
         place = t.school.province or "……"
@@ -1006,13 +979,11 @@ class _Layout:
             ]
 
         half = BODY_W / 2
-        table = Table([
+        return Grid([
             ["", date_line],
             [block("GVCN", "GIÁO VIÊN CHỦ NHIỆM"), block("HT", "HIỆU TRƯỞNG")],
-        ], colWidths=[half, half])
-        table.setStyle(_plain([("VALIGN", (0, 0), (-1, -1), "TOP"),
-                               ("BOTTOMPADDING", (0, 0), (-1, 0), 3)]))
-        return table
+        ], [half, half], GridStyle(pad=(0, 4, 1.2, 3), body_pad=UNRULED.pad, valign="TOP", ruled=False,
+                                   shade_header=False))
 
     def verification_page(self) -> list[Flowable]:
         s, x, t, d = self.s, self.x, self.t, self.d
@@ -1053,9 +1024,8 @@ class _Layout:
         qr = QrFlowable(t.lookup_code, qr_size) if t.lookup_code else Spacer(qr_size, qr_size)
         caption = Line("QR: mã tra cứu", ParagraphStyle(
             "cap", parent=s.small_grey, alignment=TA_CENTER))
-        top = Table([[info, [qr, caption]]], colWidths=[info_w + 4 * mm, qr_size])
-        top.setStyle(_plain([("VALIGN", (0, 0), (-1, -1), "TOP"),
-                             ("TOPPADDING", (0, 0), (-1, -1), 4)]))
+        top = Grid([[info, [qr, caption]]], [info_w + 4 * mm, qr_size],
+                   GridStyle(pad=(0, 4, 4, 1.2), valign="TOP", ruled=False, header_rows=0))
         story += [Spacer(1, 2 * mm), top]
 
         story += self._timestamp_block()
