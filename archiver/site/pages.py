@@ -15,11 +15,11 @@ from typing import Any, Iterable
 from urllib.parse import quote
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 import archiver
 
-from ..qr import make_qr
+from ..qr import qr_svg_markup
 from ..tsa import LOCAL_TSA_LABEL, LOCAL_TSA_LABEL_VI
 from ..verify.report import SUB_INDICATION_TEXT
 from .model import VERDICTS, package_href
@@ -142,12 +142,11 @@ def verdict_chart(counts: dict[str, int]) -> Markup:
 
 def qr_svg(code: str) -> Markup:
     """The lookup code as an inline SVG QR code (segno: pure Python, no image libraries,
-    deterministic output, native SVG writer)."""
+    deterministic output)."""
     if not code:
         return Markup("")
-    qr = make_qr(code)
-    svg = qr.svg_inline(scale=4, border=2, dark="#000", light="#fff", omitsize=True)
-    return Markup(svg.replace("<svg ", '<svg role="img" aria-label="QR: {}" '.format(code), 1))
+    svg = qr_svg_markup(code)
+    return Markup(svg.replace("<svg ", '<svg role="img" aria-label="QR: {}" '.format(escape(code)), 1))
 
 
 # -- student pages (worker side) ---------------------------------------------------------
