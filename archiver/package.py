@@ -269,6 +269,12 @@ def _process_member(job: MemberJob) -> tuple[PackageMember, dict[str, tuple[str,
                 member.reason = f"PDF: {exc}"
             if pdf is not None:
                 put("pdf", f"renderings/{job.stem}.pdf", pdf)
+                if job.transcript_path and member.lookup_code:
+                    # the site shows the same code: kept beside the transcript for it
+                    from .qr import qr_matrix
+
+                    Path(job.transcript_path).with_suffix(".qr").write_bytes(
+                        pickle.dumps((member.lookup_code, qr_matrix(member.lookup_code))))
         else:
             put("pdf", f"renderings/{job.stem}.pdf", Path(job.previous_pdf).read_bytes())
     member.files, member.hashes = files, hashes

@@ -8,6 +8,7 @@ draw its QR code, render), so :func:`render_students` is what runs in worker pro
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 from functools import lru_cache
 from pathlib import Path
@@ -19,7 +20,7 @@ from markupsafe import Markup, escape
 
 import archiver
 
-from ..qr import qr_svg_markup
+from ..qr import qr_svg_markup, remember_matrix
 from ..tsa import LOCAL_TSA_LABEL, LOCAL_TSA_LABEL_VI
 from ..verify.report import SUB_INDICATION_TEXT
 from .model import VERDICTS, package_href
@@ -222,6 +223,16 @@ def _signatures(report: dict[str, Any] | None, profile: Any, transcript: Any) ->
     return rows
 
 
+def _remember_qr(path: Path) -> None:
+    """The QR code the build drew in the transcript's PDF, if it kept it (see archiver.package)."""
+    try:
+        value, matrix = pickle.loads(path.read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
+        return
+    if isinstance(value, str) and isinstance(matrix, tuple) and all(isinstance(r, bytes) for r in matrix):
+        remember_matrix(value, matrix)
+
+
 def student_context(entry: dict[str, Any], package: dict[str, Any] | None, archive: Path,
                     profiles_dirs: tuple[str, ...], kept: Path | None = None) -> dict[str, Any]:
     files = entry.get("files") or {}
@@ -231,6 +242,8 @@ def student_context(entry: dict[str, Any], package: dict[str, Any] | None, archi
     transcript, profile = (read_content(base / files["xml"], (report or {}).get("profile", ""), profiles_dirs,
                                         kept / f"{sha}.transcript" if kept and sha else None)
                            if files.get("xml") else (None, None))
+    if kept and sha:
+        _remember_qr(kept / f"{sha}.qr")
     links = [(key, vi, en, package_href(package or {"id": entry.get("package", "")}, files.get(key)))
              for key, vi, en in (("xml", "Bản gốc XML (có chữ ký số)", "Original XML (signed)"),
                                  ("pdf", "Bản kết xuất PDF/A", "PDF/A rendering"),
