@@ -51,7 +51,7 @@ from ..profiles import Profile
 from ..qr import draw_qr
 from ..transcript import SignerEntry, SubjectResult, Transcript
 from . import labels
-from .fonts import BOLD, REGULAR, clean, ensure_fonts
+from .fonts import BOLD, REGULAR, REPERTOIRE, SUBSET_FLATE, clean, ensure_fonts
 
 PAGE_W, PAGE_H = A4
 _build_lock = threading.Lock()
@@ -59,7 +59,13 @@ _build_lock = threading.Lock()
 
 class _FastFlate(pdfdoc.PDFStreamFilterZCompress):
     def encode(self, text: str | bytes) -> bytes:
-        return zlib.compress(text.encode("utf-8") if isinstance(text, str) else text, 1)
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        if data in SUBSET_FLATE:  # a font subset every rendering embeds: compressed once
+            found = SUBSET_FLATE[data]
+            if found is None:
+                found = SUBSET_FLATE[data] = zlib.compress(data, 1)
+            return found
+        return zlib.compress(data, 1)
 
 
 _FAST_FLATE = _FastFlate()
@@ -1282,6 +1288,9 @@ def _footer_canvas(footer_left: Sequence[str], header: tuple[str, str],
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._pages: list[dict[str, Any]] = []
+            # the same subset codes in every rendering (fonts.REPERTOIRE)
+            for name in (REGULAR, BOLD):
+                getFont(name).splitString(REPERTOIRE, self._doc)
 
         def showPage(self) -> None:  # noqa: N802 - reportlab's name
             self._pages.append(dict(self.__dict__))
