@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 import multiprocessing
 import os
@@ -276,6 +277,9 @@ def _log_new_paths(archive: Path, ingested_files, known: dict[str, frozenset[str
             raise ArchiveWriteError(describe_os_error(exc, archive / PATH_LOG)) from None
 
 
+BATCH = 16  # transcripts per task sent to a worker, as `archiver verify` sends them
+
+
 def _pool_map(fn: Callable, jobs: Iterable, pool: ProcessPoolExecutor | None,
               tick: Callable[[], None]) -> Iterator:
     if pool is None:
@@ -283,17 +287,25 @@ def _pool_map(fn: Callable, jobs: Iterable, pool: ProcessPoolExecutor | None,
             yield fn(job)
             tick()
         return
-    # A bounded window of jobs in flight: results are consumed as they come, so memory
-    # does not grow with the number of files.
+    # Batches, a bounded window of them in flight: results are consumed as they come, so
+    # memory does not grow with the number of files; one task per transcript cost the
+    # pool's bookkeeping a tenth of the verification.
     window: deque[Future] = deque()
-    for job in jobs:
-        window.append(pool.submit(fn, job))
-        if len(window) >= 4 * pool._max_workers:
-            yield window.popleft().result()
-            tick()
+    batches = iter(lambda it=iter(jobs): list(itertools.islice(it, BATCH)), [])
+    for batch in batches:
+        window.append(pool.submit(_run_batch, fn, batch))
+        if len(window) >= 3 * pool._max_workers:
+            for result in window.popleft().result():
+                yield result
+                tick()
     while window:
-        yield window.popleft().result()
-        tick()
+        for result in window.popleft().result():
+            yield result
+            tick()
+
+
+def _run_batch(fn: Callable, batch: list) -> list:
+    return [fn(job) for job in batch]
 
 
 # -- the build -------------------------------------------------------------------------------
