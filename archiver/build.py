@@ -20,7 +20,6 @@ import itertools
 import json
 import multiprocessing
 import os
-import pickle
 import re
 import time
 import unicodedata
@@ -108,7 +107,7 @@ class Verified:
 
     sha256: str
     verdict: str
-    report_path: str
+    kept_path: str  # what the verify stage kept for the package stage (archiver.kept)
     school_code: str = ""
     school_name: str = ""
     province: str = ""
@@ -138,7 +137,9 @@ def _init_worker(settings: VerifySettings) -> None:
 def _verify_one(job: tuple[str, InputItem, str, str | None]) -> Verified:
     from .profiles import get_profile
     from .safexml import parse_bytes
-    from .transcript import read_transcript, save_for_build
+    from .kept import Kept, keep, kept_path
+    from .qr import qr_matrix
+    from .transcript import read_transcript
     from .verify import verify_item
 
     sha, item, work_dir, poe = job
@@ -163,11 +164,8 @@ def _verify_one(job: tuple[str, InputItem, str, str | None]) -> Verified:
         report.reasons = [Finding(
             "DAMAGED_ZIP", "Tệp zip hỏng, không mở được; cả tệp được giữ nguyên trong gói kiểm duyệt. Hãy xuất lại "
                            "từ hệ thống học bạ / a damaged zip export, kept whole in quarantine: export it again")]
-    # Kept in the staging area for the package stage of this build (pickled: it is read
-    # back once, by this software, and JSON cost five times as much).
-    path = Path(work_dir) / f"{sha}.report"
-    path.write_bytes(pickle.dumps(report.to_dict(validation_data=True), protocol=pickle.HIGHEST_PROTOCOL))
-    out = Verified(sha256=sha, verdict=report.verdict, report_path=str(path),
+    kept = Kept(report=report.to_dict(validation_data=True))
+    out = Verified(sha256=sha, verdict=report.verdict, kept_path=str(kept_path(work_dir, sha)),
                    warnings=len(report.warnings), lookup_code=report.lookup_code,
                    reason="; ".join(r.message for r in report.reasons),
                    reason_code=report.reasons[0].code if report.reasons else "",
@@ -176,7 +174,8 @@ def _verify_one(job: tuple[str, InputItem, str, str | None]) -> Verified:
         # The worker reads the content once, here, for everything the packaging needs.
         document = verifier.last_document if verifier.last_document is not None else parse_bytes(item.read())
         t = read_transcript(document, get_profile(report.profile))
-        save_for_build(transcript_cache(work_dir, sha), t)
+        kept.transcript = t
+        kept.qr = qr_matrix(t.lookup_code) if t.lookup_code else None  # for its PDF and site page
         out.school_code, out.school_name, out.province = t.school.code, t.school.name, t.school.province
         out.school_year, out.class_name, out.grade = t.school_year, t.class_name, t.grade
         out.replaces = t.replaces.lookup_code if t.replaces else ""
@@ -187,15 +186,11 @@ def _verify_one(job: tuple[str, InputItem, str, str | None]) -> Verified:
         # A rejected file may still tell its school year; quarantine is kept per year.
         match = re.search(rb"<NamHoc>\s*(\d{4}-\d{4})\s*</NamHoc>", item.read(1 << 20))
         out.school_year = match[1].decode() if match else ""
+    keep(out.kept_path, kept)
     return out
 
 
 _NO_YEAR = ""
-
-
-def transcript_cache(work_dir: str | Path, sha: str) -> Path:
-    """Where the verify stage keeps a transcript's content for rendering and the site."""
-    return Path(work_dir) / f"{sha}.transcript"
 
 
 class _Spool:

@@ -12,7 +12,6 @@ import base64
 import datetime as dt
 import hashlib
 import json
-import pickle
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,6 +33,8 @@ from .fsutil import (
     write_file,
 )
 from .bagit_writer import digests_of, write_bag
+from .kept import kept_transcript, load_kept
+from .qr import remember_matrix
 from .verify.report import REJECTED, VERDICT_LABELS
 
 QUARANTINE_PREFIX = "_KiemDuyet_"
@@ -184,12 +185,11 @@ class MemberJob:
     original: bytes | None  # for carried members: read from the previous package
     source: Any  # InputItem, for new members
     report: dict[str, Any] | None
-    report_path: str | None
+    kept_path: str | None  # for new members: what the verify stage kept (archiver.kept)
     member: PackageMember
     render: bool  # False: copy the previous rendering (content and report unchanged)
     previous_pdf: str | None
     quarantine: bool
-    transcript_path: str | None = None  # its content, as the verify stage read it
 
 
 def _process_member(job: MemberJob) -> tuple[PackageMember, dict[str, tuple[str, str, int]]]:
@@ -199,7 +199,11 @@ def _process_member(job: MemberJob) -> tuple[PackageMember, dict[str, tuple[str,
     member = job.member
     # A quarantined original is copied in chunks (it may be large); a transcript is small.
     original = job.original if job.original is not None or job.quarantine else job.source.read()
-    report = job.report if job.report is not None else pickle.loads(Path(job.report_path).read_bytes())
+    kept = load_kept(job.kept_path)
+    if job.report is None and kept is None:
+        raise ArchiveWriteError(f"{job.kept_path}: kết quả kiểm tra trong thư mục tạm đã mất; hãy chạy lại / the "
+                                "verification kept for this build is gone: run again")
+    report = job.report if job.report is not None else kept.report
     # What the archive knows beyond the verifier: replacement, every path it came from.
     report["archive"] = {
         "package_stem": job.stem,
@@ -256,25 +260,20 @@ def _process_member(job: MemberJob) -> tuple[PackageMember, dict[str, tuple[str,
     if not job.quarantine:
         if job.render or not job.previous_pdf:
             from .render import RenderError, render_transcript
-            from .transcript import load_for_build
 
             summary = {k: v for k, v in report.items() if k != "validation_data"}
             profile = report.get("profile") or None
+            transcript = kept_transcript(kept, profile or "")
+            if transcript is not None and kept.qr and transcript.lookup_code:
+                remember_matrix(transcript.lookup_code, kept.qr)
             try:
                 pdf = render_transcript(original, profile=profile, verification=summary,
-                                        attachment_name=f"{job.stem}.xml",
-                                        transcript=load_for_build(job.transcript_path, profile or ""))
+                                        attachment_name=f"{job.stem}.xml", transcript=transcript)
             except RenderError as exc:
                 pdf = None
                 member.reason = f"PDF: {exc}"
             if pdf is not None:
                 put("pdf", f"renderings/{job.stem}.pdf", pdf)
-                if job.transcript_path and member.lookup_code:
-                    # the site shows the same code: kept beside the transcript for it
-                    from .qr import qr_matrix
-
-                    Path(job.transcript_path).with_suffix(".qr").write_bytes(
-                        pickle.dumps((member.lookup_code, qr_matrix(member.lookup_code))))
         else:
             put("pdf", f"renderings/{job.stem}.pdf", Path(job.previous_pdf).read_bytes())
     member.files, member.hashes = files, hashes
@@ -356,7 +355,7 @@ def _start_package(archive: Path, plan: PackagePlan) -> StartedPackage:
             original, source = (prev / original_rel).read_bytes(), None
         jobs.append(MemberJob(
             stem=stem, staging=str(staging), original=original, source=source,
-            report=json.loads((prev / old.files["report_json"]).read_text("utf-8")), report_path=None,
+            report=json.loads((prev / old.files["report_json"]).read_text("utf-8")), kept_path=None,
             member=member, render=changed,
             previous_pdf=str(prev / old.files["pdf"]) if "pdf" in old.files else None,
             quarantine=plan.quarantine))
@@ -371,12 +370,10 @@ def _start_package(archive: Path, plan: PackagePlan) -> StartedPackage:
         else:
             stem = _stem(verified.sha256[:16], taken)
         jobs.append(MemberJob(stem=stem, staging=str(staging), original=None, source=ingested.first,
-                              report=None, report_path=verified.report_path, member=member,
-                              render=True, previous_pdf=None, quarantine=plan.quarantine,
-                              # beside the report: see archiver.build.transcript_cache
-                              transcript_path=str(Path(verified.report_path).with_suffix(".transcript"))))
+                              report=None, kept_path=verified.kept_path, member=member,
+                              render=True, previous_pdf=None, quarantine=plan.quarantine))
 
-    results = plan.pool.map(_process_member, jobs, chunksize=2) \
+    results = plan.pool.map(_process_member, jobs, chunksize=4) \
         if plan.pool is not None and len(jobs) >= 2 else None
     return StartedPackage(plan, staging, jobs, results)
 

@@ -7,8 +7,6 @@ display and search; the original bytes are never touched.
 
 from __future__ import annotations
 
-import os
-import pickle
 import threading
 import unicodedata
 from dataclasses import asdict, dataclass, field
@@ -218,23 +216,3 @@ def read_transcript(tree: etree._ElementTree | etree._Element, profile: Profile)
         replaces=Replacement(replaces_code.lower(), f("replaces_reason")) if replaces_code else None,
     )
 
-
-# -- within one build: read once, used by rendering and the site --------------------------
-def save_for_build(path: "os.PathLike[str] | str", transcript: Transcript) -> None:
-    """Keep what was read from a transcript for the later stages of the same build (in its
-    staging area, deleted with it): reading the XML again cost as much as a third of the
-    verification, twice per transcript."""
-    with open(path, "wb") as fh:
-        pickle.dump(transcript, fh, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def load_for_build(path: "os.PathLike[str] | str | None", profile_id: str) -> Transcript | None:
-    """What :func:`save_for_build` kept, or None (not kept, another profile, unreadable)."""
-    if not path:
-        return None
-    try:
-        with open(path, "rb") as fh:
-            found = pickle.load(fh)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
-        return None
-    return found if isinstance(found, Transcript) and found.profile_id == profile_id else None

@@ -115,8 +115,8 @@ def build_site(archive: Path, out: Path | None = None, *, jobs: int | None = Non
     has no readable index.json or ``out`` holds something that is not a site.
     ``fingerprint``, the index's (``IndexSummary.fingerprint``), is kept in the marker
     file so that :func:`site_is_current` can tell an unchanged site later.
-    ``transcripts_read``: the folder where a build kept the transcripts it has just read
-    (``<sha256>.transcript``), so that their XML is not parsed again.
+    ``transcripts_read``: the folder where a build kept what it has just read from each
+    transcript (archiver.kept), so that their XML is not parsed again.
     """
     started = time.perf_counter()
     archive = Path(archive)

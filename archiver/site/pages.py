@@ -8,7 +8,6 @@ draw its QR code, render), so :func:`render_students` is what runs in worker pro
 from __future__ import annotations
 
 import json
-import pickle
 import shutil
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +19,7 @@ from markupsafe import Markup, escape
 
 import archiver
 
+from ..kept import kept_path, load_kept
 from ..qr import qr_svg_markup, remember_matrix
 from ..tsa import LOCAL_TSA_LABEL, LOCAL_TSA_LABEL_VI
 from ..verify.report import SUB_INDICATION_TEXT
@@ -169,16 +169,17 @@ def read_report(path: Path) -> dict[str, Any] | None:
 
 
 def read_content(path: Path, profile_id: str, profiles_dirs: tuple[str, ...],
-                 kept: Path | None = None) -> tuple[Any, Any]:
+                 kept: Any = None) -> tuple[Any, Any]:
     """(Transcript, Profile) from the archived XML; (None, profile-or-None) when unreadable.
-    ``kept``: what the build that archived it read from it (see archiver.build), if any."""
+    ``kept``: what the build that archived it read from it (archiver.kept.Kept), if any."""
+    from ..kept import kept_transcript
     from ..profiles import ProfileError, detect_profile
     from ..safexml import UnsafeXml, parse_bytes
-    from ..transcript import load_for_build, read_transcript
+    from ..transcript import read_transcript
 
     profiles = _profiles(profiles_dirs)
     profile = profiles.get(profile_id)
-    if profile is not None and (transcript := load_for_build(kept, profile_id)) is not None:
+    if profile is not None and (transcript := kept_transcript(kept, profile_id)) is not None:
         return transcript, profile
     try:
         data = path.read_bytes()
@@ -223,27 +224,17 @@ def _signatures(report: dict[str, Any] | None, profile: Any, transcript: Any) ->
     return rows
 
 
-def _remember_qr(path: Path) -> None:
-    """The QR code the build drew in the transcript's PDF, if it kept it (see archiver.package)."""
-    try:
-        value, matrix = pickle.loads(path.read_bytes())
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
-        return
-    if isinstance(value, str) and isinstance(matrix, tuple) and all(isinstance(r, bytes) for r in matrix):
-        remember_matrix(value, matrix)
-
-
 def student_context(entry: dict[str, Any], package: dict[str, Any] | None, archive: Path,
                     profiles_dirs: tuple[str, ...], kept: Path | None = None) -> dict[str, Any]:
     files = entry.get("files") or {}
     base = archive / (package.get("path") or package["id"]) if package else archive / entry.get("package", "")
     report = read_report(base / files["report_json"]) if files.get("report_json") else None
     sha = (entry.get("sha256") or {}).get("xml", "")
-    transcript, profile = (read_content(base / files["xml"], (report or {}).get("profile", ""), profiles_dirs,
-                                        kept / f"{sha}.transcript" if kept and sha else None)
+    found = load_kept(kept_path(kept, sha)) if kept and sha else None
+    transcript, profile = (read_content(base / files["xml"], (report or {}).get("profile", ""), profiles_dirs, found)
                            if files.get("xml") else (None, None))
-    if kept and sha:
-        _remember_qr(kept / f"{sha}.qr")
+    if found is not None and found.qr and transcript is not None and transcript.lookup_code:
+        remember_matrix(transcript.lookup_code, found.qr)  # the code drawn in its PDF
     links = [(key, vi, en, package_href(package or {"id": entry.get("package", "")}, files.get(key)))
              for key, vi, en in (("xml", "Bản gốc XML (có chữ ký số)", "Original XML (signed)"),
                                  ("pdf", "Bản kết xuất PDF/A", "PDF/A rendering"),
