@@ -22,7 +22,7 @@ import re
 import threading
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 from xml.sax.saxutils import escape
 
 from reportlab import rl_config
@@ -307,11 +307,27 @@ def _colour_operator(colour: colors.Color) -> str:
 _COLOUR_OPS: dict[tuple[float, float, float], str] = {}
 
 
-@functools.lru_cache(maxsize=16)
-def _ascii_as_is(font: Any) -> bool:
-    """Whether ``font`` encodes printable ASCII as itself in its first subset."""
-    glyphs = getattr(getattr(font, "face", None), "charToGlyph", {})
-    return bool(getattr(font, "_asciiReadable", False)) and all(c in glyphs for c in range(32, 127))
+# Text made only of these characters is encoded the same way in every rendering: printable
+# ASCII keeps its own codes in reportlab's first subset, a no-break space is drawn as a
+# space, and the rest is assigned first, in a fixed order, by every rendering's canvas
+# (fonts.REPERTOIRE). Such text is encoded once per process, not once per line drawn.
+_FIXED_CODES = frozenset(chr(c) for c in range(32, 127)) | frozenset(REPERTOIRE) | {"\u00a0"}
+_ENCODED: dict[tuple[str, str], list[tuple[int, str]]] = {}
+_SIZES: dict[float, str] = {}
+
+
+def _encoded(font: Any, text: str, canv: Canvas) -> list[tuple[int, str]]:
+    """``text`` as (subset, escaped codes) chunks in ``canv``'s document."""
+    fixed = getattr(canv._doc, "_archiver_fixed_codes", False)
+    key = (text, font.fontName)
+    found = _ENCODED.get(key) if fixed else None
+    if found is None:
+        found = [(subset, canv._escape(chunk)) for subset, chunk in font.splitString(text, canv._doc)]
+        if fixed and _FIXED_CODES.issuperset(text):
+            if len(_ENCODED) >= 100_000:
+                _ENCODED.clear()
+            _ENCODED[key] = found
+    return found
 
 
 def _show_runs(canv: Canvas, x: float, y: float, runs: Sequence[Run], word_space: float = 0.0) -> None:
@@ -330,17 +346,25 @@ def _show_runs(canv: Canvas, x: float, y: float, runs: Sequence[Run], word_space
     for text, st in runs:
         font = getFont(st.fontName)
         parts.append(_colour_operator(st.textColor))
-        size = fp_str(st.fontSize)
-        if text.isascii() and text.isprintable() and doc in font.state and _ascii_as_is(font):
-            # reportlab keeps printable ASCII at its own codes in the first subset
-            # ("ASCII readable"): digits, dates and codes need no lookup per character
-            parts.append(f"{font.getSubsetInternalName(0, doc)} {size} Tf ({canv._escape(text.encode())}) Tj")
-            continue
-        for subset, chunk in font.splitString(text, doc):
-            parts.append(f"{font.getSubsetInternalName(subset, doc)} {size} Tf ({canv._escape(chunk)}) Tj")
+        size = _SIZES.get(st.fontSize) or _SIZES.setdefault(st.fontSize, fp_str(st.fontSize))
+        for subset, chunk in _encoded(font, text, canv):
+            parts.append(f"{font.getSubsetInternalName(subset, doc)} {size} Tf ({chunk}) Tj")
     # Tw belongs to the graphics state and outlives the text object: reset it.
     parts.append("0 Tw ET" if word_space else "ET")
     canv._code.append(" ".join(parts))
+
+
+def _runs(flags: Sequence[bool]) -> Iterator[tuple[int, int]]:
+    """(first, last + 1) of each run of true flags."""
+    start = None
+    for i, flag in enumerate(flags):
+        if flag and start is None:
+            start = i
+        elif not flag and start is not None:
+            yield start, i
+            start = None
+    if start is not None:
+        yield start, len(flags)
 
 
 @dataclass(frozen=True)
@@ -522,15 +546,15 @@ class Grid(Flowable):
                 for c in range(c0, c1 + 1):
                     owner[(c, r)] = (c0, r0)
         cell = lambda c, r: owner.get((c, r), (c, r))  # noqa: E731
+        xs, ys = [fp_str(v) for v in lefts], [fp_str(v) for v in tops]
         thin: list[str] = []
+        # one segment per run of cells a rule separates (a span interrupts it)
         for r in range(1, rows):
-            for c in range(cols):
-                if cell(c, r - 1) != cell(c, r):
-                    thin.append(f"{fp_str(lefts[c], tops[r])} m {fp_str(lefts[c + 1], tops[r])} l")
+            for start, end in _runs([cell(c, r - 1) != cell(c, r) for c in range(cols)]):
+                thin.append(f"{xs[start]} {ys[r]} m {xs[end]} {ys[r]} l")
         for c in range(1, cols):
-            for r in range(rows):
-                if cell(c - 1, r) != cell(c, r):
-                    thin.append(f"{fp_str(lefts[c], tops[r])} m {fp_str(lefts[c], tops[r + 1])} l")
+            for start, end in _runs([cell(c - 1, r) != cell(c, r) for r in range(rows)]):
+                thin.append(f"{xs[c]} {ys[start]} m {xs[c]} {ys[end]} l")
         ops = [f"q {_colour_operator(RULE).replace(' rg', ' RG')} 1 J"]
         if thin:
             ops.append(f"0.5 w {' '.join(thin)} S")
@@ -1288,9 +1312,10 @@ def _footer_canvas(footer_left: Sequence[str], header: tuple[str, str],
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._pages: list[dict[str, Any]] = []
-            # the same subset codes in every rendering (fonts.REPERTOIRE)
+            # the same subset codes in every rendering (fonts.REPERTOIRE, _encoded)
             for name in (REGULAR, BOLD):
                 getFont(name).splitString(REPERTOIRE, self._doc)
+            self._doc._archiver_fixed_codes = True
 
         def showPage(self) -> None:  # noqa: N802 - reportlab's name
             self._pages.append(dict(self.__dict__))
