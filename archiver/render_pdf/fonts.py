@@ -106,9 +106,11 @@ def clean(value: object, missing: set[str] | None = None) -> str:
     so the page can say the XML holds characters this rendering cannot show.
     """
     text = unicodedata.normalize("NFC", "" if value is None else str(value))
-    coverage = ensure_fonts().coverage
+    if not _plain_chars:
+        ensure_fonts()
     if _plain_chars.issuperset(text):  # the common case, checked at C speed
         return text
+    coverage = ensure_fonts().coverage
     out: list[str] = []
     for ch in text:
         if ch in "\t\r\n":

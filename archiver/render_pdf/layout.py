@@ -314,6 +314,7 @@ _COLOUR_OPS: dict[tuple[float, float, float], str] = {}
 _FIXED_CODES = frozenset(chr(c) for c in range(32, 127)) | frozenset(REPERTOIRE) | {"\u00a0"}
 _ENCODED: dict[tuple[str, str], list[tuple[int, str]]] = {}
 _SIZES: dict[float, str] = {}
+_POSITIONS: dict[tuple[float, float], str] = {}
 
 
 def _encoded(font: Any, text: str, canv: Canvas) -> list[tuple[int, str]]:
@@ -340,7 +341,12 @@ def _show_runs(canv: Canvas, x: float, y: float, runs: Sequence[Run], word_space
     subset, as Tw requires) to justify a line.
     """
     doc = canv._doc
-    parts = [f"BT 1 0 0 1 {fp_str(x, y)} Tm"]
+    at = _POSITIONS.get((x, y))
+    if at is None:  # the pages put their texts at the same places, transcript after transcript
+        if len(_POSITIONS) >= 100_000:
+            _POSITIONS.clear()
+        at = _POSITIONS[(x, y)] = fp_str(x, y)
+    parts = [f"BT 1 0 0 1 {at} Tm"]
     if word_space:
         parts.append(f"{fp_str(word_space)} Tw")
     for text, st in runs:
