@@ -173,7 +173,7 @@ def _verify_one(job: tuple[str, InputItem, str, str | None]) -> Verified:
     if report.verdict != REJECTED:
         # The worker reads the content once, here, for everything the packaging needs.
         document = verifier.last_document if verifier.last_document is not None else parse_bytes(item.read())
-        t = read_transcript(document, get_profile(report.profile))
+        t = read_transcript(document, verifier.profiles.get(report.profile) or get_profile(report.profile))
         kept.transcript = t
         kept.qr = qr_matrix(t.lookup_code) if t.lookup_code else None  # for its PDF and site page
         out.school_code, out.school_name, out.province = t.school.code, t.school.name, t.school.province

@@ -572,31 +572,31 @@ def _write_trust(staging: Path, report: dict[str, Any]) -> None:
     import tempfile
 
     folder = staging / "trust"
-    folder.mkdir(exist_ok=True)
     data = report.get("validation_data", {})
     for kind in ("certificates", "crls"):
         for digest, b64 in data.get(kind, {}).items():
+            key = (folder, kind, digest)
+            if key in _TRUST_WRITTEN:
+                continue
             name, pem = _trust_file(kind, digest, b64)
             target = folder / name
-            if str(target) in _TRUST_WRITTEN:
-                continue
             if not target.exists():
+                folder.mkdir(exist_ok=True)
+                # under a temporary name: another worker may be writing the same file
                 fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
                 os.chmod(tmp, public_mode())
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(pem)
-                    fh.flush()
-                    os.fsync(fh.fileno())
                 os.replace(tmp, target)  # same content from every writer: the last rename wins harmlessly
             if len(_TRUST_WRITTEN) >= 65536:
                 _TRUST_WRITTEN.clear()
-            _TRUST_WRITTEN.add(str(target))
+            _TRUST_WRITTEN.add(key)
 
 
 # Trust files this worker has written or seen (staging folders are never reused): each member
 # of a package carries the same few, and asking the file system each time cost more than
 # writing the member's report.
-_TRUST_WRITTEN: set[str] = set()
+_TRUST_WRITTEN: set[tuple[Path, str, str]] = set()
 
 # Every report of a school carries the same few certificates and CRLs: each is parsed
 # once per process, not once per transcript. Keyed by the SHA-256 of its DER.

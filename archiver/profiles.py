@@ -147,8 +147,10 @@ def _xpath_literal(value: str) -> str:
     return "concat(" + ", \"'\", ".join(f"'{p}'" for p in parts) + ")"
 
 
+@lru_cache(maxsize=1)
 def builtin_profiles_dir() -> Path:
-    """The profiles shipped with archiver (inside the wheel, or the repository checkout)."""
+    """The profiles shipped with archiver (inside the wheel, or the repository checkout).
+    Found once per process: resolving the path asked the file system on every document."""
     here = Path(__file__).resolve().parent
     installed = here / "_data" / "profiles"
     if installed.is_dir():
