@@ -128,17 +128,21 @@ class Line(Flowable):
 
     def __init__(self, text: str | Sequence[Run], style: ParagraphStyle) -> None:
         super().__init__()
-        runs = [(text, style)] if isinstance(text, str) else list(text)
-        self.runs = [(t, st) for t, st in runs if t]
         self.style = style
         self._broken_for: float | None = None
         # Measured once: a table asks every cell for its size several times.
-        self.text_width = sum(stringWidth(t, st.fontName, st.fontSize) for t, st in self.runs)
+        if isinstance(text, str):  # most texts: one run
+            self.runs = [(text, style)] if text else []
+            self.text_width = stringWidth(text, style.fontName, style.fontSize) if text else 0.0
+        else:
+            self.runs = [(t, st) for t, st in text if t]
+            self.text_width = sum(stringWidth(t, st.fontName, st.fontSize) for t, st in self.runs)
         self._lines: list[tuple[list[Run], float]] = [(self.runs, self.text_width)]
 
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803
         if self.text_width <= availWidth:
-            self._lines, self._broken_for = [(self.runs, self.text_width)], None
+            if self._broken_for is not None:
+                self._lines, self._broken_for = [(self.runs, self.text_width)], None
         elif self._broken_for != availWidth:
             self._lines, self._broken_for = _break_runs(self.runs, availWidth), availWidth
         self.width, self.height = availWidth, self.style.leading * len(self._lines)
@@ -154,9 +158,13 @@ class Line(Flowable):
         # Text is placed with absolute coordinates, so the state save, translation and
         # restore reportlab wraps around every flowable are not needed: with hundreds of
         # cells per transcript they cost more than drawing the text.
-        x = self._hAlignAdjust(x, _sW)
+        if _sW:
+            x = self._hAlignAdjust(x, _sW)
         align, leading = self.style.alignment, self.style.leading
         baseline = y + self.height - self.style.fontSize  # Paragraph's first baseline
+        if len(self._lines) == 1 and align != TA_CENTER and align != TA_RIGHT:  # most texts
+            _show_runs(canvas, x, baseline, self._lines[0][0])
+            return
         last = len(self._lines) - 1
         for i, (runs, width) in enumerate(self._lines):
             word_space = 0.0
@@ -438,6 +446,9 @@ class Grid(Flowable):
 
     @staticmethod
     def _content(cell: list[Flowable], width: float) -> tuple[float, list[float]]:
+        if len(cell) == 1:  # most cells
+            height = cell[0].wrap(width, 1e6)[1]
+            return height, [height]
         heights = [f.wrap(width, 1e6)[1] for f in cell]
         if not cell:
             return 0.0, heights
