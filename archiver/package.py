@@ -588,7 +588,7 @@ def _write_trust(staging: Path, report: dict[str, Any]) -> None:
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(pem)
                 os.replace(tmp, target)  # same content from every writer: the last rename wins harmlessly
-            if len(_TRUST_WRITTEN) >= 65536:
+            if len(_TRUST_WRITTEN) >= 4096:
                 _TRUST_WRITTEN.clear()
             _TRUST_WRITTEN.add(key)
 

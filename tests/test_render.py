@@ -640,3 +640,18 @@ def test_a_long_table_splits_between_rows_and_repeats_its_header(tmp_path: Path)
         assert "Tiêu đề" in page and "Trái" in page and "Ghi chú" in page  # the header on every page
         seen += [int(n) for n in re.findall(r"dòng (\d+)", page)]
     assert seen == list(range(1, 121))  # every row once, in order, none cut between pages
+
+
+def test_what_the_renderer_remembers_stays_bounded(sample_xml: bytes, monkeypatch) -> None:
+    """Widths, encoded texts and positions are remembered across renderings (the labels
+    recur), but a worker rendering a whole province must not grow with it."""
+    from archiver.render_pdf import layout
+
+    monkeypatch.setattr(layout, "_REMEMBERED", 40)
+    monkeypatch.setattr(layout, "_STYLES_REMEMBERED", 3)
+    for _ in range(3):  # the verdict box makes its styles for each document
+        render_transcript(sample_xml, verification=fake_verification(sample_xml))
+    assert 0 < len(layout._DERIVED) <= 3
+    assert 0 < len(layout._WIDTHS) <= 40
+    assert 0 < len(layout._ENCODED) <= 40
+    assert 0 < len(layout._POSITIONS) <= 40

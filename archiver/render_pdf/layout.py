@@ -98,6 +98,11 @@ class RenderInput:
 Run = tuple[str, ParagraphStyle]
 
 
+# How many widths, encoded texts and text positions a process remembers (each). The
+# labels recur in every transcript, names and comments do not: past this the memory of a
+# worker would grow with the school (100,000 of each took 90 MB at 10,000 transcripts),
+# so the memory is emptied and the labels come back at once.
+_REMEMBERED = 10_000
 _WIDTHS: dict[tuple[str, str, float], float] = {}
 
 
@@ -108,7 +113,7 @@ def stringWidth(text: str, font: str, size: float) -> float:  # noqa: N802 - rep
     key = (text, font, size)
     width = _WIDTHS.get(key)
     if width is None:
-        if len(_WIDTHS) >= 200_000:
+        if len(_WIDTHS) >= _REMEMBERED:
             _WIDTHS.clear()
         width = _WIDTHS[key] = _measure(text, font, size)
     return width
@@ -283,6 +288,7 @@ def markup_runs(markup: str, style: ParagraphStyle) -> list[Run]:
 
 
 _DERIVED: dict[tuple[int, bool, float | None, str | None], tuple[ParagraphStyle, ParagraphStyle]] = {}
+_STYLES_REMEMBERED = 256
 
 
 def _derived(style: ParagraphStyle, bold: bool = False, size: float | None = None,
@@ -300,6 +306,8 @@ def _derived(style: ParagraphStyle, bold: bool = False, size: float | None = Non
             kw["fontSize"] = size
         if colour:
             kw["textColor"] = colors.toColor(colour)
+        if len(_DERIVED) >= _STYLES_REMEMBERED:  # some styles are made per document (the verdict box's)
+            _DERIVED.clear()
         found = _DERIVED[key] = (style, ParagraphStyle(f"{style.name}+", parent=style, **kw))
     return found[1]
 
@@ -333,7 +341,7 @@ def _encoded(font: Any, text: str, canv: Canvas) -> list[tuple[int, str]]:
     if found is None:
         found = [(subset, canv._escape(chunk)) for subset, chunk in font.splitString(text, canv._doc)]
         if fixed and _FIXED_CODES.issuperset(text):
-            if len(_ENCODED) >= 100_000:
+            if len(_ENCODED) >= _REMEMBERED:
                 _ENCODED.clear()
             _ENCODED[key] = found
     return found
@@ -351,7 +359,7 @@ def _show_runs(canv: Canvas, x: float, y: float, runs: Sequence[Run], word_space
     doc = canv._doc
     at = _POSITIONS.get((x, y))
     if at is None:  # the pages put their texts at the same places, transcript after transcript
-        if len(_POSITIONS) >= 100_000:
+        if len(_POSITIONS) >= _REMEMBERED:
             _POSITIONS.clear()
         at = _POSITIONS[(x, y)] = fp_str(x, y)
     parts = [f"BT 1 0 0 1 {at} Tm"]
