@@ -649,6 +649,8 @@ def test_what_the_renderer_remembers_stays_bounded(sample_xml: bytes, monkeypatc
 
     monkeypatch.setattr(layout, "_REMEMBERED", 40)
     monkeypatch.setattr(layout, "_STYLES_REMEMBERED", 3)
+    for name in ("_WIDTHS", "_ENCODED", "_POSITIONS", "_DERIVED"):  # as in a fresh worker
+        monkeypatch.setattr(layout, name, {})
     for _ in range(3):  # the verdict box makes its styles for each document
         render_transcript(sample_xml, verification=fake_verification(sample_xml))
     assert 0 < len(layout._DERIVED) <= 3
