@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from . import __version__
-from .fsutil import ArchiveWriteError, archive_lock, atomic_write, clear_staging, new_staging_dir
+from .fsutil import ArchiveWriteError, archive_lock, atomic_write, clear_staging, new_staging_dir, safe_name
 from .ingest import IngestedFile, ingest
 from .inputs import InputItem
 from .package import (
@@ -272,11 +272,11 @@ def _log_new_paths(archive: Path, ingested_files, known: dict[str, frozenset[str
             raise ArchiveWriteError(describe_os_error(exc, archive / PATH_LOG)) from None
 
 
-BATCH = 16  # transcripts per task sent to a worker, as `archiver verify` sends them
+BATCH = 16  # at most this many transcripts per task sent to a worker, as `archiver verify` sends them
 
 
 def _pool_map(fn: Callable, jobs: Iterable, pool: ProcessPoolExecutor | None,
-              tick: Callable[[], None]) -> Iterator:
+              tick: Callable[[], None], count: int = 0) -> Iterator:
     if pool is None:
         for job in jobs:
             yield fn(job)
@@ -286,7 +286,9 @@ def _pool_map(fn: Callable, jobs: Iterable, pool: ProcessPoolExecutor | None,
     # memory does not grow with the number of files; one task per transcript cost the
     # pool's bookkeeping a tenth of the verification.
     window: deque[Future] = deque()
-    batches = iter(lambda it=iter(jobs): list(itertools.islice(it, BATCH)), [])
+    # small builds (one class) still keep every worker busy: at least four tasks each
+    size = max(1, min(BATCH, count // (4 * pool._max_workers))) if count else BATCH
+    batches = iter(lambda it=iter(jobs): list(itertools.islice(it, size)), [])
     for batch in batches:
         window.append(pool.submit(_run_batch, fn, batch))
         if len(window) >= 3 * pool._max_workers:
@@ -342,13 +344,6 @@ def _class_package(v: "Verified", current: dict[str, Any]) -> str:
     if name == plain and holder is not None and not holds_this_class:
         return _hashed_name(raw)  # the plain name is another class's
     return name
-
-
-def safe_name(name: str) -> str:
-    """FAT32 / ISO 9660-friendly: letters, digits, ``-`` and ``_`` only."""
-    ascii_name = unicodedata.normalize("NFKD", name.replace("đ", "d").replace("Đ", "D"))
-    ascii_name = ascii_name.encode("ascii", "ignore").decode()
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", ascii_name).strip("-") or "khong-ro"
 
 
 def build(options: BuildOptions, progress: "Progress | None" = None) -> BuildResult:
@@ -420,11 +415,14 @@ def _build_locked(options: BuildOptions, progress: "Progress", archive: Path, re
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)  # after a failure, do not render on
-    current = published_packages(archive)
-    known = _archived_hashes(current) | _archived_hashes(published_packages(archive / PENDING))
-    # the site reads the transcripts kept in ``work`` instead of parsing them again
-    _finish(archive, options, result, current, known, input_paths, now, progress, started, transcripts_read=work)
-    clear_staging(archive)
+    try:
+        current = published_packages(archive)
+        known = _archived_hashes(current) | _archived_hashes(published_packages(archive / PENDING))
+        # the site reads the transcripts kept in ``work`` instead of parsing them again
+        _finish(archive, options, result, current, known, input_paths, now, progress, started,
+                transcripts_read=work)
+    finally:
+        clear_staging(archive)  # what was kept there holds the students' data
     return result
 
 
@@ -489,7 +487,7 @@ def _build_new(archive: Path, options: BuildOptions, result: BuildResult, curren
         p.meta["school_code"]: (p.meta["school_code"], p.meta.get("school_name", ""), p.meta.get("province", ""))
         for p in current.values() if p.meta.get("school_code")}
     jobs = ((sha, f.first, str(work), None) for sha, f in new_files.items())
-    for v in _pool_map(_verify_one, jobs, pool, stage.advance):
+    for v in _pool_map(_verify_one, jobs, pool, stage.advance, len(new_files)):
         # 3. group into packages: classes, and a quarantine per school year
         ingested = new_files[v.sha256]
         if ingested.size > FAT32_MAX_FILE:

@@ -12,13 +12,22 @@ import contextlib
 import ctypes
 import errno
 import os
-import sys
+import re
 import shutil
+import sys
 import tempfile
+import unicodedata
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
 STAGING = ".staging"
+
+
+def safe_name(name: str) -> str:
+    """FAT32 / ISO 9660-friendly: letters, digits, ``-`` and ``_`` only."""
+    ascii_name = unicodedata.normalize("NFKD", name.replace("đ", "d").replace("Đ", "D"))
+    ascii_name = ascii_name.encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", ascii_name).strip("-") or "khong-ro"
 
 
 def _umask() -> int:
@@ -88,10 +97,11 @@ def atomic_writer(path: Path) -> Iterator[BinaryIO]:
 
 def _sync_file_system(path: Path) -> bool:
     """Flush the whole file system that holds ``path`` to disk (Linux ``syncfs``) and wait;
-    False where that call does not exist. One call for a package of thousands of files:
+    False where it is not used: not Linux, not a kernel file system (below), or not allowed.
+    One call for a package of thousands of files:
     an fsync per file made ext4 commit its journal each time, which cost more processor
     time than writing the files (76 µs per 20 kB file, against 1.5 ms for 600 files)."""
-    if not sys.platform.startswith("linux"):
+    if not sys.platform.startswith("linux") or _file_system_type(path) not in _SYNCFS_TYPES:
         return False
     try:
         syncfs = ctypes.CDLL(None, use_errno=True).syncfs
@@ -101,10 +111,35 @@ def _sync_file_system(path: Path) -> bool:
     try:
         if syncfs(fd) != 0:
             err = ctypes.get_errno()
+            if err in (errno.ENOSYS, errno.EPERM, errno.EINVAL, errno.EOPNOTSUPP):
+                return False  # not allowed here (a sandbox): fsync each file instead
             raise OSError(err, os.strerror(err), str(path))
     finally:
         os.close(fd)
     return True
+
+
+# Kernel file systems whose syncfs writes everything to the device. Not FUSE (ntfs-3g on a
+# Windows-formatted USB drive, for one), where only the per-file fsync reaches the disk.
+_SYNCFS_TYPES = {"ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs", "vfat", "exfat", "ntfs3", "tmpfs"}
+
+
+def _file_system_type(path: Path) -> str:
+    """The type of the file system holding ``path``, from /proc/self/mountinfo ("" if unknown)."""
+    try:
+        target = os.path.realpath(path)
+        best, kind = "", ""
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                fields = line.split()
+                sep = fields.index("-")
+                mount = fields[4].replace("\\040", " ")
+                inside = target == mount or target.startswith(mount.rstrip("/") + "/")
+                if inside and len(mount) >= len(best):
+                    best, kind = mount, fields[sep + 1]
+        return kind
+    except (OSError, ValueError, IndexError):
+        return ""
 
 
 def fsync_tree(root: Path) -> None:

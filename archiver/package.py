@@ -30,6 +30,7 @@ from .fsutil import (
     new_staging_dir,
     public_mode,
     publish_dir,
+    safe_name,
     write_file,
 )
 from .bagit_writer import digests_of, write_bag
@@ -246,7 +247,8 @@ def _process_member(job: MemberJob) -> tuple[PackageMember, dict[str, tuple[str,
     else:
         put("xml", f"transcripts/{job.stem}.xml", original)
     kind = "original" if job.quarantine else "xml"
-    if hashes[kind] != member.sha256:
+    verified = report.get("sha256") or member.sha256  # what the verifier read (none if it could not)
+    if hashes[kind] != member.sha256 or verified != member.sha256:
         # read again for the package after it was verified: a file changed meanwhile
         raise ArchiveWriteError(
             f"{member.input_paths[0] if member.input_paths else job.stem}: tệp đầu vào đã thay đổi trong khi "
@@ -366,7 +368,9 @@ def _start_package(archive: Path, plan: PackagePlan) -> StartedPackage:
         # more than bagging the package.
         if not plan.quarantine:
             member.superseded_by = plan.replaced_by.get(member.lookup_code, "")
-            stem = _stem(f"{member.student_code or 'hocba'}_{member.lookup_code[:8] or verified.sha256[:8]}", taken)
+            # both come from the XML: only file-safe characters (no "/", "..", "%", ":")
+            stem = _stem(safe_name(f"{member.student_code or 'hocba'}_{member.lookup_code[:8] or verified.sha256[:8]}"),
+                         taken)
         else:
             stem = _stem(verified.sha256[:16], taken)
         jobs.append(MemberJob(stem=stem, staging=str(staging), original=None, source=ingested.first,

@@ -23,6 +23,7 @@ from typing import Any, Mapping
 import pikepdf
 import reportlab
 from lxml import etree
+from reportlab.platypus.doctemplate import LayoutError
 
 from . import __version__
 from .profiles import Profile, ProfileError, available_profiles, detect_profile, search_path
@@ -230,10 +231,14 @@ def render_transcript(
         archive_timestamp=archive_timestamp, flavour=flavour, sha256=sha256,
         attachment_name=name, notes=notes,
     )
-    pages, _missing = build_pdf(data, {
-        "title": meta.title, "author": meta.author, "subject": meta.subject,
-        "creator": meta.creator_tool, "producer": meta.producer, "keywords": meta.keywords,
-    })
+    try:
+        pages, _missing = build_pdf(data, {
+            "title": meta.title, "author": meta.author, "subject": meta.subject,
+            "creator": meta.creator_tool, "producer": meta.producer, "keywords": meta.keywords,
+        })
+    except LayoutError as exc:  # one transcript that cannot be laid out never stops a build
+        raise RenderError("LAYOUT", "Không dàn trang được bản thể hiện của học bạ này",
+                          f"the rendering cannot be laid out: {str(exc)[:200]}") from None
     attachment = Attachment(
         data=bytes(xml_bytes), name=name,
         description="Học bạ số gốc (XML có chữ ký số) / original signed XML transcript",

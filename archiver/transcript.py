@@ -215,4 +215,3 @@ def read_transcript(tree: etree._ElementTree | etree._Element, profile: Profile)
         signers=signers,
         replaces=Replacement(replaces_code.lower(), f("replaces_reason")) if replaces_code else None,
     )
-

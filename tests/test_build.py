@@ -801,3 +801,24 @@ def test_an_input_changed_after_its_verification_is_not_archived(tmp_path: Path,
         run_build([source], out, jobs=1)
     assert "đã thay đổi trong khi lập kho" in str(err.value) and "run again" in str(err.value)
     assert bags(out) == []
+
+
+def test_packages_are_flushed_file_by_file_where_syncfs_is_not_trusted(tmp_path: Path, monkeypatch):
+    """syncfs is used on kernel file systems only; on others (ntfs-3g through FUSE on a
+    Windows-formatted USB drive) every file is fsynced, as before."""
+    import archiver.fsutil as fsutil
+
+    folder = tmp_path / "pkg"
+    (folder / "data").mkdir(parents=True)
+    for name in ("a", "b", "c"):
+        (folder / "data" / name).write_bytes(b"x")
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(fsutil.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    monkeypatch.setattr(fsutil, "_file_system_type", lambda path: "fuseblk")
+    fsutil.fsync_tree(folder)
+    assert len(synced) == 3 + 2  # three files, two folders
+    synced.clear()
+    monkeypatch.setattr(fsutil, "_file_system_type", lambda path: "ext4")
+    fsutil.fsync_tree(folder)
+    assert synced == [] if sys.platform.startswith("linux") else len(synced) == 5

@@ -591,9 +591,12 @@ def test_markup_becomes_styled_runs() -> None:
     assert runs[3][1].fontSize == 7 and runs[3][1].textColor.hexval().lower() == "0xa65f00"
 
 
-def test_a_justified_text_reaches_both_edges_and_the_next_text_is_not_spread(sample_xml: bytes,
-                                                                              tmp_path: Path) -> None:
-    comment = ("Em chăm ngoan, lễ phép, tích cực tham gia phong trào của lớp và của trường; " * 4).strip()
+@pytest.mark.parametrize("gap", [" ", "\u00a0"], ids=["spaces", "no-break-spaces"])
+def test_a_justified_text_reaches_both_edges_and_the_next_text_is_not_spread(sample_xml: bytes, tmp_path: Path,
+                                                                              gap: str) -> None:
+    # a comment pasted from a word processor may hold no-break spaces; they widen too
+    words = ("Em chăm ngoan, lễ phép, tích cực tham gia phong trào của lớp và của trường; " * 4).split()
+    comment = "".join(w + (gap if i % 3 == 1 else " ") for i, w in enumerate(words)).strip()
 
     def change(root: etree._Element) -> None:
         root.find(".//KetQua/NhanXetChung").text = comment
@@ -605,7 +608,7 @@ def test_a_justified_text_reaches_both_edges_and_the_next_text_is_not_spread(sam
     lines: dict[float, list[tuple[float, str]]] = {}
     for y, x_max, word in re.findall(r'<word xMin="[\d.]+" yMin="([\d.]+)" xMax="([\d.]+)"[^>]*>([^<]*)<', bbox):
         lines.setdefault(float(y), []).append((float(x_max), word))
-    words = set(comment.split())
+    words = set(comment.replace("\u00a0", " ").split())
     box = [max(x for x, _ in ws) for _, ws in sorted(lines.items()) if all(w in words for _, w in ws)]
     # The comment's full lines end at the same right edge (within a point); its last line does not.
     assert len(box) >= 3
@@ -657,3 +660,19 @@ def test_what_the_renderer_remembers_stays_bounded(sample_xml: bytes, monkeypatc
     assert 0 < len(layout._WIDTHS) <= 40
     assert 0 < len(layout._ENCODED) <= 40
     assert 0 < len(layout._POSITIONS) <= 40
+
+
+def test_a_text_longer_than_a_page_goes_on_to_the_next(tmp_path: Path) -> None:
+    """A replacement reason or a comment of thousands of words breaks between lines across
+    pages instead of failing the rendering (and the build with it)."""
+    from reportlab.platypus import SimpleDocTemplate
+
+    from archiver.render_pdf.fonts import REGULAR
+    from archiver.render_pdf.layout import Line, _styles
+
+    words = [f"từ{i}" for i in range(2500)]
+    path = tmp_path / "long.pdf"
+    SimpleDocTemplate(str(path), initialFontName=REGULAR).build([Line(" ".join(words), _styles().body)])
+    text = pdftools.pdftotext(path)
+    assert text.count("\f") >= 3
+    assert re.findall(r"từ\d+", text) == words  # every word once, in order

@@ -78,7 +78,9 @@ def ensure_fonts() -> FontSet:
         if _coverage is None:
             faces = []
             for name, filename in _FILES.items():
-                font = TTFont(name, str(FONT_DIR / filename))
+                # printable ASCII at its own codes (layout relies on it, whatever
+                # reportlab's ttfAsciiReadable setting says)
+                font = TTFont(name, str(FONT_DIR / filename), asciiReadable=True)
                 _remember_subsets(font)
                 pdfmetrics.registerFont(font)
                 faces.append(frozenset(font.face.charToGlyph))

@@ -131,6 +131,8 @@ class Line(Flowable):
     leading and spacing; each run has its own font, size and colour.
     """
 
+    _continued = False  # the first part of a text split across pages (see split)
+
     def __init__(self, text: str | Sequence[Run], style: ParagraphStyle) -> None:
         super().__init__()
         self.style = style
@@ -153,6 +155,15 @@ class Line(Flowable):
         self.width, self.height = availWidth, self.style.leading * len(self._lines)
         return self.width, self.height
 
+    def split(self, availWidth: float, availHeight: float) -> list[Flowable]:  # noqa: N803
+        """Between lines, when a text is taller than what is left of the page (a very
+        long reason or comment): the lines that fit, then the others."""
+        self.wrap(availWidth, availHeight)
+        fit = int(availHeight // self.style.leading)
+        if fit < 1 or fit >= len(self._lines):
+            return []
+        return [_Lines(self._lines[:fit], self.style, continued=True), _Lines(self._lines[fit:], self.style)]
+
     def getSpaceBefore(self) -> float:  # noqa: N802 - reportlab's name
         return self.style.spaceBefore
 
@@ -167,10 +178,11 @@ class Line(Flowable):
             x = self._hAlignAdjust(x, _sW)
         align, leading = self.style.alignment, self.style.leading
         baseline = y + self.height - self.style.fontSize  # Paragraph's first baseline
-        if len(self._lines) == 1 and align != TA_CENTER and align != TA_RIGHT:  # most texts
+        if len(self._lines) == 1 and align != TA_CENTER and align != TA_RIGHT and not self._continued:  # most texts
             _show_runs(canvas, x, baseline, self._lines[0][0])
             return
-        last = len(self._lines) - 1
+        # the last line is not justified, unless the text goes on on the next page
+        last = len(self._lines) - (0 if self._continued else 1)
         for i, (runs, width) in enumerate(self._lines):
             word_space = 0.0
             if align == TA_CENTER:
@@ -180,13 +192,28 @@ class Line(Flowable):
             else:
                 offset = 0.0
                 if align == TA_JUSTIFY and i < last:  # every line but the last, as a Paragraph
-                    spaces = sum(t.count(" ") for t, _ in runs)
+                    # reportlab draws a no-break space as code 32 too, so Tw widens it as well
+                    spaces = sum(t.count(" ") + t.count("\u00a0") for t, _ in runs)
                     word_space = (self.width - width) / spaces if spaces else 0.0
             _show_runs(canvas, x + offset, baseline, runs, word_space)
             baseline -= leading
 
     def draw(self) -> None:
         self.drawOn(self.canv, 0, 0)
+
+
+class _Lines(Line):
+    """Part of a :class:`Line` split across pages: lines already broken."""
+
+    def __init__(self, lines: list[tuple[list[Run], float]], style: ParagraphStyle, continued: bool = False) -> None:
+        super().__init__([run for line, _ in lines for run in line], style)
+        self._continued = continued
+        self._broken = lines
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803
+        self._lines = self._broken
+        self.width, self.height = availWidth, self.style.leading * len(self._lines)
+        return self.width, self.height
 
 
 def _break_runs(runs: Sequence[Run], width: float) -> list[tuple[list[Run], float]]:
@@ -428,6 +455,10 @@ class Grid(Flowable):
                  spans: Sequence[tuple[int, int, int, int]] = (), shaded: Iterable[int] = (),
                  h_align: str = "LEFT", _first_row: int = 0) -> None:
         super().__init__()
+        for row in rows:
+            for c in row:
+                if isinstance(c, str) and c:
+                    raise TypeError(f"a grid cell holds flowables, not text: {c!r}")
         self.rows = [[c if isinstance(c, (list, tuple)) else ([c] if isinstance(c, Flowable) else [])
                       for c in row] for row in rows]
         self.widths = list(widths)

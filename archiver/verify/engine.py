@@ -105,7 +105,7 @@ class Verifier:
         self._xmlsec_keys: LruCache = LruCache()
         # The document the last verify_bytes() parsed (None if it could not): the build
         # reads the transcript's content from it next instead of parsing the bytes again.
-        # Verification itself works on copies; this tree is never changed.
+        # Verification reads this tree and never changes it (digests are recomputed on a copy).
         self.last_document: etree._ElementTree | None = None
 
     def _load_certificate(self, b64: str) -> x509.Certificate:
