@@ -822,3 +822,22 @@ def test_packages_are_flushed_file_by_file_where_syncfs_is_not_trusted(tmp_path:
     monkeypatch.setattr(fsutil, "_file_system_type", lambda path: "ext4")
     fsutil.fsync_tree(folder)
     assert synced == [] if sys.platform.startswith("linux") else len(synced) == 5
+
+
+def test_a_student_code_is_never_a_path(tmp_path: Path):
+    """The member files are named after the student code in the XML: a code holding "/",
+    ".." or "%" (a damaged or forged transcript is archived too) stays a plain file name
+    inside its package."""
+    source = tmp_path / "input"
+    shutil.copytree(SAMPLE / "input" / "8A1", source)
+    victim = sorted(source.glob("*.xml"))[0]
+    data = victim.read_bytes()
+    code = re.search(rb"<MaHocSinh>([^<]*)</MaHocSinh>", data)[1]
+    victim.write_bytes(data.replace(b"<MaHocSinh>" + code, b"<MaHocSinh>../../../tr%C3%B6n/" + code, 1))
+    out = tmp_path / "archive"
+    assert run_build([source], out).complete
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert all(p.is_relative_to(source) or p.is_relative_to(out) for p in files)
+    stems = [m["stem"] for bag in bags(out) for m in members(bag)]
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]+", s) for s in stems), stems
+    assert check_archive(out).ok
