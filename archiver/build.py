@@ -29,12 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from . import __version__
-from .fsutil import ArchiveWriteError, archive_lock, atomic_write, clear_staging, new_staging_dir, safe_name
-from .ingest import IngestedFile, ingest
+from .fsutil import ArchiveWriteError, archive_lock, clear_staging, new_staging_dir, safe_name
+from .ingest import ingest
 from .inputs import InputItem
 from .package import (
-    PackageMember,
     PackagePlan,
     QUARANTINE_PREFIX,
     StartedPackage,
@@ -43,7 +41,7 @@ from .package import (
     start_package,
 )
 from .verify import VerifySettings
-from .verify.report import REJECTED, VALID, Finding
+from .verify.report import REJECTED, Finding
 
 VN = dt.timezone(dt.timedelta(hours=7))
 
@@ -420,7 +418,7 @@ def _build_locked(options: BuildOptions, progress: "Progress", archive: Path, re
         known = _archived_hashes(current) | _archived_hashes(published_packages(archive / PENDING))
         # the site reads the transcripts kept in ``work`` instead of parsing them again
         _finish(archive, options, result, current, known, input_paths, now, progress, started,
-                transcripts_read=work)
+                kept_folder=work)
     finally:
         clear_staging(archive)  # what was kept there holds the students' data
     return result
@@ -571,7 +569,7 @@ def _build_new(archive: Path, options: BuildOptions, result: BuildResult, curren
 
 def _finish(archive: Path, options: BuildOptions, result: BuildResult, current, known,
             input_paths: dict[str, list[str]], now: dt.datetime, progress: "Progress",
-            started: float, *, report: bool = True, transcripts_read: Path | None = None) -> None:
+            started: float, *, report: bool = True, kept_folder: Path | None = None) -> None:
     """Archive-level index, build report and site: derived files, rewritten every run
     (``report=False``: a refresh after `timestamp --pending` or `renew` keeps the last
     build's report.json / report.html, which describe that build's inputs and problems)."""
@@ -614,7 +612,7 @@ def _finish(archive: Path, options: BuildOptions, result: BuildResult, current, 
             stage = progress.stage("site", "Tạo trang tra cứu / site")
             try:
                 _run_site(build_site, archive, options.jobs, sum(result.counts.values()), index.fingerprint,
-                          transcripts_read)
+                          kept_folder)
             except Exception as exc:  # the packages are safe; say what failed, do not hide it
                 result.problems.append(f"site: không tạo được trang tra cứu / the site failed: {exc!r}")
             stage.done()
@@ -629,13 +627,13 @@ SITE_PROCESS_MIN = 2000
 
 
 def _run_site(build_site: Callable[..., Any], archive: Path, jobs: int | None, transcripts: int,
-              fingerprint: str = "", transcripts_read: Path | None = None) -> None:
+              fingerprint: str = "", kept_folder: Path | None = None) -> None:
     if transcripts < SITE_PROCESS_MIN:
-        build_site(archive, jobs=jobs, fingerprint=fingerprint, transcripts_read=transcripts_read)
+        build_site(archive, jobs=jobs, fingerprint=fingerprint, kept_folder=kept_folder)
         return
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         pool.submit(build_site, archive, jobs=jobs, fingerprint=fingerprint,
-                    transcripts_read=transcripts_read).result()
+                    kept_folder=kept_folder).result()
 
 
 class Progress:

@@ -175,7 +175,7 @@ def _check_package(folder: Path, result: CheckResult, *, evidence: bool, progres
             objects = []
         if objects:
             groups.append([bytes.fromhex(digest_of(files[k])) for k in item_kinds(files)])
-            original, report_bytes = objects[0], objects[1] if len(objects) > 1 else b"{}"
+            report_bytes = objects[1] if len(objects) > 1 else b"{}"
             if groups[-1][0].hex() != m.get("sha256"):
                 problems.append(f"{label}: tệp gốc khác với mã băm đã ghi / original does not match its hash")
             try:

@@ -25,7 +25,6 @@ from lxml import etree
 from . import __version__
 from .fsutil import (
     ArchiveWriteError,
-    atomic_write,
     describe_os_error,
     new_staging_dir,
     public_mode,

@@ -11,7 +11,6 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from reportlab.lib.fonts import addMapping
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
@@ -84,11 +83,6 @@ def ensure_fonts() -> FontSet:
                 _remember_subsets(font)
                 pdfmetrics.registerFont(font)
                 faces.append(frozenset(font.face.charToGlyph))
-            # <b> inside a Paragraph maps to the bold face through this family.
-            addMapping(REGULAR, 0, 0, REGULAR)
-            addMapping(REGULAR, 1, 0, BOLD)
-            addMapping(REGULAR, 0, 1, REGULAR)
-            addMapping(REGULAR, 1, 1, BOLD)
             _coverage = frozenset.intersection(*faces)
             global _plain_chars
             _plain_chars = frozenset(

@@ -626,7 +626,6 @@ class _Styles:
     def __init__(self) -> None:
         base = ParagraphStyle(
             "base", fontName=REGULAR, fontSize=10.5, leading=13.5, textColor=INK,
-            splitLongWords=1,
         )
 
         def derive(name: str, **kw: Any) -> ParagraphStyle:

@@ -107,7 +107,7 @@ def site_is_current(out: Path, fingerprint: str) -> bool:
 
 def build_site(archive: Path, out: Path | None = None, *, jobs: int | None = None,
                profiles_dirs: Sequence[str] = (), fingerprint: str = "",
-               transcripts_read: Path | None = None) -> SiteSummary:
+               kept_folder: Path | None = None) -> SiteSummary:
     """Build the lookup site of ``archive`` into ``out`` (default ``archive/site``).
 
     ``jobs`` worker processes render the student pages (default: one per CPU; small
@@ -115,7 +115,7 @@ def build_site(archive: Path, out: Path | None = None, *, jobs: int | None = Non
     has no readable index.json or ``out`` holds something that is not a site.
     ``fingerprint``, the index's (``IndexSummary.fingerprint``), is kept in the marker
     file so that :func:`site_is_current` can tell an unchanged site later.
-    ``transcripts_read``: the folder where a build kept what it has just read from each
+    ``kept_folder``: the folder where a build kept what it has just read from each
     transcript (archiver.kept), so that their XML is not parsed again.
     """
     started = time.perf_counter()
@@ -125,7 +125,7 @@ def build_site(archive: Path, out: Path | None = None, *, jobs: int | None = Non
     tmp = _prepare_output(out)
     jobs = jobs or os.cpu_count() or 1
     profiles_dirs = tuple(str(d) for d in profiles_dirs)
-    kept = str(transcripts_read) if transcripts_read else None
+    kept = str(kept_folder) if kept_folder else None
 
     index = model.index
     generated = index.get("generated", "")

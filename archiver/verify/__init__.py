@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..inputs import InputItem, iter_inputs
-from ..profiles import Profile, available_profiles, get_profile
+from ..profiles import available_profiles, get_profile
 from .engine import Verifier
 from .report import (
     INDETERMINATE,
