@@ -9,6 +9,7 @@ import sys
 import click
 
 from . import __version__
+from .errors import ArchiverError, ExitCode
 
 # Modules under archiver.commands, in the order `archiver --help` lists them.
 COMMANDS = ("build", "verify", "render", "site", "check", "timestamp", "renew", "evidence", "sample", "profiles")
@@ -94,7 +95,10 @@ class Archiver(click.Group):
             # 130, the shell's code for an interrupted command: a script can tell it from
             # 1 ("something was not archived" / "not every transcript is VALID").
             click.echo("Đã dừng / aborted", err=True)
-            sys.exit(130)
+            sys.exit(ExitCode.INTERRUPTED)
+        except ArchiverError as exc:  # what the library raises: one message, its exit code
+            click.echo(f"{exc.heading}: {exc}", err=True)
+            sys.exit(exc.exit_code)
         except _NO_ARGS_IS_HELP as exc:  # `archiver` alone: the help is the message
             click.echo(exc.format_message(), err=True)
             sys.exit(exc.exit_code)

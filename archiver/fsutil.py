@@ -12,22 +12,12 @@ import contextlib
 import ctypes
 import errno
 import os
-import re
-import shutil
 import sys
 import tempfile
-import unicodedata
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-STAGING = ".staging"
-
-
-def safe_name(name: str) -> str:
-    """FAT32 / ISO 9660-friendly: letters, digits, ``-`` and ``_`` only."""
-    ascii_name = unicodedata.normalize("NFKD", name.replace("đ", "d").replace("Đ", "D"))
-    ascii_name = ascii_name.encode("ascii", "ignore").decode()
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", ascii_name).strip("-") or "khong-ro"
+from .errors import ArchiveWriteError, DiskFull
 
 
 def _umask() -> int:
@@ -44,10 +34,6 @@ def public_mode(folder: bool = False) -> int:
     0700; an archive is meant to be read by others (inspectors, a web server for the
     site, a disc image that keeps permissions)."""
     return (0o777 if folder else 0o666) & ~_UMASK
-
-
-class ArchiveWriteError(Exception):
-    """Writing the archive failed; nothing complete-looking was left behind."""
 
 
 def fsync_dir(path: Path) -> None:
@@ -156,10 +142,10 @@ def fsync_tree(root: Path) -> None:
         fsync_dir(Path(folder))
 
 
-def new_staging_dir(archive: Path, name: str) -> Path:
-    staging = archive / STAGING
-    staging.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=f"{name}.", dir=staging))
+def new_folder(parent: Path, prefix: str) -> Path:
+    """A new, empty folder of a unique name under ``parent`` (created), readable by others."""
+    parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"{prefix}.", dir=parent))
     os.chmod(folder, public_mode(folder=True))
     return folder
 
@@ -176,52 +162,37 @@ def publish_dir(staged: Path, final: Path) -> None:
     fsync_dir(final.parent)
 
 
-def clear_staging(archive: Path) -> None:
-    """Remove what an interrupted build left in ``.staging`` (never a published package)."""
-    shutil.rmtree(archive / STAGING, ignore_errors=True)
-
-
 def describe_os_error(exc: OSError, where: Path) -> str:
     if exc.errno == errno.ENOSPC:
-        return (f"Hết chỗ trống trên đĩa khi ghi {where}. Giải phóng chỗ trống rồi chạy lại; "
-                f"các gói đã hoàn tất vẫn nguyên vẹn / the disk is full")
+        return disk_full_message(where)
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return (f"Không có quyền ghi vào {where}. Chọn thư mục khác hoặc kiểm tra quyền; "
                 f"các gói đã hoàn tất vẫn nguyên vẹn / permission denied")
     return f"Lỗi ghi {where}: {exc.strerror or exc} / cannot write"
 
 
-LOCK_FILE = ".lock"
-# What a lock held by another process answers (EDEADLK: msvcrt's "already locked").
-_HELD = {errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES, getattr(errno, "EDEADLK", -1), getattr(errno, "EDEADLOCK", -1)}
+def disk_full_message(where: Path, needed_bytes: int = 0) -> str:
+    mb = f"{max(1, -(-needed_bytes // 1_000_000)):,} MB" if needed_bytes else ""
+    return (f"Hết chỗ trống trên đĩa tại {where}" + (f": cần thêm khoảng {mb}" if mb else "")
+            + ". Giải phóng chỗ trống rồi chạy lại; các gói đã hoàn tất vẫn nguyên vẹn / disk full at "
+            f"{where}" + (f", about {mb} more needed" if mb else "") + ": free some space and run again")
 
 
-@contextlib.contextmanager
-def archive_lock(archive: Path) -> Iterator[None]:
-    """One writer at a time per archive: a second build (or timestamp, renew) on the same
-    folder stops at once instead of removing the first one's staging area. The operating
-    system's lock on ``ARCHIVE/.lock`` ends with the process, so a crash leaves none."""
-    try:
-        archive.mkdir(parents=True, exist_ok=True)
-        fh = open(archive / LOCK_FILE, "a+b")
-    except OSError as exc:
-        raise ArchiveWriteError(describe_os_error(exc, archive)) from None
-    with fh:  # closing it releases the lock
-        try:
-            if os.name == "nt":
-                import msvcrt
+def write_error(exc: OSError, where: Path, needed_bytes: int = 0) -> ArchiveWriteError:
+    """The error a failed write into the archive becomes: :class:`DiskFull` (with how much
+    more room the work needs, when known) or :class:`ArchiveWriteError`."""
+    if exc.errno == errno.ENOSPC:
+        return DiskFull(disk_full_message(where, needed_bytes), str(where), needed_bytes)
+    return ArchiveWriteError(describe_os_error(exc, where))
 
-                fh.seek(0)
-                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
-            else:
-                import fcntl
 
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            # Only a lock held elsewhere stops the run; a file system without locks (some
-            # network shares) is worked on without one.
-            if exc.errno in _HELD:
-                raise ArchiveWriteError(
-                    f"Một lần chạy archiver khác đang ghi vào kho {archive}; hãy chờ lần đó xong rồi chạy lại / another "
-                    "archiver run is writing this archive: wait for it to finish, then run again") from None
-        yield
+def folder_size(folder: Path) -> int:
+    """Bytes of the files under ``folder`` (0 when it is gone)."""
+    total = 0
+    for root, _dirs, names in os.walk(folder):
+        for name in names:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total

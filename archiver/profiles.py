@@ -18,10 +18,12 @@ from typing import Iterable, Mapping
 
 from lxml import etree
 
+from .errors import ConfigError
+
 PROFILE_FILES = ("profile.toml", "subjects.toml", "signing.toml", "policy.toml")
 
 
-class ProfileError(Exception):
+class ProfileError(ConfigError):
     """A profile is missing, malformed, or no profile fits a document."""
 
 

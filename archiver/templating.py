@@ -9,6 +9,8 @@ from typing import Iterator
 
 import jinja2
 
+from .vn import VN
+
 
 def templates_dir() -> Path:
     here = Path(__file__).resolve().parent
@@ -25,7 +27,7 @@ def date_vi(value: str) -> str:
     except ValueError:
         return value
     if when.tzinfo is not None:
-        when = when.astimezone(dt.timezone(dt.timedelta(hours=7)))
+        when = when.astimezone(VN)
         return when.strftime("%d/%m/%Y %H:%M")
     return when.strftime("%d/%m/%Y") if len(value) <= 10 else when.strftime("%d/%m/%Y %H:%M")
 

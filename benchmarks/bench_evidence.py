@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from archiver.evidence import build_evidence, renew, verify_evidence
-from archiver.tsa import LocalTimestamper
+from archiver.timestamps.evidence import build_evidence, renew, verify_evidence
+from archiver.timestamps.tsa import LocalTimestamper
 
 
 class TimedTimestamper:

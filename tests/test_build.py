@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from archiver.build import BuildOptions, build
-from archiver.check import check_archive
+from archiver.pipeline.build import BuildOptions, build
+from archiver.archive.check import check_archive
 from archiver.cli import main
-from archiver.fsutil import ArchiveWriteError
+from archiver.errors import ArchiveWriteError
 
 from .conftest import SAMPLE, flip_a_byte, require_tool
 
@@ -385,7 +385,7 @@ def test_a_zip_with_an_unusable_member_is_kept_whole_and_its_transcripts_archive
 
 
 def test_a_file_larger_than_fat32_allows_is_not_archived_and_said(tmp_path: Path, monkeypatch):
-    from archiver import build as build_module
+    import archiver.pipeline.build as build_module
 
     monkeypatch.setattr(build_module, "FAT32_MAX_FILE", 4096)  # 4 GiB, scaled down for the test
     inputs = tmp_path / "in"
@@ -478,9 +478,9 @@ def test_new_content_makes_a_new_version_and_adding_a_class_touches_only_it(tmp_
 
 
 def test_disk_full_stops_with_a_clear_message_and_no_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    import archiver.package as package
+    import archiver.archive.members as members_module
 
-    real = package.write_file
+    real = members_module.write_file
     calls = {"n": 0}
 
     def failing(path, data):
@@ -489,11 +489,11 @@ def test_disk_full_stops_with_a_clear_message_and_no_package(tmp_path: Path, mon
             raise OSError(errno.ENOSPC, "No space left on device")
         real(path, data)
 
-    monkeypatch.setattr(package, "write_file", failing)
+    monkeypatch.setattr(members_module, "write_file", failing)
     out = tmp_path / "out"
     with pytest.raises(ArchiveWriteError) as err:
         run_build([SAMPLE / "input" / "8A1"], out, jobs=1)
-    assert "Hết chỗ trống" in str(err.value) and "disk is full" in str(err.value)
+    assert "Hết chỗ trống" in str(err.value) and "disk full at" in str(err.value) and " MB" in str(err.value)
     assert bags(out) == []
 
 
@@ -552,7 +552,7 @@ def test_a_trust_folder_that_fits_no_signature_is_pointed_out(tmp_path: Path):
 
 
 def test_package_names_never_merge_two_classes_nor_differ_only_by_case():
-    from archiver.build import package_name
+    from archiver.archive.layout import package_name
 
     names = {c: package_name("0109944", "2025-2026", c) for c in ("6A1", "8A1/2", "8A1-2", "9A1", "9a1", "10Á1",
                                                                    "10A1", "12:A", "X" * 250)}
@@ -586,7 +586,7 @@ def test_an_unwritable_archive_is_a_clear_error(tmp_path: Path):
 def test_an_archive_made_before_names_carried_a_hash_keeps_its_packages(tmp_path: Path, monkeypatch):
     """A class archived under its plain name ("…_8a1") gets its next version there, not a
     second package beside it; a plain name taken by another class is not shared."""
-    from archiver import build as build_module
+    import archiver.pipeline.build as build_module
 
     sources = sorted((SAMPLE / "input" / "8A1").glob("*.xml"))
     first, second = tmp_path / "first", tmp_path / "second"
@@ -605,7 +605,7 @@ def test_an_archive_made_before_names_carried_a_hash_keeps_its_packages(tmp_path
 def test_one_writer_at_a_time(tmp_path: Path):
     """A second build on the same archive (two cron jobs, two clerks) stops at once with a
     clear message instead of removing the first one's staging area."""
-    from archiver.fsutil import archive_lock
+    from archiver.archive.lock import archive_lock
 
     out = tmp_path / "archive"
     with archive_lock(out):
@@ -672,13 +672,13 @@ def test_a_build_killed_at_random_moments_recovers(tmp_path: Path):
 def test_a_large_archive_builds_its_site_in_a_fresh_process(archive: Path, tmp_path: Path, monkeypatch):
     """Past SITE_PROCESS_MIN transcripts the site is made in a spawned process (so the
     build's heap does not add to the site's); the pages are the same either way."""
-    import archiver.build as build_module
+    import archiver.pipeline.build as build_module
     from archiver.site import build_site
 
     build_site(archive, tmp_path / "in-process", jobs=1)
     copy = copy_of(archive, tmp_path)
     monkeypatch.setattr(build_module, "SITE_PROCESS_MIN", 0)
-    build_module._run_site(build_site, copy, 1, 10)
+    build_module.run_site(build_site, copy, 1, 10)
     ours = {p.relative_to(copy / "site"): p.read_bytes() for p in (copy / "site").rglob("*") if p.is_file()}
     theirs = {p.relative_to(tmp_path / "in-process"): p.read_bytes()
               for p in (tmp_path / "in-process").rglob("*") if p.is_file()}
@@ -783,11 +783,11 @@ def test_the_site_of_a_build_is_the_site_made_from_the_archive_alone(tmp_path: P
 def test_an_input_changed_after_its_verification_is_not_archived(tmp_path: Path, monkeypatch):
     """The package stage reads each original again: content that is not what was verified
     (a file edited while the build runs) stops the build, and nothing is published."""
-    import archiver.build as build_module
+    import archiver.pipeline.build as build_module
 
     source = tmp_path / "input"
     shutil.copytree(SAMPLE / "input", source)
-    verify_one = build_module._verify_one
+    verify_one = build_module.verify_one
 
     def verify_then_edit(job):
         verified = verify_one(job)
@@ -795,7 +795,7 @@ def test_an_input_changed_after_its_verification_is_not_archived(tmp_path: Path,
         path.write_bytes(path.read_bytes() + "\n<!-- sửa sau khi kiểm tra -->".encode())
         return verified
 
-    monkeypatch.setattr(build_module, "_verify_one", verify_then_edit)
+    monkeypatch.setattr(build_module, "verify_one", verify_then_edit)
     out = tmp_path / "archive"
     with pytest.raises(ArchiveWriteError) as err:
         run_build([source], out, jobs=1)

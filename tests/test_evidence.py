@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from archiver.commands.evidence import command, renewed_path
-from archiver.evidence import (
+from archiver.timestamps.evidence import (
     EvidenceError,
     EvidenceRecord,
     build_evidence,
@@ -22,7 +22,7 @@ from archiver.evidence import (
     renew_hash_tree,
     verify_evidence,
 )
-from archiver.tsa import (
+from archiver.timestamps.tsa import (
     LOCAL_TSA_LABEL_VI,
     HttpTimestamper,
     LocalTimestamper,
@@ -126,7 +126,7 @@ def test_a_lone_single_object_item_has_no_reduced_tree(local_tsa: LocalTimestamp
     """RFC 4998 4.3 hashes every list of the reduced tree, even a list of one value; so a
     tree of one single-object item carries no reducedHashtree and the token's imprint is
     the object's own hash, which a strict verifier and ours both accept."""
-    from archiver.evidence import EvidenceRecord
+    from archiver.timestamps.evidence import EvidenceRecord
 
     data = b"a single data object"
     (record,) = build_evidence([[data]], local_tsa)
@@ -411,7 +411,7 @@ def test_openssl_accepts_every_stored_token(package, local_tsa: LocalTimestamper
     _items, records = package
     for record in renew(records[:2], local_tsa):
         for n, token in enumerate(evidence_tokens(record)):
-            from archiver.tsa import check_token
+            from archiver.timestamps.tsa import check_token
 
             imprint = check_token(token, None, []).imprint
             result = openssl_verify_token(token, imprint, local_tsa.tsa_dir / "root-cert.pem")

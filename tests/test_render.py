@@ -12,7 +12,6 @@ import os
 import re
 import subprocess
 import sys
-import types
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -357,7 +356,8 @@ def test_long_values_wrap_inside_the_page(sample_xml: bytes, tmp_path: Path) -> 
 def test_cell_text_breaks_at_spaces_and_inside_overlong_words() -> None:
     from reportlab.pdfbase.pdfmetrics import stringWidth
 
-    from archiver.render_pdf.layout import Line, _styles
+    from archiver.render.pages import _styles
+    from archiver.render.text import Line
 
     s = _styles()
     name = "Nguyễn Thị Phương Thảo Quỳnh " * 3
@@ -526,41 +526,16 @@ def test_cli_default_is_3b_named_after_the_input(sample_xml: bytes, tmp_path: Pa
         assert str(pdf.Root.Names.EmbeddedFiles.Names[0]) == "9A2-anh.xml"
 
 
-def test_cli_trust_without_verifier_renders_unverified(sample_xml: bytes, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "archiver.verify", types.ModuleType("archiver.verify"))
-    src = tmp_path / "a.xml"
-    src.write_bytes(sample_xml)
-    result = CliRunner().invoke(command, [str(src), "--out", str(tmp_path / "o"),
-                                          "--trust", str(tmp_path)])
-    assert result.exit_code == 0, result.output
-    assert "CẢNH BÁO" in result.output and "without verification" in result.output
-    assert "CHƯA XÁC THỰC" in _flat(_text(tmp_path / "o" / "a.pdf"))
-
-
-def test_cli_trust_uses_a_verifier_that_returns_to_dict(sample_xml: bytes, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = []
-
-    class Result:
-        def to_dict(self) -> dict[str, Any]:
-            return fake_verification(sample_xml, verdict="VALID")
-
-    def verify_file(path: Path, trust: Path) -> Result:
-        calls.append((Path(path).name, Path(trust)))
-        return Result()
-
-    module = types.ModuleType("archiver.verify")
-    module.verify_file = verify_file  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "archiver.verify", module)
-    src = tmp_path / "a.xml"
-    src.write_bytes(sample_xml)
-    (tmp_path / "trust").mkdir()
-    result = CliRunner().invoke(command, [str(src), "--out", str(tmp_path / "o"),
-                                          "--trust", str(tmp_path / "trust")])
-    assert result.exit_code == 0, result.output
-    assert calls == [("a.xml", tmp_path / "trust")]
-    assert "KẾT LUẬN XÁC THỰC: HỢP LỆ" in _flat(_text(tmp_path / "o" / "a.pdf"))
+def test_cli_with_a_verification_time_gives_the_same_bytes_every_time(tmp_path: Path) -> None:
+    """The verification page shows when the transcript was verified: with --at the same
+    input, time and version give the same PDF, so a rendering can be made again and compared."""
+    valid = sorted((SAMPLE_SCHOOL / "input").glob("*/*.xml"))[0]
+    args = [str(valid), "--trust", str(SAMPLE_SCHOOL / "trust"), "--at", "2026-12-01 09:00"]
+    for out in ("a", "b"):
+        assert CliRunner().invoke(command, [*args, "--out", str(tmp_path / out)]).exit_code == 0
+    first, second = (tmp_path / out / f"{valid.stem}.pdf" for out in ("a", "b"))
+    assert first.read_bytes() == second.read_bytes()
+    assert "01/12/2026" in _flat(_text(first))
 
 
 @pytest.mark.skipif(not (SAMPLE_SCHOOL / "trust").is_dir(), reason="signed sample school absent")
@@ -579,8 +554,9 @@ def test_cli_with_the_real_verifier_on_signed_samples(tmp_path: Path) -> None:
 
 
 def test_markup_becomes_styled_runs() -> None:
-    from archiver.render_pdf.fonts import BOLD, REGULAR
-    from archiver.render_pdf.layout import _styles, markup_runs
+    from archiver.render.fonts import BOLD, REGULAR
+    from archiver.render.pages import _styles
+    from archiver.render.text import markup_runs
 
     s = _styles()
     runs = markup_runs("  Họ và tên: <b>Lê  Văn &amp; Tí</b>&nbsp;&nbsp;<font size='7' color='#a65f00'>(ghi chú)</font> ",
@@ -623,8 +599,10 @@ def test_a_justified_text_reaches_both_edges_and_the_next_text_is_not_spread(sam
 def test_a_long_table_splits_between_rows_and_repeats_its_header(tmp_path: Path) -> None:
     from reportlab.platypus import SimpleDocTemplate
 
-    from archiver.render_pdf.fonts import REGULAR
-    from archiver.render_pdf.layout import Grid, GridStyle, Line, _styles
+    from archiver.render.fonts import REGULAR
+    from archiver.render.grid import Grid, GridStyle
+    from archiver.render.pages import _styles
+    from archiver.render.text import Line
 
     s = _styles()
     rows = [[Line("TT", s.head), Line("Tiêu đề", s.head), "", Line("Ghi chú", s.head)],
@@ -648,7 +626,7 @@ def test_a_long_table_splits_between_rows_and_repeats_its_header(tmp_path: Path)
 def test_what_the_renderer_remembers_stays_bounded(sample_xml: bytes, monkeypatch) -> None:
     """Widths, encoded texts and positions are remembered across renderings (the labels
     recur), but a worker rendering a whole province must not grow with it."""
-    from archiver.render_pdf import layout
+    from archiver.render import text as layout
 
     monkeypatch.setattr(layout, "_REMEMBERED", 40)
     monkeypatch.setattr(layout, "_STYLES_REMEMBERED", 3)
@@ -667,8 +645,9 @@ def test_a_text_longer_than_a_page_goes_on_to_the_next(tmp_path: Path) -> None:
     pages instead of failing the rendering (and the build with it)."""
     from reportlab.platypus import SimpleDocTemplate
 
-    from archiver.render_pdf.fonts import REGULAR
-    from archiver.render_pdf.layout import Line, _styles
+    from archiver.render.fonts import REGULAR
+    from archiver.render.pages import _styles
+    from archiver.render.text import Line
 
     words = [f"từ{i}" for i in range(2500)]
     path = tmp_path / "long.pdf"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from archiver.check import check_archive
+from archiver.archive.check import check_archive
 from archiver.cli import main
-from archiver.evidence import verify_evidence
+from archiver.timestamps.evidence import verify_evidence
 from tests.tsa_server import TsaServer, tsa_pki, tsa_server  # noqa: F401  (fixtures)
 
 from .conftest import SAMPLE, flip_a_byte, require_tool

@@ -13,12 +13,12 @@ from asn1crypto import cms
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from archiver.tsa import (
+from archiver.timestamps.config import TsaConfig, make_timestamper, read_config_file, resolve_tsa_config
+from archiver.timestamps.tsa import (
     LOCAL_TSA_LABEL,
     LOCAL_TSA_ORGANIZATION,
     HttpTimestamper,
     LocalTimestamper,
-    TsaConfig,
     TsaConfigError,
     TsaError,
     TsaUnavailable,
@@ -26,9 +26,6 @@ from archiver.tsa import (
     default_data_dir,
     load_certificates,
     local_tsa_fingerprint,
-    make_timestamper,
-    read_config_file,
-    resolve_tsa_config,
 )
 from tests.tsa_server import (  # noqa: F401  (fixtures)
     Pki,

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import click
 
-from ..profiles import ProfileError
-
 
 @click.command("build", short_help="Lập kho lưu trữ theo lớp / build the archive.")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
@@ -43,46 +41,21 @@ def command(inputs: tuple[Path, ...], out: Path, trust_dir: Path | None, profile
     from rich.console import Console
     from rich.markup import escape
 
-    from ..build import BuildOptions, build
-    from ..fsutil import ArchiveWriteError
+    from ..errors import ExitCode, UsageError
     from ..inputs import folder_files
-    from ..tsa import TimestampError
-    from ..verify import TrustConfigError
+    from ..pipeline.build import BuildOptions, build
     from .progress import RichProgress, print_summary
 
     console = Console(highlight=False)
     errors = Console(highlight=False, stderr=True)
-
-    def usage(message: str) -> None:
-        errors.print(f"[bold red]Lỗi / error:[/] {escape(message)}")
-        sys.exit(2)
-
-    if trust_dir is not None and no_trust:
-        usage("--trust và --no-trust không dùng cùng nhau / --trust and --no-trust exclude each other")
-    if trust_dir is None and not no_trust:
-        usage("thiếu --trust: thư mục chứng thư CA và CRL dùng để kiểm tra chữ ký. Không có nó, mọi chữ ký "
-              "đều \"Chưa xác định\" và được lưu trữ như vậy; nếu thật sự muốn thế, thêm --no-trust / "
-              "--trust DIR is required (or --no-trust to archive every signature as INDETERMINATE)")
     if not any(given.is_file() or next(folder_files(given), None) is not None for given in inputs):
-        usage("không có tệp nào trong đầu vào: kiểm tra lại thư mục đã chọn / no files in the input: check the "
-              "folder given")
-    archive = out.resolve()
-    for given in inputs:
-        source = given.resolve()
-        if archive == source or archive.is_relative_to(source) or source.is_relative_to(archive):
-            usage(f"thư mục kho {out} không được nằm trong (hoặc chứa) đầu vào {given}: lần chạy sau sẽ đọc lại "
-                  "chính kho lưu trữ / the archive folder must not be inside an input (or contain it)")
-    options = BuildOptions(inputs=list(inputs), out=out, trust_dir=trust_dir, profile_id=profile_id,
-                           tsa_url=tsa_url, tsa_cert=tsa_cert, jobs=jobs or os.cpu_count() or 1,
-                           site=not no_site)
-    try:
-        with RichProgress(console) as progress:
-            result = build(options, progress)
-    except (TrustConfigError, ProfileError, TimestampError) as exc:
-        usage(f"cấu hình / configuration: {exc}")
-    except ArchiveWriteError as exc:
-        errors.print(f"[bold red]Dừng lại / stopped:[/] {escape(str(exc))}")
-        sys.exit(1)
+        raise UsageError("không có tệp nào trong đầu vào: kiểm tra lại thư mục đã chọn / no files in the input: "
+                         "check the folder given")
+    options = BuildOptions(inputs=list(inputs), out=out, trust_dir=trust_dir, no_trust=no_trust,
+                           profile_id=profile_id, tsa_url=tsa_url, tsa_cert=tsa_cert,
+                           jobs=jobs or os.cpu_count() or 1, site=not no_site)
+    with RichProgress(console) as progress:
+        result = build(options, progress)
     print_summary(console, result)
     if trust_dir is not None and result.trust_looks_wrong:
         errors.print(f"[bold yellow]Cảnh báo / warning:[/] {result.untrusted_now}/{result.verified_now} học bạ có chữ ký "
@@ -91,9 +64,9 @@ def command(inputs: tuple[Path, ...], out: Path, trust_dir: Path | None, profile
                      "their signatures do not chain to the trust folder; if it is the wrong folder, delete this "
                      "archive and run again with the right one (archived transcripts are not verified again)")
     if not result.complete:
-        sys.exit(1)
+        sys.exit(ExitCode.PROBLEMS)
     not_valid = sum(n for verdict, n in result.counts.items() if verdict != "VALID")
     if strict and not_valid:
         errors.print(f"[bold yellow]--strict:[/] {not_valid} học bạ có kết luận khác \"Hợp lệ\" / transcripts are not VALID "
                      "(tất cả đã được lưu trữ / all were archived)")
-        sys.exit(1)
+        sys.exit(ExitCode.PROBLEMS)

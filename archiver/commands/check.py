@@ -19,9 +19,11 @@ def command(archive: Path, no_evidence: bool, as_json: bool) -> None:
 
     Exit 0 when everything checks, 1 when any problem is found (each is named).
     """
-    from ..check import check_archive
+    from ..archive.check import check_archive
+    from ..errors import ExitCode
 
     result = check_archive(archive, evidence=not no_evidence)
+    code = ExitCode.OK if result.ok else ExitCode.PROBLEMS
     if as_json:
         import json
 
@@ -31,10 +33,10 @@ def command(archive: Path, no_evidence: bool, as_json: bool) -> None:
             "schema": "archiver.check/1", "archive": str(archive), "ok": result.ok, "packages": result.packages,
             "items": result.items, "evidence_checked": result.evidence_checked, "problems": result.problems,
         }, ensure_ascii=not writes_utf8(sys.stdout), indent=1))
-        sys.exit(0 if result.ok else 1)
+        sys.exit(code)
     for problem in result.problems:
         click.echo(f"VẤN ĐỀ / PROBLEM: {problem}")
     status = "ổn / ok" if result.ok else f"{len(result.problems)} vấn đề / problems"
     click.echo(f"{result.packages} gói, {result.items} mục, {result.evidence_checked} hồ sơ bằng chứng "
                f"— {status}")
-    sys.exit(0 if result.ok else 1)
+    sys.exit(code)

@@ -2,33 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from archiver.evidence import EvidenceCheck, EvidenceError, renew, verify_evidence
-from archiver.package import item_kinds, item_objects
-from archiver.tsa import (
-    LOCAL_TSA_LABEL,
-    TimestampError,
-    local_tsa_fingerprint,
-    make_timestamper,
-    read_config_file,
-    resolve_tsa_config,
-)
-
-_VN_TIME = timezone(timedelta(hours=7), "ICT")
+from ..archive.records import PackageManifest, PackageUnreadable, TranscriptRecord
+from ..archive.store import data_objects
+from ..timestamps.config import make_timestamper, read_config_file, resolve_tsa_config
+from ..timestamps.evidence import EvidenceCheck, EvidenceError, renew, verify_evidence
+from ..timestamps.tsa import LOCAL_TSA_LABEL, TimestampError, local_tsa_fingerprint
+from ..vn import VN
 
 
 def _when(moment: datetime | None) -> str:
     if moment is None:
         return "-"
     utc = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    vn = moment.astimezone(_VN_TIME).strftime("%d/%m/%Y %H:%M:%S")
+    vn = moment.astimezone(VN).strftime("%d/%m/%Y %H:%M:%S")
     return f"{vn} (giờ Việt Nam) = {utc}"
 
 
@@ -125,18 +118,15 @@ def _good(result: EvidenceCheck, trust_path: Path | None, require_trusted: bool)
             and result.signatures_valid and result.eku_ok)
 
 
-def _package_member(ers_path: Path) -> tuple[Path, dict] | None:
-    """The package folder and member entry an ``data/evidence/<stem>.ers`` belongs to."""
+def _package_member(ers_path: Path) -> tuple[Path, TranscriptRecord] | None:
+    """The package folder and member record an ``data/evidence/<stem>.ers`` belongs to."""
     folder = ers_path.resolve().parent.parent.parent
     try:
-        meta = json.loads((folder / "data" / "package.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        manifest = PackageManifest.read(folder)
+    except PackageUnreadable:
         return None
     rel = ers_path.resolve().relative_to(folder).as_posix()
-    for member in meta.get("members", []):
-        if member.get("files", {}).get("evidence") == rel:
-            return folder, member
-    return None
+    return next(((folder, m) for m in manifest.members if m.files.get("evidence") == rel), None)
 
 
 def _item_companions(files: list[Path], ers_path: Path) -> list[Path]:
@@ -151,8 +141,8 @@ def _item_companions(files: list[Path], ers_path: Path) -> list[Path]:
     folder, member = found
     given = {p.resolve() for p in files}
     extra = []
-    for kind in item_kinds(member["files"]):
-        rel = member["files"][kind]
+    for kind in member.evidence_kinds:
+        rel = member.files[kind]
         if (folder / rel).resolve() not in given:
             extra.append(folder / rel)
     if extra:
@@ -164,18 +154,18 @@ def _item_companions(files: list[Path], ers_path: Path) -> list[Path]:
 def _verify_package(folder: Path, trust_path: Path | None, require_trusted: bool) -> bool:
     folder = folder.resolve()  # "." names the package folder too
     try:
-        meta = json.loads((folder / "data" / "package.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        manifest = PackageManifest.read(folder)
+    except PackageUnreadable as exc:
         raise click.ClickException(f"{folder}: không phải gói lưu trữ / not an archive package ({exc})") from exc
     checked = failed = 0
     first: EvidenceCheck | None = None
-    for member in meta.get("members", []):
-        files = member.get("files", {})
-        if "evidence" not in files:
+    for member in manifest.members:
+        if "evidence" not in member.files:
             continue
-        label = f"{folder.name}/{member.get('stem', '?')}"
+        label = f"{folder.name}/{member.stem}"
         try:
-            result = verify_evidence(item_objects(folder, files), (folder / files["evidence"]).read_bytes(), trust_path)
+            result = verify_evidence(data_objects(folder, member), (folder / member.files["evidence"]).read_bytes(),
+                                     trust_path)
         except (OSError, EvidenceError, TimestampError) as exc:
             click.echo(click.style(f"  {label}: {exc}", fg="red"))
             checked += 1

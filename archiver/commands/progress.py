@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from ..verify.report import VERDICT_LABELS
@@ -46,12 +52,11 @@ class RichProgress:
 
 def _pending_reason(folder) -> str:
     """Why a package waits: the TSA error kept in its package.json."""
-    import json
+    from ..archive.records import PackageManifest, PackageUnreadable
 
     try:
-        meta = json.loads((folder / "data" / "package.json").read_text(encoding="utf-8"))
-        return str(meta.get("timestamp", {}).get("error", ""))
-    except (OSError, ValueError, AttributeError):
+        return str(PackageManifest.read_info(folder).timestamp.get("error", ""))
+    except PackageUnreadable:
         return ""
 
 

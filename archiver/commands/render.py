@@ -4,48 +4,22 @@
 
 One ``<stem>.pdf`` per input. A file that cannot be rendered gets a one-line error
 (Vietnamese, then English) and the others still render; the exit code is 1 when any
-failed. With ``--trust`` each file is verified first (when the verifier is installed) so
+failed. With ``--trust`` each file is verified first so
 the last page shows the verdict; without it the page says the transcript is unverified.
+With ``--at`` the verification is made at that time, so the same input, time and version
+give the same bytes.
 """
 
 from __future__ import annotations
 
-import importlib
+import datetime as dt
 from pathlib import Path
-from typing import Any, Callable
 
 import click
 
 from ..fsutil import atomic_write
 from ..render import FLAVOURS, RenderError, render_transcript
-
-Verifier = Callable[[Path], dict[str, Any]]
-
-
-def _load_verifier(trust: Path) -> tuple[Verifier | None, str]:
-    """``archiver.verify.verify_file`` bound to the trust folder, or why there is none.
-
-    The verifier is a separate module that may not be installed yet; rendering must not
-    depend on it, only say plainly when it could not be used.
-    """
-    try:
-        module = importlib.import_module("archiver.verify")
-    except ImportError:
-        return None, "chưa có mô-đun xác thực (archiver.verify) / the verifier is not installed"
-    verify_file = getattr(module, "verify_file", None)
-    if not callable(verify_file):
-        return None, ("mô-đun xác thực không có verify_file / "
-                      "archiver.verify has no verify_file")
-
-    def verify(path: Path) -> dict[str, Any]:
-        result = verify_file(path, trust=trust)
-        to_dict = getattr(result, "to_dict", None)
-        data = to_dict() if callable(to_dict) else result
-        if not isinstance(data, dict):
-            raise TypeError(f"verify_file returned {type(data).__name__}, not a result")
-        return data
-
-    return verify, ""
+from .verify import parse_time
 
 
 def _error(path: Path, vi: str, en: str) -> None:
@@ -69,8 +43,11 @@ def _error(path: Path, vi: str, en: str) -> None:
               default=None,
               help="Thư mục cấu hình tin cậy để xác thực trước khi kết xuất / "
                    "trust folder: verify each file first and show the verdict.")
+@click.option("--at", "at", callback=parse_time,
+              help="Thời điểm xác thực (mặc định: bây giờ; không ghi múi giờ là giờ Việt Nam) / the "
+                   "validation time (default: now), so that a rendering can be made again byte for byte.")
 def command(files: tuple[Path, ...], out_dir: Path, flavour: str,
-            trust_dir: Path | None) -> None:
+            trust_dir: Path | None, at: dt.datetime | None) -> None:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -78,12 +55,13 @@ def command(files: tuple[Path, ...], out_dir: Path, flavour: str,
             f"không tạo được thư mục {out_dir} / cannot create {out_dir}: {exc.strerror}"
         ) from None
 
-    verifier: Verifier | None = None
+    verifier = None
     if trust_dir is not None:
-        verifier, why = _load_verifier(trust_dir)
-        if verifier is None:
-            click.echo(f"CẢNH BÁO: {why}; kết xuất không kèm kết quả xác thực / "
-                       "WARNING: rendering without verification", err=True)
+        from ..inputs import InputItem
+        from ..verify import VerifySettings, verify_item
+
+        settings = VerifySettings(trust_dir=str(trust_dir), validation_time=at)
+        verifier = settings.build()
 
     failed = 0
     written: dict[Path, Path] = {}
@@ -105,7 +83,7 @@ def command(files: tuple[Path, ...], out_dir: Path, flavour: str,
         verification = None
         if verifier is not None:
             try:
-                verification = verifier(path)
+                verification = verify_item(verifier, InputItem(name=str(path), source=str(path)), settings).to_dict()
             except Exception as exc:  # noqa: BLE001 - a verifier bug must not stop the batch
                 click.echo(f"CẢNH BÁO {path}: xác thực lỗi, kết xuất không kèm kết quả xác thực"
                            f" / WARNING {path}: verification failed ({exc}); "

@@ -19,46 +19,30 @@ def tsa_options(fn):
     return fn
 
 
-def _timestamper(tsa_url, tsa_cert):
-    import os
-
-    from ..tsa import make_timestamper, read_config_file, resolve_tsa_config
-
-    file_config = read_config_file(Path("archiver.toml")) if Path("archiver.toml").is_file() else None
-    config = resolve_tsa_config(tsa_url, str(tsa_cert) if tsa_cert else None, env=os.environ,
-                                file_config=file_config, file_dir=Path.cwd())
-    return make_timestamper(config), config
-
-
 def _run(action, archive: Path, tsa_url: str | None, tsa_cert: Path | None, verb: str) -> None:
     """Stamp with the configured TSA, refresh the derived files, report, exit."""
-    from ..build import refresh_archive
-    from ..fsutil import ArchiveWriteError
-    from ..tsa import TimestampError
+    from ..archive.layout import INDEX, PENDING
+    from ..archive.store import Archive
+    from ..errors import ExitCode, UsageError
+    from ..pipeline.build import refresh_archive
+    from ..timestamps.config import configured_tsa, make_timestamper
 
-    from ..fsutil import archive_lock
-
-    if not (archive / "index.json").is_file() and not (archive / ".pending").is_dir():
-        raise click.UsageError(f"{archive}: không phải kho lưu trữ archiver (không có index.json) / not an archive")
-    try:
-        timestamper, config = _timestamper(tsa_url, tsa_cert)
-    except TimestampError as exc:
-        click.echo(f"Lỗi cấu hình / configuration error: {exc}", err=True)
-        sys.exit(2)
-    try:
-        with archive_lock(archive):
-            result = action(archive, timestamper, tsa_cert=config.cert)
-            if result.packages:
-                refresh_archive(archive)
-    except (TimestampError, ArchiveWriteError) as exc:
-        click.echo(f"Lỗi / error: {exc}", err=True)
-        sys.exit(1)
+    if not (archive / INDEX).is_file() and not (archive / PENDING).is_dir():
+        raise UsageError(f"{archive}: không phải kho lưu trữ archiver (không có index.json) / not an archive")
+    config = configured_tsa(tsa_url, tsa_cert)
+    timestamper = make_timestamper(config)
+    store = Archive(archive)
+    with store.writing():
+        result = action(store, timestamper, tsa_cert=config.cert)
+        # Every time, not only when something was stamped: a run killed after publishing
+        # and before this leaves an index that the next run must bring up to date.
+        refresh_archive(archive)
     for name in result.packages:
         click.echo(f"{verb}: {name}")
     for problem in result.problems:
         click.echo(f"VẤN ĐỀ / PROBLEM: {problem}")
     click.echo(f"{len(result.packages)} gói, {result.tsa_requests} yêu cầu TSA / TSA requests")
-    sys.exit(1 if result.problems else 0)
+    sys.exit(ExitCode.PROBLEMS if result.problems else ExitCode.OK)
 
 
 @click.command("timestamp", short_help="Đóng dấu thời gian gói đang chờ / complete pending timestamps.")
@@ -71,7 +55,7 @@ def command(archive: Path, pending: bool, tsa_url: str | None, tsa_cert: Path | 
     Packages built while the TSA was unreachable wait, complete but unstamped, in
     ARCHIVE/.pending; this stamps them (one request per package) and publishes them.
     """
-    from ..timestamping import complete_pending
+    from ..archive.revise import complete_pending
 
     _run(complete_pending, archive, tsa_url, tsa_cert, "Đã đóng dấu / stamped")
 
@@ -100,7 +84,7 @@ def renew_command(archive: Path, hash_tree: bool, algorithm: str, tsa_url: str |
     """
     from functools import partial
 
-    from ..timestamping import renew_archive
+    from ..archive.revise import renew_archive
 
     action = partial(renew_archive, hash_tree=algorithm if hash_tree else None)
     _run(action, archive, tsa_url, tsa_cert, "Đã gia hạn / renewed")

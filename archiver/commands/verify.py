@@ -11,10 +11,9 @@ from pathlib import Path
 
 import click
 
-from ..profiles import ProfileError
+from .. import vn
 from . import writes_utf8
 
-VN = dt.timezone(dt.timedelta(hours=7))
 ROLE_LABELS = {"GVBM": "GVBM", "GVCN": "GVCN", "HT": "HT", "TC": "TC"}
 VERDICT_STYLE = {"VALID": "bold green", "INVALID": "bold red", "INDETERMINATE": "bold yellow",
                  "REJECTED": "bold magenta"}
@@ -22,18 +21,15 @@ STATUS_STYLE = {"TOTAL_PASSED": "green", "TOTAL_FAILED": "red", "INDETERMINATE":
 
 
 def parse_time(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.datetime | None:
+    """A time option: ISO 8601, no offset meaning Vietnam time."""
     if value is None:
         return None
-    text = value.strip().replace(" ", "T")
-    if re.fullmatch(r"\d{4}-\d\d-\d\d", text):
-        text += "T00:00:00"
     try:
-        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return vn.parse_time(value)
     except ValueError:
         raise click.BadParameter(
             "thời điểm dạng 2026-12-01 hoặc 2026-12-01T08:00:00+07:00 / "
             "a time like 2026-12-01 or 2026-12-01T08:00:00+07:00") from None
-    return when if when.tzinfo else when.replace(tzinfo=VN)  # no offset: Vietnam time
 
 
 @click.command("verify", short_help="Kiểm tra lại chữ ký số / re-verify signatures.")
@@ -62,17 +58,13 @@ def command(paths: tuple[Path, ...], trust_dir: Path | None, profile_id: str | N
     code: 0 when every input is VALID, 1 when any is not, 2 on usage or configuration
     errors. Inputs are only read, never modified.
     """
-    from ..verify import TrustConfigError, VerifySettings, verify_inputs
+    from ..verify import VerifySettings, verify_inputs
 
     settings = VerifySettings(
         trust_dir=str(trust_dir) if trust_dir else None, profile_id=profile_id,
         profiles_dirs=profiles_dirs, validation_time=at or dt.datetime.now(dt.timezone.utc),
         proof_of_existence=poe, validation_data=False)
-    try:
-        settings.build()
-    except (TrustConfigError, ProfileError) as exc:
-        click.echo(f"Lỗi cấu hình / configuration error: {exc}", err=True)
-        sys.exit(2)
+    settings.build()  # a bad trust folder or profile: a configuration error (exit 2), before any work
     if poe is not None and not as_json:
         click.echo(f"Chú ý: thời điểm --poe {poe.isoformat()} được coi là đã có bằng chứng tồn tại (theo người chạy lệnh) "
                    "và được ghi vào báo cáo / "
@@ -114,7 +106,7 @@ def command(paths: tuple[Path, ...], trust_dir: Path | None, profile_id: str | N
 
 def _short_time(iso: str) -> str:
     try:
-        return dt.datetime.fromisoformat(iso).astimezone(VN).strftime("%d/%m/%Y %H:%M")
+        return dt.datetime.fromisoformat(iso).astimezone(vn.VN).strftime("%d/%m/%Y %H:%M")
     except ValueError:
         return iso or "—"
 

@@ -17,7 +17,6 @@ import datetime as dt
 import json
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,8 +25,6 @@ from ..profiles import Profile, get_profile
 from . import pki, school
 from .school import ClassPlan, Person, SchoolPlan, StudentRecord
 from .signing import SignatureSpec, Signer, serialise, sign_document, wrapper
-
-VN = dt.timezone(dt.timedelta(hours=7))
 
 
 @dataclass
@@ -231,12 +228,9 @@ def _sign_and_write(job: DocumentJob) -> str:
 def run_jobs(jobs: list[DocumentJob], key_table: dict[bytes, str], workers: int) -> None:
     keys = {name: pem for pem, name in key_table.items()}
     # Signing dominates; below a few dozen documents a pool costs more than it saves.
-    if workers <= 1 or len(jobs) < 24:
-        _init_worker(keys)
-        for job in jobs:
-            _sign_and_write(job)
-        return
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(keys,)) as pool:
+    from ..pipeline.pool import WorkerPool
+
+    with WorkerPool(workers if len(jobs) >= 24 else 1, _init_worker, (keys,)) as pool:
         for _ in pool.map(_sign_and_write, jobs, chunksize=max(1, len(jobs) // (workers * 8))):
             pass
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -28,7 +27,7 @@ from .model import SiteError, SiteModel, build_model, load_index
 from .pages import copy_assets, render, render_students, verdict_chart
 from .shards import hash_prefix_length, write_hashes, write_search
 
-__all__ = ["SiteError", "SiteSummary", "build_site", "site_is_current"]
+__all__ = ["MARKER", "SiteError", "SiteSummary", "build_site", "marker_text", "site_is_current"]
 
 MARKER = ".archiver-site"  # written into every site folder; only such folders are replaced
 SITE_SCHEMA = "archiver.site/1"
@@ -92,7 +91,7 @@ def _folder_size(folder: Path) -> tuple[int, int]:
     return files, size
 
 
-def _marker_text(fingerprint: str) -> str:
+def marker_text(fingerprint: str) -> str:
     return f"{SITE_SCHEMA}\narchiver {__version__}\nindex {fingerprint}\n" if fingerprint else f"{SITE_SCHEMA}\n"
 
 
@@ -100,7 +99,7 @@ def site_is_current(out: Path, fingerprint: str) -> bool:
     """Whether ``out`` is a complete site made by this version from an index with this
     fingerprint (``IndexSummary.fingerprint``): an unchanged re-run then leaves it be."""
     try:
-        return bool(fingerprint) and (out / MARKER).read_text(encoding="utf-8") == _marker_text(fingerprint)
+        return bool(fingerprint) and (out / MARKER).read_text(encoding="utf-8") == marker_text(fingerprint)
     except (OSError, UnicodeDecodeError):
         return False
 
@@ -116,7 +115,7 @@ def build_site(archive: Path, out: Path | None = None, *, jobs: int | None = Non
     ``fingerprint``, the index's (``IndexSummary.fingerprint``), is kept in the marker
     file so that :func:`site_is_current` can tell an unchanged site later.
     ``kept_folder``: the folder where a build kept what it has just read from each
-    transcript (archiver.kept), so that their XML is not parsed again.
+    transcript (archiver.pipeline.kept), so that their XML is not parsed again.
     """
     started = time.perf_counter()
     archive = Path(archive)
@@ -139,31 +138,34 @@ def build_site(archive: Path, out: Path | None = None, *, jobs: int | None = Non
         entry["replaces_link"] = _link(model, entry["replaces"])
         entry["superseded_link"] = _link(model, entry["superseded_by"])
 
-    # Student pages first: they are most of the work, and the workers start at once.
-    batches = [[(e, model.packages.get(e.get("package", ""))) for e in model.transcripts[i:i + BATCH]]
-               for i in range(0, len(model.transcripts), BATCH)]
-    pages = 0
-    if jobs > 1 and len(batches) > 2:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(render_students, b, str(archive), str(tmp), shared, profiles_dirs, kept)
-                       for b in batches]
-            pages += _render_lists(model, tmp, {**shared, "schools": model.schools})
-            for future in futures:
-                pages += future.result()[0]
-    else:
-        for b in batches:
-            pages += render_students(b, str(archive), str(tmp), shared, profiles_dirs, kept)[0]
-        pages += _render_lists(model, tmp, {**shared, "schools": model.schools})
-
-    search = write_search(model, tmp)
-    hashes = write_hashes(model, tmp)
-    copy_assets(tmp)
-    (tmp / MARKER).write_text(_marker_text(fingerprint), encoding="utf-8")
+    try:
+        pages = _write_pages(model, archive, tmp, shared, profiles_dirs, kept, jobs)
+        search = write_search(model, tmp)
+        hashes = write_hashes(model, tmp)
+        copy_assets(tmp)
+        (tmp / MARKER).write_text(marker_text(fingerprint), encoding="utf-8")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a full disk, say: no half site left behind
+        raise
     _swap(tmp, out)
     files, size = _folder_size(out)
     return SiteSummary(out=out, transcripts=len(model.transcripts), pages=pages, files=files, bytes=size,
                        seconds=time.perf_counter() - started, search_bytes=search["bytes"],
                        hash_bytes=hashes["bytes"])
+
+
+def _write_pages(model: SiteModel, archive: Path, out: Path, shared: dict[str, Any], profiles_dirs: tuple[str, ...],
+                 kept: str | None, jobs: int) -> int:
+    """Every page; student pages first: they are most of the work, and the workers start at once."""
+    from ..pipeline.pool import WorkerPool
+
+    batches = [[(e, model.packages.get(e.get("package", ""))) for e in model.transcripts[i:i + BATCH]]
+               for i in range(0, len(model.transcripts), BATCH)]
+    with WorkerPool(jobs if len(batches) > 2 else 1) as pool:
+        futures = [pool.submit(render_students, b, str(archive), str(out), shared, profiles_dirs, kept)
+                   for b in batches]
+        pages = _render_lists(model, out, {**shared, "schools": model.schools})
+        return pages + sum(future.result()[0] for future in futures)
 
 
 def _render_lists(model: SiteModel, out: Path, shared: dict[str, Any]) -> int:

@@ -19,9 +19,10 @@ from markupsafe import Markup, escape
 
 import archiver
 
-from ..kept import kept_path, load_kept
+from .. import vn
+from ..pipeline.kept import kept_path, load_kept
 from ..qr import qr_svg_markup, remember_matrix
-from ..tsa import LOCAL_TSA_LABEL, LOCAL_TSA_LABEL_VI
+from ..timestamps.tsa import LOCAL_TSA_LABEL, LOCAL_TSA_LABEL_VI
 from ..verify.report import SUB_INDICATION_TEXT
 from .model import VERDICTS, package_href
 from .text import mask_citizen_id, vn_date, vn_datetime
@@ -87,8 +88,8 @@ def _environment() -> jinja2.Environment:
         autoescape=True,  # every template is HTML; names and reasons are untrusted data
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
     )
-    env.filters.update(vndate=vn_date, vntime=vn_datetime, mask=mask_citizen_id, badge=verdict_badge, gender=gender,
-                       bilingual=split_bilingual)
+    env.filters.update(vndate=vn_date, vntime=vn_datetime, decimal=vn.decimal, mask=mask_citizen_id,
+                       badge=verdict_badge, gender=gender, bilingual=split_bilingual)
     env.globals.update(VERDICT_TEXT=VERDICT_TEXT, VERDICTS=VERDICTS, STATUS_TEXT=STATUS_TEXT,
                        LOCAL_TSA_LABEL=LOCAL_TSA_LABEL, LOCAL_TSA_LABEL_VI=LOCAL_TSA_LABEL_VI)
     return env
@@ -171,8 +172,8 @@ def read_report(path: Path) -> dict[str, Any] | None:
 def read_content(path: Path, profile_id: str, profiles_dirs: tuple[str, ...],
                  kept: Any = None) -> tuple[Any, Any]:
     """(Transcript, Profile) from the archived XML; (None, profile-or-None) when unreadable.
-    ``kept``: what the build that archived it read from it (archiver.kept.Kept), if any."""
-    from ..kept import kept_transcript
+    ``kept``: what the build that archived it read from it (archiver.pipeline.kept.Kept), if any."""
+    from ..pipeline.kept import kept_transcript
     from ..profiles import ProfileError, detect_profile
     from ..safexml import UnsafeXml, parse_bytes
     from ..transcript import read_transcript

@@ -11,7 +11,7 @@ import datetime as dt
 import re
 import unicodedata
 
-VN_TZ = dt.timezone(dt.timedelta(hours=7))
+from ..vn import VN
 
 # Vietnamese tone and vowel marks all decompose (NFD) into U+0300..U+036F; the
 # JavaScript side strips the same range, so the two folds agree character for character.
@@ -81,7 +81,7 @@ def vn_datetime(value: str) -> str:
         return value
     if when.tzinfo is None:
         return when.strftime("%d/%m/%Y %H:%M:%S")
-    return when.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M:%S")
+    return when.astimezone(VN).strftime("%d/%m/%Y %H:%M:%S")
 
 
 def safe_name(text: str, fallback: str = "x", limit: int = 64) -> str:

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -53,12 +51,13 @@ class VerifySettings:
     validation_time: dt.datetime | None = None
     proof_of_existence: dt.datetime | None = None
     validation_data: bool = True  # keep the DER of certificates and CRLs in the report
+    stop_on_internal_error: bool = False  # the build: a bug in us stops it (see Verifier)
 
     def build(self) -> Verifier:
         profiles = available_profiles(self.profiles_dirs)
         profile = get_profile(self.profile_id, self.profiles_dirs) if self.profile_id else None
         return Verifier(load_trust(self.trust_dir), profiles=profiles, profile=profile,
-                        validation_time=self.validation_time)
+                        validation_time=self.validation_time, stop_on_internal_error=self.stop_on_internal_error)
 
 
 def verify_item(verifier: Verifier, item: InputItem, settings: VerifySettings) -> VerificationReport:
@@ -108,20 +107,9 @@ def _init_worker(settings: VerifySettings) -> None:
     _WORKER = (settings.build(), settings)
 
 
-def _work(batch: list[InputItem]) -> list[VerificationReport]:
+def _verify(item: InputItem) -> VerificationReport:
     verifier, settings = _WORKER
-    return [verify_item(verifier, item, settings) for item in batch]
-
-
-def _batches(items: Iterable[InputItem], size: int) -> Iterator[list[InputItem]]:
-    batch: list[InputItem] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+    return verify_item(verifier, item, settings)
 
 
 def verify_inputs(paths: Iterable[str | os.PathLike], settings: VerifySettings, *,
@@ -132,21 +120,12 @@ def verify_inputs(paths: Iterable[str | os.PathLike], settings: VerifySettings, 
     (and certificate cache); at most a few batches per process are in flight, so memory
     stays flat however many files there are.
     """
-    items = iter_inputs(paths)
-    if jobs <= 1:
-        verifier = settings.build()
-        for item in items:
-            yield verify_item(verifier, item, settings)
-        return
-    settings.build()  # fail fast, in this process, on a bad trust folder or profile
-    with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(settings,)) as pool:
-        pending: deque[Future] = deque()
-        for batch in _batches(items, batch_size):
-            pending.append(pool.submit(_work, batch))
-            if len(pending) >= jobs * 3:
-                yield from pending.popleft().result()
-        while pending:
-            yield from pending.popleft().result()
+    from ..pipeline.pool import WorkerPool
+
+    if jobs > 1:
+        settings.build()  # fail fast, in this process, on a bad trust folder or profile
+    with WorkerPool(jobs, _init_worker, (settings,)) as pool:
+        yield from pool.imap(_verify, iter_inputs(paths), batch=batch_size)
 
 
 def write_report(report: VerificationReport, path: Path) -> None:

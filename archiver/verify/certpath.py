@@ -26,6 +26,7 @@ from pyhanko_certvalidator.policy_decl import (
     RevocationCheckingRule,
 )
 
+from ..vn import VN
 from .lru import LruCache
 from .report import FAILED, PASSED, UNDECIDED
 from .trust import TrustStore, der, sha256
@@ -65,12 +66,11 @@ class CertificateOutcome:
     checks: dict[str, str] = field(default_factory=dict)
 
 
-_VN = dt.timezone(dt.timedelta(hours=7))
 
 
 def _vn(when: dt.datetime, with_time: bool = False) -> str:
     """A date for the Vietnamese half of a message: dd/mm/yyyy, in Vietnam time."""
-    local = _utc(when).astimezone(_VN)
+    local = _utc(when).astimezone(VN)
     return f"{local:%d/%m/%Y %H:%M} (giờ Việt Nam)" if with_time else f"{local:%d/%m/%Y}"
 
 

@@ -17,6 +17,7 @@ from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from .. import __version__
+from ..errors import InternalError
 from ..profiles import Profile, ProfileError, available_profiles, detect_profile
 from ..safexml import UnsafeXml, parse_bytes
 from ..transcript import nfc, xpath
@@ -47,7 +48,6 @@ from .xmldsig import (
     parse_signature,
 )
 
-VN = dt.timezone(dt.timedelta(hours=7))
 CHECK_ORDER = ("format", "hash", "crypto", "policy", "chain", "revocation", "role")
 
 
@@ -93,8 +93,13 @@ class Verifier:
         profiles: Mapping[str, Profile] | None = None,
         profile: Profile | None = None,
         validation_time: dt.datetime | None = None,
+        stop_on_internal_error: bool = False,
     ):
+        """``stop_on_internal_error``: an exception inside the checks (a bug in us) is
+        raised as :class:`~archiver.errors.InternalError` instead of becoming the
+        document's INDETERMINATE verdict: what an archive keeps must not be a bug."""
         self.trust = trust
+        self.stop_on_internal_error = stop_on_internal_error
         self.profiles = dict(profiles) if profiles is not None else available_profiles()
         self.profile = profile
         self.validation_time = validation_time or dt.datetime.now(dt.timezone.utc)
@@ -172,6 +177,11 @@ class Verifier:
         try:
             self._check_document(root, profile, report, proof_of_existence)
         except Exception as exc:  # noqa: BLE001 - a verdict, never a traceback
+            if self.stop_on_internal_error:
+                raise InternalError(
+                    f"{path}: lỗi nội bộ khi kiểm tra chữ ký ({type(exc).__name__}: {exc}); không tệp nào được lưu "
+                    "với kết luận sai. Hãy báo lỗi này cho bộ phận kỹ thuật kèm tệp, hoặc tạm chuyển tệp ra khỏi thư "
+                    "mục đầu vào rồi chạy lại / internal error while verifying this file: please report it") from exc
             # Something in this document defeated the checks: say so, decide nothing.
             report.signatures.clear()
             report.verdict = INDETERMINATE

@@ -14,11 +14,13 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from ..errors import ConfigError
+
 CERT_SUFFIXES = {".pem", ".crt", ".cer", ".der"}
 CRL_SUFFIXES = {".crl"}
 
 
-class TrustConfigError(Exception):
+class TrustConfigError(ConfigError):
     """The trust folder cannot be used as it is."""
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Iterable, Iterator
 
-from . import __version__
-from .fsutil import atomic_writer
-from .package import VERDICT_ORDER, PublishedPackage
+from .. import __version__
+from ..fsutil import atomic_writer
+from .layout import INDEX, REPORT_HTML, REPORT_JSON, label_name
+from .records import VERDICT_ORDER, TranscriptRecord
+from .store import Archive, Package
 
 INDEX_SCHEMA = "archiver.index/1"
 
@@ -34,57 +35,84 @@ class IndexSummary:
     fingerprint: str = ""
 
 
-def _package_entry(pkg: PublishedPackage) -> dict[str, Any]:
-    meta = pkg.meta
-    ts = meta.get("timestamp", {})
-    tag_manifest = pkg.path / "tagmanifest-sha256.txt"
+def package_entry(package: Package) -> dict[str, Any]:
+    info = package.info
+    ts = info.timestamp
+    tag_manifest = package.path / "tagmanifest-sha256.txt"
     return {
-        "id": pkg.name, "path": pkg.name, "version": pkg.version, "current": True,
-        "quarantine": bool(meta.get("quarantine")),
-        "school_code": meta.get("school_code", ""), "school_year": meta.get("school_year", ""),
-        "class_name": meta.get("class_name", ""),
-        "grade": _grade(meta.get("class_name", "")),
-        "counts": meta.get("counts", {}), "created": meta.get("created", ""),
+        "id": package.name, "path": package.name, "version": package.version, "current": True,
+        "quarantine": bool(info.quarantine),
+        "school_code": info.school_code, "school_year": info.school_year, "class_name": info.class_name,
+        "grade": _grade(info.class_name),
+        "counts": info.counts, "created": info.created,
         "timestamp": {k: ts.get(k) for k in ("time", "tsa", "local", "status")},
-        "label": f"{pkg.name}.label.pdf",
+        "label": label_name(package.name),
         "tag_manifest_sha256": hashlib.sha256(tag_manifest.read_bytes()).hexdigest()
         if tag_manifest.is_file() else "",
     }
 
 
-def _entries(pkg: PublishedPackage, input_paths: dict[str, list[str]],
+def transcript_entry(package: Package, record: TranscriptRecord, paths: list[str]) -> dict[str, Any]:
+    """What the index (and so the site) says of one transcript."""
+    ts = package.info.timestamp
+    r = record
+    return {
+        "package": package.name, "stem": r.stem, "lookup_code": r.lookup_code,
+        "student_code": r.student_code, "citizen_id": r.citizen_id, "name": r.name,
+        "birth_date": r.birth_date, "gender": r.gender, "school_code": r.school_code,
+        "school_year": r.school_year, "class_name": r.class_name, "verdict": r.verdict,
+        "files": {k: v for k, v in r.files.items() if k in {"xml", "pdf", "report_json", "report_html", "evidence"}},
+        "sha256": {"xml": r.hashes.get("xml", ""), "pdf": r.hashes.get("pdf", "")},
+        "replaces": r.replaces or None, "superseded_by": r.superseded_by or None,
+        "input_paths": paths,
+        "timestamp": {k: ts.get(k) for k in ("time", "tsa", "local")},
+    }
+
+
+def quarantine_entry(package: Package, record: TranscriptRecord, paths: list[str]) -> dict[str, Any]:
+    return {"package": package.name, "file": record.files.get("original", ""),
+            "sha256": record.sha256, "reason_code": record.reason_code,
+            "reason": record.reason, "input_paths": paths,
+            "report_json": record.files.get("report_json", "")}
+
+
+def _entries(package: Package, input_paths: dict[str, list[str]],
              summary: IndexSummary) -> Iterator[dict[str, Any]]:
     """The package's transcripts as index entries; its rejected files go to the summary."""
-    ts = pkg.meta.get("timestamp", {})
-    quarantine = bool(pkg.meta.get("quarantine"))
-    for m in pkg.members:
-        paths = sorted(set(m.input_paths) | set(input_paths.get(m.sha256, [])))
-        if quarantine:
-            entry = {"package": pkg.name, "file": m.files.get("original", ""),
-                     "sha256": m.sha256, "reason_code": m.reason_code,
-                     "reason": m.reason, "input_paths": paths,
-                     "report_json": m.files.get("report_json", "")}
+    for r in package.records():
+        paths = sorted(set(r.input_paths) | set(input_paths.get(r.sha256, [])))
+        if package.info.quarantine:
+            entry = quarantine_entry(package, r, paths)
             summary.quarantine.append(entry)
-            summary.where.extend((p, pkg.name, entry["file"], "REJECTED", m.reason) for p in paths)
+            summary.where.extend((p, package.name, entry["file"], "REJECTED", r.reason) for p in paths)
             continue
-        stored = m.files.get("xml", "")
-        summary.where.extend((p, pkg.name, stored, m.verdict, "superseded" if m.superseded_by else "")
-                             for p in paths)
-        if m.verdict != "VALID":
-            summary.not_valid.append({"file": paths[0] if paths else m.stem, "name": m.name,
-                                      "class_name": m.class_name, "verdict": m.verdict})
-        yield {
-            "package": pkg.name, "stem": m.stem, "lookup_code": m.lookup_code,
-            "student_code": m.student_code, "citizen_id": m.citizen_id, "name": m.name,
-            "birth_date": m.birth_date, "gender": m.gender, "school_code": m.school_code,
-            "school_year": m.school_year, "class_name": m.class_name, "verdict": m.verdict,
-            "files": {k: v for k, v in m.files.items() if k in
-                      {"xml", "pdf", "report_json", "report_html", "evidence"}},
-            "sha256": {"xml": m.hashes.get("xml", ""), "pdf": m.hashes.get("pdf", "")},
-            "replaces": m.replaces or None, "superseded_by": m.superseded_by or None,
-            "input_paths": paths,
-            "timestamp": {k: ts.get(k) for k in ("time", "tsa", "local")},
-        }
+        summary.where.extend((p, package.name, r.files.get("xml", ""), r.verdict,
+                              "superseded" if r.superseded_by else "") for p in paths)
+        if r.verdict != "VALID":
+            summary.not_valid.append({"file": paths[0] if paths else r.stem, "name": r.name,
+                                      "class_name": r.class_name, "verdict": r.verdict})
+        yield transcript_entry(package, r, paths)
+
+
+def _schools(packages: list[Package]) -> list[dict[str, str]]:
+    schools: dict[str, dict[str, str]] = {}
+    for package in packages:
+        info = package.info
+        if info.school_code:
+            schools.setdefault(info.school_code, {"code": info.school_code, "name": info.school_name,
+                                                  "province": info.province})
+    return list(schools.values())
+
+
+def expected_index(archive: Archive) -> dict[str, Any]:
+    """What ``index.json`` must say, worked out from the packages alone (and the paths the
+    archive logged): ``archiver check`` compares the file with it, field by field."""
+    packages = sorted(archive.packages().values(), key=lambda p: p.name)
+    summary = IndexSummary()
+    transcripts = [entry for package in packages for entry in _entries(package, archive.path_log(), summary)]
+    return {"schema": INDEX_SCHEMA, "schools": _schools(packages),
+            "packages": [package_entry(p) for p in packages], "transcripts": transcripts,
+            "quarantine": summary.quarantine}
 
 
 def _grade(class_name: str) -> str:
@@ -127,24 +155,17 @@ def write_json_streaming(fh: BinaryIO, head: dict[str, Any], lists: dict[str, It
     put(b"}\n")
 
 
-def write_index(archive: Path, current: dict[str, PublishedPackage], input_paths: dict[str, list[str]],
+def write_index(archive: Archive, current: dict[str, Package], input_paths: dict[str, list[str]],
                 generated: dt.datetime) -> IndexSummary:
     """``index.json`` (schema in docs/archive-layout.md), streamed package by package."""
     summary = IndexSummary()
-    schools: dict[str, dict[str, str]] = {}
     ordered = sorted(current.values(), key=lambda p: p.name)
-    for pkg in ordered:
-        meta = pkg.meta
-        if meta.get("school_code"):
-            schools.setdefault(meta["school_code"], {"code": meta["school_code"],
-                                                     "name": meta.get("school_name", ""),
-                                                     "province": meta.get("province", "")})
-        summary.packages.append(_package_entry(pkg))
+    summary.packages = [package_entry(p) for p in ordered]
     head = {"schema": INDEX_SCHEMA, "generated": generated.isoformat(timespec="seconds"),
-            "software": f"archiver {__version__}", "schools": list(schools.values()),
+            "software": f"archiver {__version__}", "schools": _schools(ordered),
             "packages": summary.packages}
-    transcripts = (entry for pkg in ordered for entry in _entries(pkg, input_paths, summary))
-    with atomic_writer(archive / "index.json") as fh:
+    transcripts = (entry for package in ordered for entry in _entries(package, input_paths, summary))
+    with atomic_writer(archive.root / INDEX) as fh:
         # the quarantine list is complete once every package has been walked
         digest = hashlib.sha256()
         write_json_streaming(fh, head, {"transcripts": transcripts, "quarantine": _later(summary)},
@@ -158,9 +179,9 @@ def _later(summary: IndexSummary) -> Iterator[dict[str, Any]]:
     yield from summary.quarantine
 
 
-def write_reports(archive: Path, result, summary: IndexSummary, generated: dt.datetime) -> None:
-    from .templating import stream_template
-    from .verify.report import VERDICT_LABELS
+def write_reports(archive: Archive, result, summary: IndexSummary, generated: dt.datetime) -> None:
+    from ..templating import stream_template
+    from ..verify.report import VERDICT_LABELS
 
     def where() -> Iterator[dict[str, str]]:
         for w in summary.where:
@@ -180,13 +201,13 @@ def write_reports(archive: Path, result, summary: IndexSummary, generated: dt.da
         "problems": result.problems,
         "seconds": {k: round(v, 2) for k, v in result.seconds.items()},
     }
-    with atomic_writer(archive / "report.json") as fh:
+    with atomic_writer(archive.root / REPORT_JSON) as fh:
         write_json_streaming(fh, report, {"inputs_detail": where()})
     problems = [{"file": q["input_paths"][0] if q["input_paths"] else q["file"], "what": q["reason"],
                  "code": q["reason_code"]} for q in summary.quarantine]
     problems += [{"file": t["file"], "what": f"{VERDICT_LABELS[t['verdict']]} — {t['name']} ({t['class_name']})",
                   "code": t["verdict"]} for t in summary.not_valid]
-    with atomic_writer(archive / "report.html") as fh:
+    with atomic_writer(archive.root / REPORT_HTML) as fh:
         for chunk in stream_template("report/archive.html.j2", report=report, inputs_detail=where(),
                                      classes=classes, problems=problems, chart=_chart(classes),
                                      labels=VERDICT_LABELS, order=VERDICT_ORDER,

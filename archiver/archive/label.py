@@ -11,15 +11,16 @@ from __future__ import annotations
 import hashlib
 import io
 from pathlib import Path
-from typing import Any
 
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
 
-from .fsutil import atomic_write
-from .qr import draw_qr
-from .verify.report import VERDICT_LABELS
+from ..fsutil import atomic_write
+from ..qr import draw_qr
+from ..verify.report import VERDICT_LABELS
+from .layout import label_name
+from .records import PackageInfo
 
 SLEEVE = 120 * mm  # a CD/DVD paper sleeve's front
 TAG_W, TAG_H = 90 * mm, 32 * mm  # a tag tied to a USB stick
@@ -33,18 +34,18 @@ def _cut_marks(c: canvas.Canvas, x: float, y: float, w: float, h: float) -> None
         c.line(cx, cy + dy * 1 * mm, cx, cy + dy * (1 * mm + MARK))
 
 
-def label_pdf(meta: dict[str, Any], tag_sha256: str) -> bytes:
-    from .render_pdf.fonts import ensure_fonts
+def label_pdf(info: PackageInfo, tag_sha256: str) -> bytes:
+    from ..render.fonts import ensure_fonts
 
     fonts = ensure_fonts()
     buf = io.BytesIO()
     c = canvas.Canvas(buf, pagesize=A4, invariant=1, pageCompression=1)
-    c.setTitle(f"Nhãn lưu trữ {meta['package_id']}")
-    c.setAuthor(meta.get("school_name") or "archiver")
+    c.setTitle(f"Nhãn lưu trữ {info.package_id}")
+    c.setAuthor(info.school_name or "archiver")
     page_w, page_h = A4
-    counts = meta.get("counts", {})
+    counts = info.counts
     count_text = " · ".join(f"{VERDICT_LABELS.get(k, k)}: {v}" for k, v in counts.items()) or "—"
-    title = (f"Lớp {meta['class_name']}" if meta.get("class_name") else "Tệp bị từ chối (kiểm duyệt)")
+    title = (f"Lớp {info.class_name}" if info.class_name else "Tệp bị từ chối (kiểm duyệt)")
 
     # CD/DVD sleeve, top of the page.
     x, y = (page_w - SLEEVE) / 2, page_h - 25 * mm - SLEEVE
@@ -57,15 +58,15 @@ def label_pdf(meta: dict[str, Any], tag_sha256: str) -> bytes:
     c.setFont(fonts.bold, 11)
     c.drawString(x + pad, y + SLEEVE - pad - 4 * mm, "HỌC BẠ SỐ – LƯU TRỮ")
     c.setFont(fonts.regular, 10)
-    c.drawString(x + pad, y + SLEEVE - pad - 10 * mm, (meta.get("school_name") or "")[:60])
+    c.drawString(x + pad, y + SLEEVE - pad - 10 * mm, (info.school_name or "")[:60])
     c.setFont(fonts.bold, 20)
     c.drawString(x + pad, y + SLEEVE - pad - 21 * mm, title)
     c.setFont(fonts.regular, 12)
-    c.drawString(x + pad, y + SLEEVE - pad - 28 * mm, f"Năm học {meta.get('school_year', '')}")
+    c.drawString(x + pad, y + SLEEVE - pad - 28 * mm, f"Năm học {info.school_year}")
     c.setFont(fonts.regular, 9)
     c.drawString(x + pad, y + SLEEVE - pad - 36 * mm, count_text[:80])
-    c.drawString(x + pad, y + SLEEVE - pad - 42 * mm, f"Mã gói: {meta['package_id']}")
-    created = meta.get("created", "")[:10]  # ISO date -> dd/mm/yyyy, as a Vietnamese reader writes it
+    c.drawString(x + pad, y + SLEEVE - pad - 42 * mm, f"Mã gói: {info.package_id}")
+    created = info.created[:10]  # ISO date -> dd/mm/yyyy, as a Vietnamese reader writes it
     created = "/".join(reversed(created.split("-"))) if len(created) == 10 else created
     c.drawString(x + pad, y + SLEEVE - pad - 48 * mm, f"Ngày lập: {created}")
     c.setFont(fonts.regular, 7)
@@ -82,10 +83,10 @@ def label_pdf(meta: dict[str, Any], tag_sha256: str) -> bytes:
     c.rect(tx, ty, TAG_W, TAG_H)
     c.setDash()
     c.setFont(fonts.bold, 10)
-    c.drawString(tx + 4 * mm, ty + TAG_H - 7 * mm, f"{title} · {meta.get('school_year', '')}")
+    c.drawString(tx + 4 * mm, ty + TAG_H - 7 * mm, f"{title} · {info.school_year}")
     c.setFont(fonts.regular, 7)
-    c.drawString(tx + 4 * mm, ty + TAG_H - 12 * mm, (meta.get("school_name") or "")[:48])
-    c.drawString(tx + 4 * mm, ty + TAG_H - 17 * mm, meta["package_id"])
+    c.drawString(tx + 4 * mm, ty + TAG_H - 12 * mm, (info.school_name or "")[:48])
+    c.drawString(tx + 4 * mm, ty + TAG_H - 17 * mm, info.package_id)
     c.drawString(tx + 4 * mm, ty + TAG_H - 22 * mm, count_text[:56])
     c.drawString(tx + 4 * mm, ty + 3 * mm, f"SHA-256: {tag_sha256[:16]}…")
     draw_qr(c, tag_sha256, tx + TAG_W - 4 * mm - 24 * mm, ty + 4 * mm, 24 * mm)
@@ -98,10 +99,8 @@ def label_pdf(meta: dict[str, Any], tag_sha256: str) -> bytes:
     return buf.getvalue()
 
 
-def write_label(archive: Path, package: Path, meta: dict[str, Any]) -> Path:
+def write_label(archive: Path, package: Path, info: PackageInfo) -> Path:
     tag = hashlib.sha256((package / "tagmanifest-sha256.txt").read_bytes()).hexdigest()
-    # Named after the package folder: every version keeps its own label, whose name is the
-    # Package-Id printed on it.
-    target = archive / f"{package.name}.label.pdf"
-    atomic_write(target, label_pdf(meta, tag))
+    target = archive / label_name(package.name)
+    atomic_write(target, label_pdf(info, tag))
     return target

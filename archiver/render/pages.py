@@ -22,7 +22,7 @@ import re
 import threading
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 from xml.sax.saxutils import escape
 
 from reportlab import rl_config
@@ -30,11 +30,9 @@ from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
-from reportlab.lib.rl_accel import fp_str
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfdoc
 from reportlab.pdfbase.pdfmetrics import getFont
-from reportlab.pdfbase.pdfmetrics import stringWidth as _measure
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
@@ -47,11 +45,14 @@ from reportlab.platypus import (
     Spacer,
 )
 
+from .. import vn
 from ..profiles import Profile
 from ..qr import draw_qr
 from ..transcript import SignerEntry, SubjectResult, Transcript
-from . import labels
+from . import words
 from .fonts import BOLD, REGULAR, REPERTOIRE, SUBSET_FLATE, clean, ensure_fonts
+from .grid import RULE, UNRULED, Grid, GridStyle
+from .text import Line, Run, markup_runs, para, show_runs, stringWidth
 
 PAGE_W, PAGE_H = A4
 _build_lock = threading.Lock()
@@ -76,9 +77,6 @@ BODY_W = PAGE_W - 2 * MARGIN_X
 
 INK = colors.HexColor("#111111")
 GREY = colors.HexColor("#555555")
-RULE = colors.HexColor("#333333")
-HEAD_BG = colors.HexColor("#e9edf2")
-ZEBRA_BG = colors.HexColor("#f6f7f9")
 
 
 @dataclass
@@ -93,533 +91,6 @@ class RenderInput:
     sha256: str
     attachment_name: str
     notes: list[str] = field(default_factory=list)  # extra warnings for the last page
-
-
-Run = tuple[str, ParagraphStyle]
-
-
-# How many widths, encoded texts and text positions a process remembers (each). The
-# labels recur in every transcript, names and comments do not: past this the memory of a
-# worker would grow with the school (100,000 of each took 90 MB at 10,000 transcripts),
-# so the memory is emptied and the labels come back at once.
-_REMEMBERED = 10_000
-_WIDTHS: dict[tuple[str, str, float], float] = {}
-
-
-def stringWidth(text: str, font: str, size: float) -> float:  # noqa: N802 - reportlab's name
-    """reportlab's string width, remembered: labels, ratings, subjects, teachers and the
-    words of the comments recur on every page of a class, and measuring them was a
-    fourteenth of a rendering (measured with callgrind)."""
-    key = (text, font, size)
-    width = _WIDTHS.get(key)
-    if width is None:
-        if len(_WIDTHS) >= _REMEMBERED:
-            _WIDTHS.clear()
-        width = _WIDTHS[key] = _measure(text, font, size)
-    return width
-
-
-
-
-class Line(Flowable):
-    """Text in one style or a few styled runs: a score, a name, a label, a cell, a note.
-
-    A full Paragraph for each of the hundreds of short texts on the pages (markup parsing,
-    line breaking, twice per table) cost more than the rest of the page. Text wider than
-    its cell breaks at spaces (a word wider than the cell, at any character) and justified
-    text is spread to both edges, as a Paragraph would do. ``style`` gives the alignment,
-    leading and spacing; each run has its own font, size and colour.
-    """
-
-    _continued = False  # the first part of a text split across pages (see split)
-
-    def __init__(self, text: str | Sequence[Run], style: ParagraphStyle) -> None:
-        super().__init__()
-        self.style = style
-        self._broken_for: float | None = None
-        # Measured once: a table asks every cell for its size several times.
-        if isinstance(text, str):  # most texts: one run
-            self.runs = [(text, style)] if text else []
-            self.text_width = stringWidth(text, style.fontName, style.fontSize) if text else 0.0
-        else:
-            self.runs = [(t, st) for t, st in text if t]
-            self.text_width = sum(stringWidth(t, st.fontName, st.fontSize) for t, st in self.runs)
-        self._lines: list[tuple[list[Run], float]] = [(self.runs, self.text_width)]
-
-    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803
-        if self.text_width <= availWidth:
-            if self._broken_for is not None:
-                self._lines, self._broken_for = [(self.runs, self.text_width)], None
-        elif self._broken_for != availWidth:
-            self._lines, self._broken_for = _break_runs(self.runs, availWidth), availWidth
-        self.width, self.height = availWidth, self.style.leading * len(self._lines)
-        return self.width, self.height
-
-    def split(self, availWidth: float, availHeight: float) -> list[Flowable]:  # noqa: N803
-        """Between lines, when a text is taller than what is left of the page (a very
-        long reason or comment): the lines that fit, then the others."""
-        self.wrap(availWidth, availHeight)
-        fit = int(availHeight // self.style.leading)
-        if fit < 1 or fit >= len(self._lines):
-            return []
-        return [_Lines(self._lines[:fit], self.style, continued=True), _Lines(self._lines[fit:], self.style)]
-
-    def getSpaceBefore(self) -> float:  # noqa: N802 - reportlab's name
-        return self.style.spaceBefore
-
-    def getSpaceAfter(self) -> float:  # noqa: N802
-        return self.style.spaceAfter
-
-    def drawOn(self, canvas: Canvas, x: float, y: float, _sW: float = 0) -> None:  # noqa: N803
-        # Text is placed with absolute coordinates, so the state save, translation and
-        # restore reportlab wraps around every flowable are not needed: with hundreds of
-        # cells per transcript they cost more than drawing the text.
-        if _sW:
-            x = self._hAlignAdjust(x, _sW)
-        align, leading = self.style.alignment, self.style.leading
-        baseline = y + self.height - self.style.fontSize  # Paragraph's first baseline
-        if len(self._lines) == 1 and align != TA_CENTER and align != TA_RIGHT and not self._continued:  # most texts
-            _show_runs(canvas, x, baseline, self._lines[0][0])
-            return
-        # the last line is not justified, unless the text goes on on the next page
-        last = len(self._lines) - (0 if self._continued else 1)
-        for i, (runs, width) in enumerate(self._lines):
-            word_space = 0.0
-            if align == TA_CENTER:
-                offset = (self.width - width) / 2
-            elif align == TA_RIGHT:
-                offset = self.width - width
-            else:
-                offset = 0.0
-                if align == TA_JUSTIFY and i < last:  # every line but the last, as a Paragraph
-                    # reportlab draws a no-break space as code 32 too, so Tw widens it as well
-                    spaces = sum(t.count(" ") + t.count("\u00a0") for t, _ in runs)
-                    word_space = (self.width - width) / spaces if spaces else 0.0
-            _show_runs(canvas, x + offset, baseline, runs, word_space)
-            baseline -= leading
-
-    def draw(self) -> None:
-        self.drawOn(self.canv, 0, 0)
-
-
-class _Lines(Line):
-    """Part of a :class:`Line` split across pages: lines already broken."""
-
-    def __init__(self, lines: list[tuple[list[Run], float]], style: ParagraphStyle, continued: bool = False) -> None:
-        super().__init__([run for line, _ in lines for run in line], style)
-        self._continued = continued
-        self._broken = lines
-
-    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803
-        self._lines = self._broken
-        self.width, self.height = availWidth, self.style.leading * len(self._lines)
-        return self.width, self.height
-
-
-def _break_runs(runs: Sequence[Run], width: float) -> list[tuple[list[Run], float]]:
-    """Break styled runs into lines no wider than ``width``: greedily at spaces, and a
-    word wider than a whole line at the character that no longer fits. Returns each
-    line's runs and its width."""
-    # Words as pieces of runs: a word may change style in its middle.
-    words: list[list[Run]] = [[]]
-    for text, st in runs:
-        for i, piece in enumerate(text.split(" ")):
-            if i:
-                words.append([])
-            if piece:
-                words[-1].append((piece, st))
-    lines: list[tuple[list[Run], float]] = []
-    line: list[Run] = []
-    line_w = 0.0
-
-    def flush() -> None:
-        nonlocal line, line_w
-        if line:
-            lines.append((_merge_runs(line), line_w))
-        line, line_w = [], 0.0
-
-    for word in (w for w in words if w):
-        word_w = sum(stringWidth(t, st.fontName, st.fontSize) for t, st in word)
-        space_st = word[0][1]
-        space_w = stringWidth(" ", space_st.fontName, space_st.fontSize) if line else 0.0
-        if line and line_w + space_w + word_w <= width:
-            line.append((" ", space_st))
-            line.extend(word)
-            line_w += space_w + word_w
-            continue
-        flush()
-        if word_w <= width:
-            line, line_w = list(word), word_w
-            continue
-        for text, st in word:  # a word wider than the line: break it anywhere
-            for ch in text:
-                ch_w = stringWidth(ch, st.fontName, st.fontSize)
-                if line and line_w + ch_w > width:
-                    flush()
-                line.append((ch, st))
-                line_w += ch_w
-    flush()
-    return lines or [([], 0.0)]
-
-
-def _merge_runs(runs: Sequence[Run]) -> list[Run]:
-    merged: list[Run] = []
-    for text, st in runs:
-        if merged and merged[-1][1] is st:
-            merged[-1] = (merged[-1][0] + text, st)
-        else:
-            merged.append((text, st))
-    return merged
-
-
-_MARKUP = re.compile(r"<(/?)(b|i|font)\b([^>]*)>|([^<]+)")
-_ATTRIBUTE = re.compile(r"""(\w+)\s*=\s*['"]([^'"]*)['"]""")
-_ENTITIES = {"&nbsp;": "\u00a0", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'", "&apos;": "'"}
-
-
-def _para(markup: str, style: ParagraphStyle) -> Line:
-    return Line(markup_runs(markup, style), style)
-
-
-def markup_runs(markup: str, style: ParagraphStyle) -> list[Run]:
-    """Styled runs from the little markup the pages use: ``<b>``, ``<i>`` (the serif has
-    no italic face; reportlab drew it upright too), ``<font size= color=>`` and entities.
-    Spaces collapse as in a Paragraph; ``&nbsp;`` keeps a gap that never breaks."""
-    runs: list[Run] = []
-    stack: list[dict[str, Any]] = [{}]
-    for match in _MARKUP.finditer(markup):
-        closing, tag, attributes, text = match.groups()
-        if text is not None:
-            text = re.sub(r"\s+", " ", text)
-            text = re.sub(r"&(nbsp|lt|gt|quot|#39|apos);", lambda m: _ENTITIES[m[0]], text).replace("&amp;", "&")
-            if text:
-                runs.append((text, _derived(style, **stack[-1])))
-        elif closing:
-            if len(stack) > 1:
-                stack.pop()
-        else:
-            change = dict(stack[-1])
-            if tag == "b":
-                change["bold"] = True
-            elif tag == "font":
-                for name, value in _ATTRIBUTE.findall(attributes):
-                    if name == "size":
-                        change["size"] = float(value)
-                    elif name == "color":
-                        change["colour"] = value
-            stack.append(change)
-    if runs:  # leading and trailing spaces go, as in a Paragraph
-        runs[0] = (runs[0][0].lstrip(" "), runs[0][1])
-        runs[-1] = (runs[-1][0].rstrip(" "), runs[-1][1])
-    return [(t, st) for t, st in runs if t]
-
-
-_DERIVED: dict[tuple[int, bool, float | None, str | None], tuple[ParagraphStyle, ParagraphStyle]] = {}
-_STYLES_REMEMBERED = 256
-
-
-def _derived(style: ParagraphStyle, bold: bool = False, size: float | None = None,
-             colour: str | None = None) -> ParagraphStyle:
-    """``style`` in bold, another size or another colour, made once per combination."""
-    if not (bold or size or colour):
-        return style
-    key = (id(style), bold, size, colour)
-    found = _DERIVED.get(key)
-    if found is None or found[0] is not style:
-        kw: dict[str, Any] = {}
-        if bold:
-            kw["fontName"] = BOLD
-        if size:
-            kw["fontSize"] = size
-        if colour:
-            kw["textColor"] = colors.toColor(colour)
-        if len(_DERIVED) >= _STYLES_REMEMBERED:  # some styles are made per document (the verdict box's)
-            _DERIVED.clear()
-        found = _DERIVED[key] = (style, ParagraphStyle(f"{style.name}+", parent=style, **kw))
-    return found[1]
-
-
-def _colour_operator(colour: colors.Color) -> str:
-    key = (colour.red, colour.green, colour.blue)
-    op = _COLOUR_OPS.get(key)
-    if op is None:
-        op = _COLOUR_OPS[key] = f"{fp_str(*key)} rg"
-    return op
-
-
-_COLOUR_OPS: dict[tuple[float, float, float], str] = {}
-
-
-# Text made only of these characters is encoded the same way in every rendering: printable
-# ASCII keeps its own codes in reportlab's first subset, a no-break space is drawn as a
-# space, and the rest is assigned first, in a fixed order, by every rendering's canvas
-# (fonts.REPERTOIRE). Such text is encoded once per process, not once per line drawn.
-_FIXED_CODES = frozenset(chr(c) for c in range(32, 127)) | frozenset(REPERTOIRE) | {"\u00a0"}
-_ENCODED: dict[tuple[str, str], list[tuple[int, str]]] = {}
-_SIZES: dict[float, str] = {}
-_POSITIONS: dict[tuple[float, float], str] = {}
-
-
-def _encoded(font: Any, text: str, canv: Canvas) -> list[tuple[int, str]]:
-    """``text`` as (subset, escaped codes) chunks in ``canv``'s document."""
-    fixed = getattr(canv._doc, "_archiver_fixed_codes", False)
-    key = (text, font.fontName)
-    found = _ENCODED.get(key) if fixed else None
-    if found is None:
-        found = [(subset, canv._escape(chunk)) for subset, chunk in font.splitString(text, canv._doc)]
-        if fixed and _FIXED_CODES.issuperset(text):
-            if len(_ENCODED) >= _REMEMBERED:
-                _ENCODED.clear()
-            _ENCODED[key] = found
-    return found
-
-
-def _show_runs(canv: Canvas, x: float, y: float, runs: Sequence[Run], word_space: float = 0.0) -> None:
-    """Draw styled runs on one line from (x, y), as one PDF text object.
-
-    These are the operators reportlab's text object writes for an embedded TrueType font
-    (font subset, size, colour, show), written in one go: through the text object API each
-    line cost several times more, and the pages hold hundreds of short lines.
-    ``word_space`` widens each space (Tw; reportlab keeps the space at code 32 of the first
-    subset, as Tw requires) to justify a line.
-    """
-    doc = canv._doc
-    at = _POSITIONS.get((x, y))
-    if at is None:  # the pages put their texts at the same places, transcript after transcript
-        if len(_POSITIONS) >= _REMEMBERED:
-            _POSITIONS.clear()
-        at = _POSITIONS[(x, y)] = fp_str(x, y)
-    parts = [f"BT 1 0 0 1 {at} Tm"]
-    if word_space:
-        parts.append(f"{fp_str(word_space)} Tw")
-    for text, st in runs:
-        font = getFont(st.fontName)
-        parts.append(_colour_operator(st.textColor))
-        size = _SIZES.get(st.fontSize) or _SIZES.setdefault(st.fontSize, fp_str(st.fontSize))
-        for subset, chunk in _encoded(font, text, canv):
-            parts.append(f"{font.getSubsetInternalName(subset, doc)} {size} Tf ({chunk}) Tj")
-    # Tw belongs to the graphics state and outlives the text object: reset it.
-    parts.append("0 Tw ET" if word_space else "ET")
-    canv._code.append(" ".join(parts))
-
-
-def _runs(flags: Sequence[bool]) -> Iterator[tuple[int, int]]:
-    """(first, last + 1) of each run of true flags."""
-    start = None
-    for i, flag in enumerate(flags):
-        if flag and start is None:
-            start = i
-        elif not flag and start is not None:
-            yield start, i
-            start = None
-    if start is not None:
-        yield start, len(flags)
-
-
-@dataclass(frozen=True)
-class GridStyle:
-    """How a :class:`Grid` looks: the two looks of the form's tables (ruled grids with a
-    shaded header, and unruled label/value lists) and their few variations."""
-
-    pad: tuple[float, float, float, float] = (4, 4, 2.5, 3.5)  # left, right, top, bottom
-    valign: str = "MIDDLE"  # or "TOP"
-    body_pad: tuple[float, float, float, float] | None = None  # rows after the header
-    body_valign: str | None = None
-    ruled: bool = True  # 0.5 pt grid, a frame around
-    frame: float = 0.9
-    header_rows: int = 1  # repeated on the next page when the grid splits
-    shade_header: bool = True
-    zebra: bool = False  # every other body row shaded
-    rule_after_column: int | None = None  # a 0.9 pt rule after this column
-    background: colors.Color | None = None  # of every cell
-
-
-RULED = GridStyle()
-UNRULED = GridStyle(pad=(0, 4, 1.2, 1.2), valign="TOP", ruled=False, header_rows=0)
-
-Cell = Any  # a Flowable, a list of them, or "" / None for an empty cell
-
-
-class Grid(Flowable):
-    """A table of flowables with fixed column widths, drawn in one pass.
-
-    reportlab's Table handles every style command for every cell it covers; for the
-    forty-odd small tables of a transcript that generality cost a sixth of a rendering.
-    A grid knows the few looks the form uses (:class:`GridStyle`), spans cells
-    (``spans``: (first column, first row, last column, last row)), shades chosen rows
-    (``shaded``) and splits between rows across pages, repeating its header rows.
-    Cells stack their flowables as Table does (space before and after between them).
-    """
-
-    def __init__(self, rows: Sequence[Sequence[Cell]], widths: Sequence[float], style: GridStyle = RULED, *,
-                 spans: Sequence[tuple[int, int, int, int]] = (), shaded: Iterable[int] = (),
-                 h_align: str = "LEFT", _first_row: int = 0) -> None:
-        super().__init__()
-        for row in rows:
-            for c in row:
-                if isinstance(c, str) and c:
-                    raise TypeError(f"a grid cell holds flowables, not text: {c!r}")
-        self.rows = [[c if isinstance(c, (list, tuple)) else ([c] if isinstance(c, Flowable) else [])
-                      for c in row] for row in rows]
-        self.widths = list(widths)
-        self.gs = style
-        self.spans = list(spans)
-        self.shaded = set(shaded)
-        self.hAlign = h_align
-        self._first_row = _first_row  # of the body rows, in the grid this one was split from
-        self._heights: list[float] | None = None
-        self._laid_out: dict[tuple[int, int], tuple[float, list[float]]] = {}
-        self._covered = {(c, r) for c0, r0, c1, r1 in self.spans for r in range(r0, r1 + 1)
-                         for c in range(c0, c1 + 1) if (c, r) != (c0, r0)}
-        self._span_at = {(c0, r0): (c1, r1) for c0, r0, c1, r1 in self.spans}
-
-    def _padding(self, row: int) -> tuple[float, float, float, float]:
-        return self.gs.body_pad if self.gs.body_pad and row >= self.gs.header_rows else self.gs.pad
-
-    def _valign(self, row: int) -> str:
-        return self.gs.body_valign if self.gs.body_valign and row >= self.gs.header_rows else self.gs.valign
-
-    def _cell_width(self, col: int, row: int) -> float:
-        last = self._span_at.get((col, row), (col, row))[0]
-        return sum(self.widths[col:last + 1])
-
-    @staticmethod
-    def _content(cell: list[Flowable], width: float) -> tuple[float, list[float]]:
-        if len(cell) == 1:  # most cells
-            height = cell[0].wrap(width, 1e6)[1]
-            return height, [height]
-        heights = [f.wrap(width, 1e6)[1] for f in cell]
-        if not cell:
-            return 0.0, heights
-        total = sum(h + f.getSpaceBefore() + f.getSpaceAfter() for f, h in zip(cell, heights))
-        return total - cell[0].getSpaceBefore() - cell[-1].getSpaceAfter(), heights
-
-    def _row_heights(self) -> list[float]:
-        if self._heights is None:
-            heights = [0.0] * len(self.rows)
-            tall: list[tuple[int, int, float]] = []  # cells spanning rows: checked after
-            self._laid_out = {}
-            for r, row in enumerate(self.rows):
-                left, right, top, bottom = self._padding(r)
-                for c, cell in enumerate(row):
-                    if (c, r) in self._covered:
-                        continue
-                    # kept for draw(): wrapping every cell again cost a tenth of a page
-                    laid_out = self._laid_out[(c, r)] = self._content(cell, self._cell_width(c, r) - left - right)
-                    need = laid_out[0] + top + bottom
-                    last_row = self._span_at.get((c, r), (c, r))[1]
-                    if last_row > r:
-                        tall.append((r, last_row, need))
-                    else:
-                        heights[r] = max(heights[r], need)
-            for first, last, need in tall:
-                short = need - sum(heights[first:last + 1])
-                if short > 0:
-                    heights[last] += short
-            self._heights = heights
-        return self._heights
-
-    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803
-        self.width, self.height = sum(self.widths), sum(self._row_heights())
-        return self.width, self.height
-
-    def split(self, availWidth: float, availHeight: float) -> list[Flowable]:  # noqa: N803
-        heights = self._row_heights()
-        head = self.gs.header_rows
-        used, n = sum(heights[:head]), head
-        while n < len(self.rows) and used + heights[n] <= availHeight:
-            used += heights[n]
-            n += 1
-        # never inside a span, and never a header alone at the foot of a page
-        while n > head and any(r0 < n <= r1 for _, r0, _, r1 in self.spans):
-            n -= 1
-        if n <= head or n >= len(self.rows):
-            return []
-        kept = [s for s in self.spans if s[3] < n]
-        moved = [s for s in self.spans if s[3] < head] + [
-            (c0, r0 - n + head, c1, r1 - n + head) for c0, r0, c1, r1 in self.spans if r0 >= n]
-        first = Grid(self.rows[:n], self.widths, self.gs, spans=kept,
-                     shaded={r for r in self.shaded if r < n}, h_align=self.hAlign, _first_row=self._first_row)
-        rest = Grid([*self.rows[:head], *self.rows[n:]], self.widths, self.gs, spans=moved,
-                    shaded={r for r in self.shaded if r < head} | {r - n + head for r in self.shaded if r >= n},
-                    h_align=self.hAlign, _first_row=self._first_row + n - head)
-        return [first, rest]
-
-    def _background(self, row: int) -> colors.Color | None:
-        if row in self.shaded:
-            return ZEBRA_BG
-        if row < self.gs.header_rows and self.gs.shade_header:
-            return HEAD_BG
-        if self.gs.background is not None:
-            return self.gs.background
-        if self.gs.zebra and (row - self.gs.header_rows + self._first_row) % 2:
-            return ZEBRA_BG
-        return None
-
-    def draw(self) -> None:
-        canv = self.canv
-        heights = self._row_heights()
-        tops = [self.height]
-        for h in heights:
-            tops.append(tops[-1] - h)
-        lefts = [0.0]
-        for w in self.widths:
-            lefts.append(lefts[-1] + w)
-        fills: dict[str, list[str]] = {}
-        for r, h in enumerate(heights):
-            colour = self._background(r)
-            if colour is not None:
-                fills.setdefault(_colour_operator(colour), []).append(f"{fp_str(0, tops[r + 1], self.width, h)} re")
-        if fills:
-            canv._code.append("q " + " ".join(f"{op} {' '.join(rects)} f" for op, rects in fills.items()) + " Q")
-        for r, row in enumerate(self.rows):
-            left_pad, right_pad, top_pad, bottom_pad = self._padding(r)
-            valign = self._valign(r)
-            for c, cell in enumerate(row):
-                if not cell or (c, r) in self._covered:
-                    continue
-                last_row = self._span_at.get((c, r), (c, r))[1]
-                content, sizes = self._laid_out[(c, r)]
-                top, bottom = tops[r], tops[last_row + 1]
-                if valign == "TOP":
-                    y = top - top_pad
-                else:
-                    y = (bottom + bottom_pad + top - top_pad + content) / 2
-                x = lefts[c] + left_pad
-                for f, h in zip(cell, sizes):
-                    y -= f.getSpaceBefore() + h
-                    f.drawOn(canv, x, y)
-                    y -= f.getSpaceAfter()
-        if self.gs.ruled:
-            self._draw_rules(tops, lefts)
-
-    def _draw_rules(self, tops: list[float], lefts: list[float]) -> None:
-        """The inner rules (not across a span), then the frame and any heavier rule."""
-        rows, cols = len(self.rows), len(self.widths)
-        owner = {}
-        for c0, r0, c1, r1 in self.spans:
-            for r in range(r0, r1 + 1):
-                for c in range(c0, c1 + 1):
-                    owner[(c, r)] = (c0, r0)
-        cell = lambda c, r: owner.get((c, r), (c, r))  # noqa: E731
-        xs, ys = [fp_str(v) for v in lefts], [fp_str(v) for v in tops]
-        thin: list[str] = []
-        # one segment per run of cells a rule separates (a span interrupts it)
-        for r in range(1, rows):
-            for start, end in _runs([cell(c, r - 1) != cell(c, r) for c in range(cols)]):
-                thin.append(f"{xs[start]} {ys[r]} m {xs[end]} {ys[r]} l")
-        for c in range(1, cols):
-            for start, end in _runs([cell(c - 1, r) != cell(c, r) for r in range(rows)]):
-                thin.append(f"{xs[c]} {ys[start]} m {xs[c]} {ys[end]} l")
-        ops = [f"q {_colour_operator(RULE).replace(' rg', ' RG')} 1 J"]
-        if thin:
-            ops.append(f"0.5 w {' '.join(thin)} S")
-        ops.append(f"{fp_str(self.gs.frame)} w {fp_str(0, tops[-1], self.width, self.height)} re S")
-        after = self.gs.rule_after_column
-        if after is not None:
-            ops.append(f"0.9 w {fp_str(lefts[after + 1], tops[0])} m {fp_str(lefts[after + 1], tops[-1])} l S")
-        ops.append("Q")
-        self.canv._code.append(" ".join(ops))
 
 
 class _Styles:
@@ -722,14 +193,6 @@ def _dn(value: str) -> str:
     return re.sub(r"(?<!\\),(?=\S)", ", ", value)
 
 
-def _score(value: str) -> str:
-    """Vietnamese writes decimals with a comma: 8.5 -> 8,5 (the XML keeps the dot)."""
-    v = value.strip()
-    if v.replace(".", "", 1).isdigit() and v.count(".") == 1:
-        return v.replace(".", ",")
-    return v
-
-
 def _dict(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
@@ -767,7 +230,7 @@ class _Layout:
             parts.append(self.verdict.label)
         if self.superseded_by:
             parts.append(f"ĐÃ BỊ THU HỒI, THAY THẾ BỞI HỌC BẠ {self.superseded_by}")
-            colour = colour if self.verdict.code != "VALID" else labels.SUPERSEDED_COLOUR
+            colour = colour if self.verdict.code != "VALID" else words.SUPERSEDED_COLOUR
         return (" · ".join(parts), colour) if parts else None
 
     def superseded_banner(self) -> list[Flowable]:
@@ -776,24 +239,24 @@ class _Layout:
         style = ParagraphStyle("sup", parent=self.s.base, fontName=BOLD, fontSize=10.5, leading=13.5,
                                textColor=colors.white, alignment=TA_CENTER)
         small = ParagraphStyle("sups", parent=style, fontName=REGULAR, fontSize=8.5, leading=11)
-        table = Grid([[_para("HỌC BẠ NÀY ĐÃ BỊ THU HỒI VÀ THAY THẾ", style)],
+        table = Grid([[para("HỌC BẠ NÀY ĐÃ BỊ THU HỒI VÀ THAY THẾ", style)],
                       [self.x.markup("Học bạ thay thế có mã tra cứu {code}; bản này chỉ được giữ để lưu "
                                      "trữ. (Revoked and superseded.)", small, code=self.superseded_by)]],
                      [BODY_W * 0.8], GridStyle(pad=(6, 6, 3, 4), ruled=False, header_rows=0,
-                                               background=colors.HexColor(labels.SUPERSEDED_COLOUR)),
+                                               background=colors.HexColor(words.SUPERSEDED_COLOUR)),
                      h_align="CENTER")
         return [Spacer(1, 3 * mm), table]
 
     # -- shared pieces ------------------------------------------------------------------
 
-    def _verdict(self) -> labels.Verdict:
+    def _verdict(self) -> words.Verdict:
         if self.verification is None:
-            return labels.NOT_VERIFIED
+            return words.NOT_VERIFIED
         code = _str(self.verification.get("verdict")).upper()
-        if code in labels.VERDICTS:
-            return labels.VERDICTS[code]
-        return labels.Verdict(code or "?", code or "KHÔNG RÕ", code or "Unknown",
-                              "Kết quả xác thực không rõ.", labels.UNKNOWN_VERDICT_COLOUR)
+        if code in words.VERDICTS:
+            return words.VERDICTS[code]
+        return words.Verdict(code or "?", code or "KHÔNG RÕ", code or "Unknown",
+                              "Kết quả xác thực không rõ.", words.UNKNOWN_VERDICT_COLOUR)
 
     def role_label(self, role: str, subject_code: str = "") -> str:
         rule = self.d.profile.signing.roles.get(role)
@@ -814,7 +277,7 @@ class _Layout:
         if sig is None:
             return None
         status = _str(sig.get("status")).upper()
-        return labels.STATUSES.get(status, (status or "Không rõ", labels.UNKNOWN_VERDICT_COLOUR))
+        return words.STATUSES.get(status, (status or "Không rõ", words.UNKNOWN_VERDICT_COLOUR))
 
     def kv_table(self, rows: Sequence[tuple[str, object]], label_w: float,
                  label_style: ParagraphStyle | None = None,
@@ -835,8 +298,8 @@ class _Layout:
                               alignment=TA_CENTER)
         title = "KẾT LUẬN XÁC THỰC" if large else "Tình trạng xác thực"
         rows: list[list[Flowable]] = [
-            [_para(f"{title}: {escape(v.label)}", head)],
-            [_para(f"{escape(v.explanation)} <font size='{8 if large else 7}'>"
+            [para(f"{title}: {escape(v.label)}", head)],
+            [para(f"{escape(v.explanation)} <font size='{8 if large else 7}'>"
                        f"(Verdict: {escape(v.label_en)})</font>", body)],
         ]
         return Grid(rows, [BODY_W if large else BODY_W * 0.8],
@@ -847,7 +310,7 @@ class _Layout:
 
     def cover(self) -> list[Flowable]:
         t, s, x = self.t, self.s, self.x
-        level = labels.LEVELS.get(t.level.upper(), t.level.upper())
+        level = words.LEVELS.get(t.level.upper(), t.level.upper())
         years = [h.school_year for h in t.history if h.school_year] or [t.school_year]
         span = years[0] if len(years) == 1 else f"{years[0]} đến {years[-1]}"
         rows: list[tuple[str, object]] = [
@@ -902,7 +365,7 @@ class _Layout:
             self.kv_table([
                 ("Họ và tên:", st.name),
                 ("Giới tính:", st.gender),
-                ("Ngày sinh:", labels.date_vi(st.birth_date)),
+                ("Ngày sinh:", words.date_vi(st.birth_date)),
                 ("Dân tộc:", st.ethnicity),
                 ("Nơi sinh:", st.birth_place),
                 ("Mã định danh cá nhân:", st.citizen_id),
@@ -956,9 +419,9 @@ class _Layout:
             rows.append([
                 Line(str(i), s.cell_c),
                 x.p(subj.name or subj.code, s.cell),
-                x.p(_score(subj.term1), s.cell_c),
-                x.p(_score(subj.term2), s.cell_c),
-                x.p(_score(subj.year), s.cell_cb),
+                x.p(vn.decimal(subj.term1), s.cell_c),
+                x.p(vn.decimal(subj.term2), s.cell_c),
+                x.p(vn.decimal(subj.year), s.cell_cb),
                 self._teacher_cell(subj),
             ])
         if not t.subjects:
@@ -968,7 +431,7 @@ class _Layout:
         widths = [num_w, name_w, val_w, val_w, val_w, BODY_W - num_w - name_w - 3 * val_w]
         table = Grid(rows, widths, GridStyle(header_rows=len(head_rows), zebra=True),
                      spans=[(2, 0, 4, 0), (0, 0, 0, 1), (1, 0, 1, 1), (5, 0, 5, 1)])
-        story += [table, Spacer(1, 1.5 * mm), _para(
+        story += [table, Spacer(1, 1.5 * mm), para(
             "Môn học đánh giá bằng nhận xét: Đ – Đạt; CĐ – Chưa đạt. "
             "Điểm trung bình làm tròn đến một chữ số thập phân.", s.small_grey)]
         return story
@@ -998,7 +461,7 @@ class _Layout:
         for title, ratings in (("Kết quả học tập", t.learning), ("Kết quả rèn luyện", t.conduct)):
             r = ratings
             rows.append([
-                _para(title, s.cell_b),
+                para(title, s.cell_b),
                 x.p(r.term1 if r else "", s.cell_c, empty="—"),
                 x.p(r.term2 if r else "", s.cell_c, empty="—"),
                 x.p(r.year if r else "", s.cell_cb, empty="—"),
@@ -1041,7 +504,7 @@ class _Layout:
         s, x, t = self.s, self.x, self.t
         place = t.school.province or "……"
         date_line = x.markup("<i>{p}, {d}</i>", s.center, p=place,
-                             d=labels.date_long_vi(t.effective_date))
+                             d=words.date_long_vi(t.effective_date))
 
         def block(role: str, title: str) -> list[Flowable]:
             entry = self.signer_for(role)
@@ -1049,13 +512,13 @@ class _Layout:
             verified = self.sig_by_id.get(entry.signature_id) if entry else None
             if entry is None:
                 note = "(không có trong danh sách người ký)"
-                colour = labels.UNKNOWN_VERDICT_COLOUR
+                colour = words.UNKNOWN_VERDICT_COLOUR
             elif verified is not None and verified.get("present", True) is False:
-                note, colour = "(thiếu chữ ký số)", labels.VERDICTS["INVALID"].colour
+                note, colour = "(thiếu chữ ký số)", words.VERDICTS["INVALID"].colour
             elif status:
                 note, colour = f"(đã ký số – {status[0].lower()})", status[1]
             else:
-                note, colour = "(ký số – chưa kiểm tra)", labels.UNKNOWN_VERDICT_COLOUR
+                note, colour = "(ký số – chưa kiểm tra)", words.UNKNOWN_VERDICT_COLOUR
             return [
                 Line(title, s.center_b),
                 Line(note, s.coloured(s.center, colour, fontSize=8.5, leading=11)),
@@ -1075,7 +538,7 @@ class _Layout:
         v = self.verification
         story: list[Flowable] = [
             Line("THÔNG TIN XÁC THỰC", s.title),
-            _para("Kết quả kiểm tra chữ ký số của tệp XML gốc tại thời điểm lập bản thể hiện "
+            para("Kết quả kiểm tra chữ ký số của tệp XML gốc tại thời điểm lập bản thể hiện "
                       "này", s.subtitle),
             self.verdict_box(large=True), *self.superseded_banner(), Spacer(1, 2 * mm),
         ]
@@ -1097,7 +560,7 @@ class _Layout:
             ("Định dạng (hồ sơ):", f"{d.profile.id} – {d.profile.title}"),
         ]
         if v is not None and v.get("validation_time"):
-            info_rows.append(("Thời điểm kiểm tra:", labels.datetime_vn(_str(v.get("validation_time")))))
+            info_rows.append(("Thời điểm kiểm tra:", words.datetime_vn(_str(v.get("validation_time")))))
         if v is not None and v.get("software"):
             info_rows.append(("Phần mềm kiểm tra:", _str(v.get("software"))))
         if v is not None and v.get("sha256") and _str(v.get("sha256")).lower() != d.sha256:
@@ -1151,13 +614,13 @@ class _Layout:
         s = self.s
         ts = _dict(ts)
         rows: list[tuple[str, object]] = [
-            ("Thời điểm:", labels.datetime_vn(_str(ts.get("time"))) if ts.get("time") else "—"),
+            ("Thời điểm:", words.datetime_vn(_str(ts.get("time"))) if ts.get("time") else "—"),
             ("Đơn vị cấp dấu thời gian:", _str(ts.get("tsa")) or "—"),
         ]
         out: list[Flowable] = [Line("DẤU THỜI GIAN LƯU TRỮ", s.section),
                                self.kv_table(rows, 50 * mm, s.cell, s.cell_b)]
         if ts.get("local"):
-            out.append(_para(
+            out.append(para(
                 "<font color='#a65f00'><b>Lưu ý:</b> dấu thời gian cục bộ, không phải của TSA "
                 "tin cậy</font> (local timestamp, not from a trusted TSA).", s.small))
         return out
@@ -1208,7 +671,7 @@ class _Layout:
         # Schools' teachers usually hold certificates from one CA: say it once above the
         # table rather than fifteen times in it.
         issuers = {r.get("cert_issuer", "") for r in data
-                   if r.get("status") in labels.STATUSES and r.get("present", True)}
+                   if r.get("status") in words.STATUSES and r.get("present", True)}
         common_issuer = issuers.pop() if len(issuers) == 1 and len(data) > 1 else ""
         out: list[Flowable] = []
         if common_issuer:
@@ -1233,11 +696,11 @@ class _Layout:
                 cert: list[Flowable] = [Line("—", s.sig)]
                 when: list[Flowable] = [Line("—", s.sig)]
                 result: list[Flowable] = [Line("Chưa kiểm tra", s.coloured(
-                    s.sig, labels.NOT_VERIFIED.colour, fontName=BOLD))]
+                    s.sig, words.NOT_VERIFIED.colour, fontName=BOLD))]
             elif status == "MISSING_FROM_RESULT":
                 cert, when = [Line("—", s.sig)], [Line("—", s.sig)]
                 result = [Line("Không có trong kết quả xác thực", s.coloured(
-                    s.sig, labels.UNKNOWN_VERDICT_COLOUR, fontName=BOLD))]
+                    s.sig, words.UNKNOWN_VERDICT_COLOUR, fontName=BOLD))]
             else:
                 if not r.get("present", True):
                     cert = [Line("Không có chữ ký này trong tệp", s.sig_bold)]
@@ -1250,13 +713,13 @@ class _Layout:
                                       (_dn(clean(r["cert_issuer"], self.missing)) or "—", s.sig)],
                                      s.sig))
                 when = self._time_cell(r["signing_time"])
-                label, colour = labels.STATUSES.get(
-                    status, (status or "Không rõ", labels.UNKNOWN_VERDICT_COLOUR))
+                label, colour = words.STATUSES.get(
+                    status, (status or "Không rõ", words.UNKNOWN_VERDICT_COLOUR))
                 result = [Line(label, s.coloured(s.sig, colour, fontName=BOLD))]
                 sub_label = ""
                 if r["sub_indication"]:
                     sub = r["sub_indication"]
-                    sub_label = labels.SUB_INDICATIONS.get(sub, sub)
+                    sub_label = words.SUB_INDICATIONS.get(sub, sub)
                     result += [x.p(sub_label, s.sig), x.p(sub, s.sig_grey)]
                 # The verifier's message is "label / en — detail / en": the label restates
                 # the sub-indication, so only the detail is added, in Vietnamese (the
@@ -1279,7 +742,7 @@ class _Layout:
         """SigningTime on three short lines: date, time, UTC offset (the column is narrow)."""
         if not value:
             return [Line("—", self.s.sig)]
-        shown = labels.datetime_vi(value, self.d.profile.policy.default_utc_offset)
+        shown = words.datetime_vi(value, self.d.profile.policy.default_utc_offset)
         when, sep, offset = shown.rpartition(" (")
         if not sep:
             return [self.x.p(shown, self.s.sig)]
@@ -1397,8 +860,8 @@ def _footer_canvas(footer_left: Sequence[str], header: tuple[str, str],
             if number != 1:
                 # Running header: a loose page still says whose transcript it belongs to.
                 top = PAGE_H - 9 * mm
-                _show_runs(self, MARGIN_X, top, header_left)
-                _show_runs(self, PAGE_W - MARGIN_X - header_right_width, top, header_right)
+                show_runs(self, MARGIN_X, top, header_left)
+                show_runs(self, PAGE_W - MARGIN_X - header_right_width, top, header_right)
                 self.setStrokeColor(colors.HexColor("#bbbbbb"))
                 self.setLineWidth(0.3)
                 self.line(MARGIN_X, top - 1.8 * mm, PAGE_W - MARGIN_X, top - 1.8 * mm)
@@ -1409,9 +872,9 @@ def _footer_canvas(footer_left: Sequence[str], header: tuple[str, str],
                 self.line(MARGIN_X, y + 3.5 * mm, PAGE_W - MARGIN_X, y + 3.5 * mm)
             foot = _furniture()
             for i, line in enumerate(footer_left):
-                _show_runs(self, MARGIN_X, y - i * 3.3 * mm, [(line, foot.footer)])
+                show_runs(self, MARGIN_X, y - i * 3.3 * mm, [(line, foot.footer)])
             page = f"Trang {number}/{total}"
-            _show_runs(self, PAGE_W - MARGIN_X - stringWidth(page, BOLD, 8.5), y, [(page, foot.page)])
+            show_runs(self, PAGE_W - MARGIN_X - stringWidth(page, BOLD, 8.5), y, [(page, foot.page)])
             self.restoreState()
 
     return FooterCanvas

@@ -59,7 +59,7 @@ from typing import TypeVar
 
 from asn1crypto import algos, cms, core, x509
 
-from archiver.tsa import (
+from .tsa import (
     LOCAL_TSA_LABEL,
     LOCAL_TSA_LABEL_VI,
     Timestamper,
@@ -502,7 +502,7 @@ def build_evidence(
 
     ``items[i]`` is the list of data objects of item ``i`` (see the module docstring
     for what a transcript's are), or their SHA-256 digests with ``prehashed=True``.
-    Raises whatever the timestamper raises (e.g. :class:`archiver.tsa.TsaUnavailable`)
+    Raises whatever the timestamper raises (e.g. :class:`archiver.timestamps.tsa.TsaUnavailable`)
     before anything is produced, so the caller can keep the package pending.
     """
     if not items:

@@ -1,4 +1,4 @@
-"""PDF/A renderings of transcripts (bản thể hiện).
+"""Stage 4, render: PDF/A renderings of transcripts (bản thể hiện).
 
 A rendering shows a signed transcript as the official học bạ form (Circular 22/2021) so
 a person can read it; the signed XML stays the original. PDF/A-3b (the default) carries
@@ -8,6 +8,11 @@ that XML, bit-exact, as an associated file; PDF/A-1b is the same pages without i
 
 Renderings are deterministic: the same input and the same archiver version give the same
 bytes, so an archive can be re-rendered and compared, and a fixity audit is meaningful.
+
+Inside: :mod:`.words` (the Vietnamese wording: verdicts, statuses, dates), :mod:`.fonts`
+(the bundled fonts), :mod:`.text` (every text on a page), :mod:`.grid` (every table),
+:mod:`.pages` (the pages of the học bạ form, Circular 22/2021) and :mod:`.pdfa` (PDF/A-1b
+or -3b with pikepdf).
 """
 
 from __future__ import annotations
@@ -25,13 +30,19 @@ import reportlab
 from lxml import etree
 from reportlab.platypus.doctemplate import LayoutError
 
-from . import __version__
-from .profiles import Profile, ProfileError, available_profiles, detect_profile, search_path
-from .render_pdf import labels
-from .render_pdf.layout import RenderInput, build_pdf
-from .render_pdf.pdfa import Attachment, PdfMeta, make_pdfa
-from .safexml import UnsafeXml, parse_bytes
-from .transcript import Transcript, read_transcript
+from .. import __version__
+from ..profiles import (
+    Profile,
+    ProfileError,
+    available_profiles,
+    detect_profile,
+    search_path,
+)
+from ..safexml import UnsafeXml, parse_bytes
+from ..transcript import Transcript, read_transcript
+from . import words
+from .pages import RenderInput, build_pdf
+from .pdfa import Attachment, PdfMeta, make_pdfa
 
 __all__ = ["FLAVOURS", "RenderError", "render_transcript"]
 
@@ -199,7 +210,7 @@ def render_transcript(
     student = transcript.student.name or "(không rõ tên)"
     school = transcript.school.name or "(không rõ trường)"
     verdict = str((verification or {}).get("verdict") or "") if verification is not None \
-        else labels.NOT_VERIFIED.code
+        else words.NOT_VERIFIED.code
     meta = PdfMeta(
         title=_nfc(f"Học bạ số – {student} – lớp {transcript.class_name} – "
                    f"năm học {transcript.school_year}"),

@@ -35,7 +35,6 @@ import shutil
 import sys
 import tempfile
 import time
-import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
@@ -46,6 +45,8 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from asn1crypto import cms, core, keys, pem, tsp, x509
 
+from ..errors import ConfigError
+
 __all__ = [
     "LOCAL_TSA_LABEL",
     "LOCAL_TSA_LABEL_VI",
@@ -55,8 +56,8 @@ __all__ = [
     "TimestampError",
     "Timestamper",
     "TokenCheck",
+    "TokenFacts",
     "TokenFormatError",
-    "TsaConfig",
     "TsaConfigError",
     "TsaError",
     "TsaUnavailable",
@@ -64,9 +65,7 @@ __all__ = [
     "default_data_dir",
     "load_certificates",
     "local_tsa_fingerprint",
-    "make_timestamper",
-    "read_config_file",
-    "resolve_tsa_config",
+    "token_facts",
 ]
 
 #: Subject organisation of every certificate the embedded TSA makes; verification
@@ -115,7 +114,7 @@ class TsaUnavailable(TsaError):
     """The TSA could not be reached (or kept timing out) after all retries."""
 
 
-class TsaConfigError(TimestampError):
+class TsaConfigError(TimestampError, ConfigError):
     """The TSA settings (arguments, environment, archiver.toml) cannot be used."""
 
 
@@ -267,6 +266,38 @@ def _tsa_name(tst_info: tsp.TSTInfo, signer: x509.Certificate | None) -> str:
             return tsa.chosen.human_friendly
         return str(tsa.native)
     return signer.subject.human_friendly if signer is not None else "(unknown TSA)"
+
+
+@dataclass(frozen=True)
+class TokenFacts:
+    """What a token says of itself, unchecked: what ``archiver check`` compares with the
+    package's records before it checks the token (:func:`check_token`)."""
+
+    imprint: bytes
+    algorithm: str
+    time: datetime
+    tsa: str  # the signer certificate's subject (RFC 4514), as package.json records it
+    local: bool  # issued by an archiver embedded TSA (the same rule as check_token's)
+    certificates: tuple[x509.Certificate, ...]
+    signer: x509.Certificate | None
+
+
+def token_facts(token: bytes) -> TokenFacts:
+    """The facts of a DER TimeStampToken; :class:`TokenFormatError` when it is not one."""
+    from cryptography import x509 as cx509
+
+    info, tst_info = _load_token(token)
+    signed = info["content"]
+    signer = _signer_certificate(signed)
+    certs = tuple(c.chosen for c in signed["certificates"] or () if c.name == "certificate")
+    try:
+        subject = cx509.load_der_x509_certificate(signer.dump()).subject.rfc4514_string() if signer else ""
+    except ValueError as exc:
+        raise TokenFormatError(f"the TSA certificate in the token is damaged ({exc})") from None
+    imprint = tst_info["message_imprint"]
+    return TokenFacts(imprint=imprint["hashed_message"].native, algorithm=imprint["hash_algorithm"]["algorithm"].native,
+                      time=tst_info["gen_time"].native, tsa=subject, local=signer is not None and _is_local(signer),
+                      certificates=certs, signer=signer)
 
 
 def check_token(
@@ -759,86 +790,3 @@ class LocalTimestamper:
         nonce, request = signer.request_cms(digest, algorithm)
         token = handle_tsp_response(signer.request_tsa_response(request), nonce)
         return token.dump()
-
-
-# --------------------------------------------------------------------------- config
-
-
-@dataclass(frozen=True)
-class TsaConfig:
-    """Which TSA to use. ``url is None`` means the embedded local TSA."""
-
-    url: str | None
-    cert: Path | None
-    source: str  # where the URL came from, for messages
-
-    @property
-    def is_local(self) -> bool:
-        return self.url is None
-
-
-def read_config_file(path: Path) -> dict[str, Any]:
-    """Parse ``archiver.toml``; a missing file is an empty config."""
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        return {}
-    except (tomllib.TOMLDecodeError, OSError) as exc:
-        raise TsaConfigError(f"cannot read {path}: {exc}") from exc
-
-
-def resolve_tsa_config(
-    url: str | None = None,
-    cert: str | Path | None = None,
-    *,
-    env: Mapping[str, str],
-    file_config: Mapping[str, Any] | None = None,
-    file_dir: Path | None = None,
-) -> TsaConfig:
-    """Pick the TSA: explicit arguments > ``ARCHIVER_TSA_URL``/``ARCHIVER_TSA_CERT`` >
-    ``[tsa] url``/``cert`` of archiver.toml > the local TSA. Each setting is resolved
-    on its own; a relative ``cert`` in the file is relative to the file's folder."""
-    section = (file_config or {}).get("tsa", {})
-    if not isinstance(section, Mapping):
-        raise TsaConfigError("[tsa] in archiver.toml must be a table with url and cert")
-    unknown = sorted(set(section) - {"url", "cert"})
-    if unknown:  # a misspelt key would otherwise fall back to the local TSA unnoticed
-        raise TsaConfigError(f"archiver.toml: khoá không rõ trong [tsa] / unknown key(s) in [tsa]: "
-                             f"{', '.join(unknown)} (url, cert)")
-    file_url, file_cert = section.get("url"), section.get("cert")
-    if file_cert is not None and file_dir is not None:
-        file_cert = file_dir / Path(file_cert)
-
-    for value, source in (
-        (url, "command line"),
-        (env.get("ARCHIVER_TSA_URL"), "environment (ARCHIVER_TSA_URL)"),
-        (file_url, "archiver.toml"),
-    ):
-        if value:
-            chosen_url, url_source = str(value), source
-            break
-    else:
-        if cert:  # a certificate for a TSA that was not named: say so rather than go local
-            raise TsaConfigError("--tsa-cert was given without --tsa-url (or ARCHIVER_TSA_URL, or [tsa] url in "
-                                 "archiver.toml): name the TSA, or leave both out for the local TSA")
-        return TsaConfig(url=None, cert=None, source="local TSA (no TSA configured)")
-    chosen_cert = cert or env.get("ARCHIVER_TSA_CERT") or file_cert
-    return TsaConfig(
-        url=chosen_url, cert=Path(chosen_cert) if chosen_cert else None, source=url_source
-    )
-
-
-def make_timestamper(
-    config: TsaConfig, data_dir: Path | None = None, **http_options: Any
-) -> Timestamper:
-    """The timestamper a :class:`TsaConfig` asks for. A certificate or data folder that
-    cannot be read is a :class:`TsaConfigError`, raised before any work is done."""
-    try:
-        if config.url is None:
-            return LocalTimestamper(data_dir)
-        return HttpTimestamper(config.url, config.cert, **http_options)
-    except TsaConfigError:
-        raise
-    except (OSError, ValueError) as exc:
-        raise TsaConfigError(f"không dùng được cấu hình TSA / the TSA settings cannot be used: {exc}") from None

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..vn import VN
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -123,7 +125,7 @@ def datetime_vn(value: str) -> str:
         return value
     if when.tzinfo is None:
         return datetime_vi(value)
-    when = when.astimezone(dt.timezone(dt.timedelta(hours=7)))
+    when = when.astimezone(VN)
     return f"{when:%d/%m/%Y %H:%M:%S} (UTC+07:00)"
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .transcript import Transcript
+from ..transcript import Transcript
 
 
 @dataclass
