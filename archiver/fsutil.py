@@ -15,7 +15,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from .errors import ArchiveWriteError, DiskFull
 
@@ -63,9 +63,10 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 
 @contextlib.contextmanager
-def atomic_writer(path: Path) -> Iterator[BinaryIO]:
+def atomic_writer(path: Path, keep_old: Callable[[], bool] | None = None) -> Iterator[BinaryIO]:
     """A file to stream into; it replaces ``path`` atomically when the block ends
-    without error, and leaves no trace otherwise."""
+    without error (unless ``keep_old()`` then says the old file is to stay), and leaves
+    no trace otherwise."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -74,6 +75,9 @@ def atomic_writer(path: Path) -> Iterator[BinaryIO]:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        if keep_old is not None and keep_old():
+            os.unlink(tmp)
+            return
         os.replace(tmp, path)
         fsync_dir(path.parent)
     except BaseException:

@@ -190,7 +190,8 @@ def test_text_has_name_form_and_verification(rendered: dict[str, Path]) -> None:
                    "Cả năm", "Đỗ Thị Hằng", "TỔNG KẾT NĂM HỌC", "PHẨM CHẤT VÀ NĂNG LỰC",
                    "NHẬN XÉT CỦA GIÁO VIÊN CHỦ NHIỆM", "Chăm ngoan, học tập tiến bộ rõ rệt",
                    "THÔNG TIN XÁC THỰC", "KẾT LUẬN XÁC THỰC: KHÔNG HỢP LỆ", LOOKUP,
-                   "Nội dung đã bị thay đổi sau khi ký", "Giáo viên bộ môn – Toán",
+                   "Nội dung không khớp với nội dung đã ký (bị sửa sau khi ký, hoặc ký sai cách)",
+                   "Giáo viên bộ môn – Toán",
                    "Tổ chức (con dấu điện tử của trường)", "Phạm Văn Khiêm",
                    "dấu thời gian cục bộ, không phải của TSA tin cậy", "SIGNING_ORDER",
                    "được đính kèm nguyên vẹn", "Bản thể hiện của học bạ số"):

@@ -115,7 +115,9 @@ def _write_tag_files(folder: Path, bag_info: Mapping[str, object], known: Digest
 
 
 # -- reading ------------------------------------------------------------------------------
-_LINE = re.compile(r"^([0-9A-Fa-f]+)[ \t]+\*?(.+)$")
+# A line as archiver writes it (one space in tag manifests, two in payload manifests; bagit-
+# python, which made some older packages, writes two): a lower-case digest, the path.
+_LINE = re.compile(r"^([0-9a-f]+) {1,2}([^ ].*)$")
 _DIGEST_LENGTH = {"sha256": 64, "sha512": 128}
 
 
@@ -125,14 +127,15 @@ class Manifest:
 
     name: str  # manifest-sha256.txt, tagmanifest-sha512.txt, …
     algorithm: str
-    entries: dict[str, str] = field(default_factory=dict)  # path -> hex digest (lower case)
+    entries: dict[str, str] = field(default_factory=dict)  # path -> hex digest
     problems: list[str] = field(default_factory=list)  # what is wrong with the file itself
     present: bool = True
 
 
 def read_manifest(bag: Path, name: str) -> Manifest:
     """A manifest of the bag, every line checked; a line that is not ``<digest> <path>``
-    (bad bytes included) is a problem of this file, and the rest is still read."""
+    exactly as archiver writes it (bad bytes included) is a problem of this file, and the
+    rest is still read."""
     algorithm = name.rsplit("-", 1)[-1].removesuffix(".txt")
     manifest = Manifest(name, algorithm)
     try:
@@ -144,23 +147,24 @@ def read_manifest(bag: Path, name: str) -> Manifest:
         manifest.present = False
         manifest.problems.append(f"không đọc được / unreadable: {exc.strerror or exc}")
         return manifest
+    lines = raw.split(b"\n")
+    if lines[-1]:
+        manifest.problems.append("dòng cuối không kết thúc bằng xuống dòng / the last line is not ended")
     width = _DIGEST_LENGTH.get(algorithm)
-    for number, line in enumerate(raw.splitlines(), 1):
+    for number, line in enumerate(lines[:-1] if not lines[-1] else lines, 1):
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError:
             manifest.problems.append(f"dòng {number} không phải UTF-8 / line {number} is not UTF-8")
             continue
-        found = _LINE.match(text.rstrip("\r"))
-        if not text.strip():
-            continue
-        if found is None or (width and len(found[1]) != width):
+        found = _LINE.match(text)
+        if found is None or "\r" in text or (width and len(found[1]) != width):
             manifest.problems.append(f"dòng {number} hỏng / line {number} is malformed")
             continue
         path = found[2].replace("%0A", "\n").replace("%0D", "\r")
         if path in manifest.entries:
             manifest.problems.append(f"dòng {number} lặp lại {path} / line {number} lists {path} twice")
-        manifest.entries[path] = found[1].lower()
+        manifest.entries[path] = found[1]
     return manifest
 
 

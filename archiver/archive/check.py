@@ -29,7 +29,7 @@ from typing import Any, Callable
 from ..jsonstream import load_object
 from ..timestamps.tsa import TimestampError, token_facts
 from .bag import Manifest, file_digests, read_manifests
-from .index import expected_index
+from .index import expected_index, index_bytes
 from .layout import (
     INDEX,
     PENDING,
@@ -421,6 +421,7 @@ def _check_index(store: Archive, result: CheckResult, unreadable: set[str]) -> b
                         f"build: {exc}")
         return False
     expected = expected_index(store)
+    said = len(problems)
     if index.get("schema") != expected["schema"]:
         problems.append(f"index.json: schema {index.get('schema')!r} khác {expected['schema']} / wrong schema")
     _compare(problems, "trường / school", _listed(index, "schools", ("code",)),
@@ -445,6 +446,18 @@ def _check_index(store: Archive, result: CheckResult, unreadable: set[str]) -> b
              {(t["package"], t["stem"]): t for t in expected["transcripts"]}, set(), skip=skip)
     _compare(problems, "tệp bị từ chối / rejected file", _listed(index, "quarantine", ("package", "file")),
              {(q["package"], q["file"]): q for q in expected["quarantine"]}, set(), skip=skip)
+    generated, software = index.get("generated"), index.get("software")
+    if not (isinstance(generated, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", generated)):
+        problems.append(f"index.json: thời điểm lập {generated!r} hỏng / the time it was made is damaged")
+    elif not (isinstance(software, str) and re.fullmatch(r"archiver \d+(\.\d+)*\S*", software)):
+        problems.append(f"index.json: tên phần mềm {software!r} hỏng / the software name is damaged")
+    elif len(problems) == said:  # every field is right: then every byte must be as archiver writes them
+        written = index_file.read_bytes()
+        wanted = index_bytes(expected, generated, software)
+        if written != wanted:
+            at = next((i for i, (a, b) in enumerate(zip(written, wanted)) if a != b), min(len(written), len(wanted)))
+            problems.append(f"index.json: khác với tệp archiver ghi từ byte {at} (định dạng bị sửa?) / differs from "
+                            f"what archiver writes from byte {at} on")
     return True
 
 
@@ -486,12 +499,6 @@ def _shown(value: Any) -> str:
 
 
 # -- the site ---------------------------------------------------------------------------------
-def index_fingerprint(index_bytes: bytes) -> str:
-    """The fingerprint ``archiver build`` gave the index (``IndexSummary.fingerprint``): its
-    SHA-256 without the time it was generated, as written."""
-    return hashlib.sha256(re.sub(rb',\n"generated": "[^"]*"', b"", index_bytes, count=1)).hexdigest()
-
-
 def _check_site(store: Archive, result: CheckResult) -> None:
     """The site's every file against the site that ``index.json`` gives now (the pages are
     deterministic), so a page changed by hand, or left from another index, is named. An
@@ -512,13 +519,15 @@ def _check_site(store: Archive, result: CheckResult) -> None:
         return
     version = next((line for line in made.splitlines() if line.startswith("archiver ")), "")
     if version and version != f"archiver {__version__}":
-        problems.append(f"{SITE}: trang tra cứu do {version} tạo, phiên bản này không đối chiếu được; chạy `archiver "
-                        f"site` để tạo lại / the site was made by {version}: run `archiver site` to make it again")
+        problems.append(f"{SITE}/{MARKER}: trang tra cứu do {version} tạo, phiên bản này không đối chiếu được; chạy "
+                        f"`archiver site` để tạo lại / the site was made by {version}: run `archiver site` to make it "
+                        "again")
         return
-    fingerprint = index_fingerprint((store.root / INDEX).read_bytes())
+    fingerprint = hashlib.sha256((store.root / INDEX).read_bytes()).hexdigest()
     if made != marker_text(fingerprint):
-        problems.append(f"{SITE}/{MARKER}: trang tra cứu được tạo từ một index.json khác; chạy `archiver site` để tạo "
-                        "lại / the site was made from another index.json: run `archiver site`")
+        problems.append(f"{INDEX}, {SITE}/{MARKER}: trang tra cứu được tạo từ một index.json khác (một trong hai tệp "
+                        "đã bị sửa); chạy `archiver site` để tạo lại nếu index.json đúng / the site was made from "
+                        "another index.json (one of the two files changed)")
     scratch = Path(tempfile.mkdtemp(prefix="archiver-check-site-"))
     try:
         try:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Iterable, Iterator
 
@@ -31,8 +33,8 @@ class IndexSummary:
     not_valid: list[dict[str, str]] = field(default_factory=list)
     # (input path, package, stored as, verdict, note): one short tuple per input path
     where: list[tuple[str, str, str, str, str]] = field(default_factory=list)
-    # SHA-256 of index.json without its "generated" time: equal fingerprints, same site
-    fingerprint: str = ""
+    # SHA-256 of index.json as it is on disk (the site records which index it was made from)
+    sha256: str = ""
 
 
 def package_entry(package: Package) -> dict[str, Any]:
@@ -165,14 +167,38 @@ def write_index(archive: Archive, current: dict[str, Package], input_paths: dict
             "software": f"archiver {__version__}", "schools": _schools(ordered),
             "packages": summary.packages}
     transcripts = (entry for package in ordered for entry in _entries(package, input_paths, summary))
-    with atomic_writer(archive.root / INDEX) as fh:
+    path = archive.root / INDEX
+    digest = hashlib.sha256()
+
+    def same_content() -> bool:
+        """An index whose content did not change keeps its file, and so the time it says it
+        was made: that time is when the archive last changed, as the site shows it."""
+        try:
+            return content_fingerprint(path.read_bytes()) == digest.hexdigest()
+        except OSError:
+            return False
+
+    with atomic_writer(path, keep_old=same_content) as fh:
         # the quarantine list is complete once every package has been walked
-        digest = hashlib.sha256()
         write_json_streaming(fh, head, {"transcripts": transcripts, "quarantine": _later(summary)},
                              digest=digest, unhashed=frozenset({"generated"}))
-    summary.fingerprint = digest.hexdigest()
+    summary.sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
     summary.where.sort()
     return summary
+
+
+def content_fingerprint(index_bytes: bytes) -> str:
+    """SHA-256 of an index as :func:`write_index` wrote it, without the time it was made."""
+    return hashlib.sha256(re.sub(rb',\n"generated": "[^"]*"', b"", index_bytes, count=1)).hexdigest()
+
+
+def index_bytes(expected: dict[str, Any], generated: str, software: str) -> bytes:
+    """The bytes :func:`write_index` writes for ``expected`` (see :func:`expected_index`)."""
+    out = io.BytesIO()
+    head = {"schema": expected["schema"], "generated": generated, "software": software,
+            "schools": expected["schools"], "packages": expected["packages"]}
+    write_json_streaming(out, head, {"transcripts": expected["transcripts"], "quarantine": expected["quarantine"]})
+    return out.getvalue()
 
 
 def _later(summary: IndexSummary) -> Iterator[dict[str, Any]]:

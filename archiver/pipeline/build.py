@@ -398,7 +398,7 @@ def _finish(run: _Run, *, report: bool = True, kept_folder: Path | None = None) 
     if report or not (archive.root / "report.json").is_file():
         write_reports(archive, result, index, run.now)
     if run.options.site:
-        _site(run, index.fingerprint, kept_folder)
+        _site(run, index.sha256, kept_folder)
     result.pending = sorted(set(result.pending) | {p.name for p in archive.waiting_folders()})
     result.seconds["total"] = time.perf_counter() - run.started
 

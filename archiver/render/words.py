@@ -66,7 +66,7 @@ STATUSES: dict[str, tuple[str, str]] = {
 
 SUB_INDICATIONS: dict[str, str] = {
     "FORMAT_FAILURE": "Chữ ký sai định dạng hoặc không trỏ đúng vùng dữ liệu",
-    "HASH_FAILURE": "Nội dung đã bị thay đổi sau khi ký",
+    "HASH_FAILURE": "Nội dung không khớp với nội dung đã ký (bị sửa sau khi ký, hoặc ký sai cách)",
     "SIG_CRYPTO_FAILURE": "Giá trị chữ ký không đúng",
     "CRYPTO_CONSTRAINTS_FAILURE": "Thuật toán không được chính sách chấp nhận",
     "NO_CERTIFICATE_CHAIN_FOUND": "Không tìm thấy chuỗi chứng thư tới tổ chức tin cậy",

@@ -91,15 +91,16 @@ def _folder_size(folder: Path) -> tuple[int, int]:
     return files, size
 
 
-def marker_text(fingerprint: str) -> str:
-    return f"{SITE_SCHEMA}\narchiver {__version__}\nindex {fingerprint}\n" if fingerprint else f"{SITE_SCHEMA}\n"
+def marker_text(index_sha256: str) -> str:
+    """What a site records of where it came from: this version, the index it was made from."""
+    return f"{SITE_SCHEMA}\narchiver {__version__}\nindex {index_sha256}\n" if index_sha256 else f"{SITE_SCHEMA}\n"
 
 
-def site_is_current(out: Path, fingerprint: str) -> bool:
+def site_is_current(out: Path, index_sha256: str) -> bool:
     """Whether ``out`` is a complete site made by this version from an index with this
-    fingerprint (``IndexSummary.fingerprint``): an unchanged re-run then leaves it be."""
+    ``index.json`` (its SHA-256): an unchanged re-run then leaves it be."""
     try:
-        return bool(fingerprint) and (out / MARKER).read_text(encoding="utf-8") == marker_text(fingerprint)
+        return bool(index_sha256) and (out / MARKER).read_text(encoding="utf-8") == marker_text(index_sha256)
     except (OSError, UnicodeDecodeError):
         return False
 
@@ -112,8 +113,8 @@ def build_site(archive: Path, out: Path | None = None, *, jobs: int | None = Non
     ``jobs`` worker processes render the student pages (default: one per CPU; small
     archives are rendered in this process). Raises :class:`SiteError` when the archive
     has no readable index.json or ``out`` holds something that is not a site.
-    ``fingerprint``, the index's (``IndexSummary.fingerprint``), is kept in the marker
-    file so that :func:`site_is_current` can tell an unchanged site later.
+    ``fingerprint``, the SHA-256 of the index.json it is made from, is kept in the marker
+    file so that :func:`site_is_current` (and ``archiver check``) can tell it later.
     ``kept_folder``: the folder where a build kept what it has just read from each
     transcript (archiver.pipeline.kept), so that their XML is not parsed again.
     """

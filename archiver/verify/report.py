@@ -27,7 +27,8 @@ STATUS_LABELS = {PASSED: "Đạt", FAILED: "Không đạt", UNDECIDED: "Chưa x�
 # What each sub-indication means, in the words a clerk reads (Vietnamese / English).
 SUB_INDICATION_TEXT = {
     "FORMAT_FAILURE": "Sai cấu trúc chữ ký / malformed signature",
-    "HASH_FAILURE": "Nội dung đã bị thay đổi sau khi ký / content changed after signing",
+    "HASH_FAILURE": "Nội dung không khớp với nội dung đã ký (bị sửa sau khi ký, hoặc ký sai cách) / does not match the "
+                    "signed content (changed after signing, or signed incorrectly)",
     "SIG_CRYPTO_FAILURE": "Giá trị chữ ký không đúng / the signature value does not verify",
     "CRYPTO_CONSTRAINTS_FAILURE": "Thuật toán không được chấp nhận / algorithm refused by policy",
     "NO_CERTIFICATE_CHAIN_FOUND": "Chứng thư số không thuộc CA tin cậy / no path to a trusted CA",
