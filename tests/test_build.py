@@ -841,3 +841,68 @@ def test_a_student_code_is_never_a_path(tmp_path: Path):
     stems = [m["stem"] for bag in bags(out) for m in members(bag)]
     assert all(re.fullmatch(r"[A-Za-z0-9_-]+", s) for s in stems), stems
     assert check_archive(out).ok
+
+
+def test_a_transcript_that_cannot_be_rendered_is_archived_and_named(tmp_path: Path, monkeypatch):
+    """Archived without its PDF (the XML is the original), its verification reasons kept,
+    and named as a problem of the run (exit 1) and by check: never a silent success."""
+    import archiver.render as render_module
+    from archiver.render import RenderError
+
+    real = render_module.render_transcript
+    victim = sorted((SAMPLE / "input" / "8A1").glob("*.xml"))[0]
+
+    def failing(data, **kw):
+        if data == victim.read_bytes():
+            raise RenderError("LAYOUT", "Không dàn trang được", "the rendering cannot be laid out")
+        return real(data, **kw)
+
+    monkeypatch.setattr(render_module, "render_transcript", failing)
+    out = tmp_path / "out"
+    result = run_build([SAMPLE / "input" / "8A1"], out, jobs=1)
+    assert not result.complete
+    assert [p for p in result.problems if victim.name in p and "not rendered" in p], result.problems
+    bag = bags(out)[0]
+    member = next(m for m in members(bag) if any(victim.name in p for p in m["input_paths"]))
+    assert "pdf" not in member["files"] and "cannot be laid out" in member["render_error"]
+    report = json.loads((bag / member["files"]["report_json"]).read_text(encoding="utf-8"))
+    assert member["reason"] == "; ".join(r["message"] for r in report["reasons"])  # not overwritten
+    assert any(member["stem"] in p and "no rendering" in p for p in check_archive(out).problems)
+
+
+def test_a_bug_in_the_verifier_stops_the_build_instead_of_becoming_a_verdict(tmp_path: Path, monkeypatch):
+    from archiver.errors import InternalError
+    from archiver.verify.engine import Verifier
+
+    def broken(self, root, profile, report, poe):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(Verifier, "_check_document", broken)
+    out = tmp_path / "out"
+    with pytest.raises(InternalError) as err:
+        run_build([SAMPLE / "input" / "8A1"], out, jobs=1)
+    assert "internal error" in str(err.value) and "8A1" in str(err.value)
+    assert bags(out) == [] and not (out / ".staging").exists()
+    run = CliRunner().invoke(main, ["verify", "--trust", str(SAMPLE / "trust"), str(SAMPLE / "input" / "8A1")])
+    assert "VERIFIER_ERROR" in run.output  # `archiver verify` still reports it as that file's finding
+
+
+def test_the_lock_is_held_by_the_main_process_alone():
+    """A worker forked while the archive is locked closes its copy of the lock, so that a
+    main process killed on its own frees the archive even before its workers are gone."""
+    import multiprocessing
+
+    from archiver.archive.lock import _HELD_HERE, archive_lock
+
+    def child(queue):
+        queue.put(sorted(_HELD_HERE))
+
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder, archive_lock(Path(folder)):
+        assert _HELD_HERE
+        queue = multiprocessing.get_context("fork").Queue()
+        proc = multiprocessing.get_context("fork").Process(target=child, args=(queue,))
+        proc.start()
+        assert queue.get(timeout=10) == []
+        proc.join()

@@ -4,6 +4,7 @@ per package, pending when the TSA fails, completed later, renewed as a new versi
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -184,3 +185,76 @@ def test_a_package_waiting_for_its_tsa_is_not_stamped_by_the_local_one(tsa_serve
     done = cli("timestamp", "--pending", str(out), "--tsa-url", tsa_server.url(),
                "--tsa-cert", str(tsa_server.pki.ca_cert))
     assert done.exit_code == 0, done.output
+
+
+def test_new_content_for_a_class_still_waiting_makes_its_next_version_and_loses_nothing(tsa_server: TsaServer,
+                                                                                        tmp_path: Path):
+    """Two builds while the TSA is down, the second with more of a class: its package waits
+    as the next version on top of the first (never over it), and both are published later."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    sources = sorted((SAMPLE / "input" / "8A1").glob("*.xml"))
+    for folder, files in ((first, sources[:3]), (second, sources[3:])):
+        folder.mkdir()
+        for source in files:
+            (folder / source.name).write_bytes(source.read_bytes())
+    out = tmp_path / "archive"
+    down = [tsa_server.url("garbage"), tsa_server.pki.ca_cert]
+    for folder in (first, second):
+        args = build_args(out, *down)
+        args[1] = str(folder)
+        assert cli(*args).exit_code == 1
+        shutil.rmtree(folder)  # the inputs are gone: the archive is all there is
+    waiting = sorted(p.name for p in (out / ".pending").iterdir())
+    assert waiting == ["0109944_2025-2026_8A1", "0109944_2025-2026_8A1_v2"]
+    done = cli("timestamp", "--pending", str(out), "--tsa-url", tsa_server.url(),
+               "--tsa-cert", str(tsa_server.pki.ca_cert))
+    assert done.exit_code == 0, done.output
+    current = json.loads((out / "0109944_2025-2026_8A1_v2" / "data" / "package.json").read_text(encoding="utf-8"))
+    assert len(current["members"]) == len(sources)
+    assert check_archive(out).ok, check_archive(out).problems
+
+
+def test_the_tsa_chain_holds_the_local_root_only_when_it_issued_the_token(tmp_path: Path, monkeypatch):
+    """A token that says it is from an archiver local TSA is not vouched for by this
+    computer's local root unless that root issued it."""
+    from cryptography import x509
+
+    from archiver.timestamps.package import tsa_chain
+    from archiver.timestamps.tsa import LocalTimestamper
+
+    theirs = LocalTimestamper(tmp_path / "theirs")
+    token = theirs.timestamp(bytes(32))
+    monkeypatch.setenv("ARCHIVER_DATA_DIR", str(tmp_path / "ours"))
+    ours = LocalTimestamper(tmp_path / "ours")
+
+    def subjects(pem: bytes) -> set[str]:
+        return {c.subject.rfc4514_string() for c in x509.load_pem_x509_certificates(pem)}
+
+    ours_root = x509.load_der_x509_certificate(ours.root_cert.dump()).subject.rfc4514_string()
+    theirs_root = x509.load_der_x509_certificate(theirs.root_cert.dump()).subject.rfc4514_string()
+    chain = subjects(tsa_chain(token))
+    assert theirs_root in chain and ours_root not in chain
+    assert ours_root in subjects(tsa_chain(ours.timestamp(bytes(32))))
+
+
+def test_check_ties_a_token_of_any_hash_algorithm_to_the_tree_of_the_package(tmp_path: Path):
+    """A package token over SHA-512 is compared with the members' tree under SHA-512: one
+    over other data is named (it used to pass unchecked when it was not SHA-256)."""
+    import hashlib
+
+    from archiver.archive.records import PackageManifest
+    from archiver.timestamps.evidence import hash_tree_root
+    from archiver.timestamps.tsa import LocalTimestamper
+
+    out = tmp_path / "archive"
+    result = cli("build", str(SAMPLE / "input" / "8A1"), "--trust", str(SAMPLE / "trust"), "--out", str(out),
+                 "--jobs", "1", "--no-site")
+    assert result.exit_code == 0, result.output
+    bag = bags(out)[0]
+    manifest = PackageManifest.read(bag)
+    tree = [[hashlib.sha512((bag / r.files[k]).read_bytes()).digest() for k in r.evidence_kinds]
+            for r in manifest.members]
+    for root, expected in ((hash_tree_root(tree, "sha512"), False), (hashlib.sha512(b"other").digest(), True)):
+        (bag / "data" / "timestamp" / "package.tst").write_bytes(LocalTimestamper().timestamp(root))
+        problems = check_archive(out).problems
+        assert any("không khớp nội dung gói" in p for p in problems) is expected, problems

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..fsutil import new_folder, publish_dir, write_error
-from .layout import PATH_LOG, PENDING, STAGING, label_name, version_of
+from .layout import PACKAGE_JSON, PATH_LOG, PENDING, STAGING, TAG_FILES, label_name, version_of
 from .lock import archive_lock
 from .records import PackageInfo, PackageManifest, PackageUnreadable, TranscriptRecord
 
@@ -117,9 +117,10 @@ class Archive:
         return latest
 
     def bag_folders(self) -> list[Path]:
-        """Every published package folder, all versions."""
+        """Every published package folder, all versions (one that lost its ``bagit.txt`` too)."""
         return [p for p in sorted(self.root.iterdir()) if p.is_dir() and not p.name.startswith(".")
-                and (p / "bagit.txt").is_file()] if self.root.is_dir() else []
+                and (any((p / name).is_file() for name in TAG_FILES) or (p / PACKAGE_JSON).is_file())] \
+            if self.root.is_dir() else []
 
     def label_path(self, folder: str) -> Path:
         return self.root / label_name(folder)
