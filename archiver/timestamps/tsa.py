@@ -332,22 +332,14 @@ def check_token(
         if not imprint_ok:
             problems.append("dấu thời gian của dữ liệu khác / the token is for different data (message imprint does not match)")
 
+    def result(**checked: Any) -> TokenCheck:
+        return TokenCheck(gen_time=gen_time, tsa_name=_tsa_name(tst_info, signer), hash_algorithm=hash_algorithm,
+                          imprint=imprint, nonce=tst_info["nonce"].native, imprint_ok=imprint_ok,
+                          problems=tuple(problems), **checked)
+
     if signer is None:
         problems.append("dấu thời gian không kèm chứng thư của TSA / the token does not include its TSA certificate")
-        return TokenCheck(
-            gen_time=gen_time,
-            tsa_name=_tsa_name(tst_info, None),
-            hash_algorithm=hash_algorithm,
-            imprint=imprint,
-            nonce=tst_info["nonce"].native,
-            imprint_ok=imprint_ok,
-            signature_ok=False,
-            eku_ok=False,
-            trusted=False,
-            local=False,
-            tsa_fingerprint="",
-            problems=tuple(problems),
-        )
+        return result(signature_ok=False, eku_ok=False, trusted=False, local=False, tsa_fingerprint="")
 
     eku = _eku_problem(signer)
     if eku:
@@ -381,20 +373,8 @@ def check_token(
     except (SignatureValidationError, ValueError, KeyError, TypeError) as exc:
         problems.append(f"không kiểm tra được chữ ký của dấu thời gian / the token's signature could not be checked ({exc})")
 
-    return TokenCheck(
-        gen_time=gen_time,
-        tsa_name=_tsa_name(tst_info, signer),
-        hash_algorithm=hash_algorithm,
-        imprint=imprint,
-        nonce=tst_info["nonce"].native,
-        imprint_ok=imprint_ok,
-        signature_ok=signature_ok,
-        eku_ok=eku is None,
-        trusted=trusted,
-        local=_is_local(signer),
-        tsa_fingerprint=signer.sha256.hex(),
-        problems=tuple(problems),
-    )
+    return result(signature_ok=signature_ok, eku_ok=eku is None, trusted=trusted, local=_is_local(signer),
+                  tsa_fingerprint=signer.sha256.hex())
 
 
 # --------------------------------------------------------------------- certificates
