@@ -8,12 +8,9 @@ import hashlib
 import json
 import re
 import os
-import random
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -642,31 +639,6 @@ def test_strict_fails_on_non_valid_verdicts(tmp_path: Path):
     assert CliRunner().invoke(main, [*args, "--out", str(tmp_path / "a")]).exit_code == 0
     strict = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "b"), "--strict"])
     assert strict.exit_code == 1 and "--strict" in strict.output and "all were archived" in strict.output
-
-
-@pytest.mark.slow
-def test_a_build_killed_at_random_moments_recovers(tmp_path: Path):
-    out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "archiver", "build", str(SAMPLE / "input"), str(SAMPLE / "defects"),
-           "--out", str(out), "--trust", str(SAMPLE / "trust"), "--jobs", "2", "--no-site"]
-    rng = random.Random(7)
-    for attempt in range(5):
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        time.sleep(rng.uniform(0.5, 6.0))
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        # Whatever is published is complete: every bag there validates.
-        for bag in bags(out) if out.exists() else []:
-            import bagit
-
-            assert bagit.Bag(str(bag)).is_valid(), (attempt, bag)
-    final = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert final.returncode == 0, final.stdout + final.stderr
-    result = check_archive(out)
-    assert result.ok, result.problems
-    stored = {p for bag in bags(out) for m in members(bag) for p in m["input_paths"]}
-    assert stored == {str(p) for p in all_input_files()}
 
 
 def test_a_large_archive_builds_its_site_in_a_fresh_process(archive: Path, tmp_path: Path, monkeypatch):

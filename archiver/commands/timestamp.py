@@ -36,7 +36,7 @@ def _run(action, archive: Path, tsa_url: str | None, tsa_cert: Path | None, verb
         result = action(store, timestamper, tsa_cert=config.cert)
         # Every time, not only when something was stamped: a run killed after publishing
         # and before this leaves an index that the next run must bring up to date.
-        refresh_archive(archive)
+        refresh_archive(archive, site=(archive / "site").is_dir())  # an archive built with --no-site gets none
     for name in result.packages:
         click.echo(f"{verb}: {name}")
     for problem in result.problems:
