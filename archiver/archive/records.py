@@ -115,6 +115,24 @@ def _strings(mapping: object) -> bool:
 
 _RECORD_FIELDS = tuple(f.name for f in fields(TranscriptRecord))
 
+
+@dataclass(frozen=True)
+class School:
+    code: str = ""
+    name: str = ""
+    province: str = ""
+
+
+@dataclass(slots=True)
+class NewTranscript:
+    """A new input, verified: its record (no stem nor files yet), what the verify stage
+    kept for the package stage, and the school it names."""
+
+    record: TranscriptRecord
+    kept_path: str
+    school: School = School()
+    first_reason: str = ""  # the code of its first reason (a rejected file's is in the record)
+
 #: The record's fields that come from the transcript's own content (its XML).
 CONTENT_FIELDS = ("lookup_code", "student_code", "citizen_id", "name", "birth_date", "gender", "class_name",
                   "school_year", "school_code", "replaces")

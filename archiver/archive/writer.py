@@ -26,30 +26,12 @@ from .bag import Digests, digests_of, reseal_bag, write_bag
 from .layout import folder_name, member_files, transcript_stem, unique_stem
 from .members import MemberJob, Written, write_member
 from .premis import package_premis
-from .records import PackageInfo, PackageManifest, TranscriptRecord, verdict_counts
+from .records import NewTranscript, PackageInfo, PackageManifest, School, TranscriptRecord, verdict_counts
 from .store import Archive, Package
 
 if TYPE_CHECKING:
     from ..ingest import IngestedFile
     from ..pipeline.pool import WorkerPool
-
-
-@dataclass(frozen=True)
-class School:
-    code: str = ""
-    name: str = ""
-    province: str = ""
-
-
-@dataclass(slots=True)
-class NewTranscript:
-    """A new input, verified: its record (no stem nor files yet), what the verify stage
-    kept for the package stage, and the school it names."""
-
-    record: TranscriptRecord
-    kept_path: str
-    school: School = School()
-    first_reason: str = ""  # the code of its first reason (a rejected file's is in the record)
 
 
 @dataclass

@@ -25,7 +25,6 @@ from typing import Any, Callable
 
 from .. import vn
 from ..archive.index import write_index, write_reports
-from ..archive.label import write_label
 from ..archive.layout import (
     FAT32_MAX_FILE,
     QUARANTINE_PREFIX,
@@ -35,20 +34,12 @@ from ..archive.layout import (
     quarantine_name,
     safe_name,
 )
-from ..archive.revise import complete_pending
+from ..archive.records import School
 from ..archive.store import Archive, Package
-from ..archive.writer import (
-    PackagePlan,
-    School,
-    StartedPackage,
-    finish_package,
-    start_package,
-)
 from ..errors import ArchiveWriteError, DiskFull, UsageError
 from ..fsutil import folder_size, write_error
 from ..ingest import IngestedFile, ingest
 from ..timestamps.config import TsaConfig, configured_tsa, make_timestamper
-from ..timestamps.package import GivesUpOnce
 from ..timestamps.tsa import Timestamper
 from ..verify import VerifySettings
 from ..verify.report import REJECTED
@@ -239,6 +230,8 @@ def _complete_pending(run: _Run) -> None:
     now (they are complete otherwise; their content counts as kept either way)."""
     if not run.archive.waiting_folders():
         return
+    from ..archive.revise import complete_pending
+
     stamped = complete_pending(run.archive, run.timestamper, tsa_cert=run.tsa.cert, now=run.now)
     run.result.problems += stamped.problems
     run.result.tsa_requests += stamped.tsa_requests
@@ -247,6 +240,9 @@ def _complete_pending(run: _Run) -> None:
 
 def _build_new(run: _Run, latest: dict[str, Package], new_files: dict[str, IngestedFile], work: Path,
                pool: WorkerPool) -> None:
+    from ..archive.writer import PackagePlan, finish_package, start_package
+    from ..timestamps.package import GivesUpOnce
+
     result = run.result
     t0 = time.perf_counter()
     stage = run.progress.stage("verify", "Kiểm tra chữ ký / verify", total=len(new_files))
@@ -312,7 +308,7 @@ def _build_new(run: _Run, latest: dict[str, Package], new_files: dict[str, Inges
 
     # Two packages in flight: while this process timestamps, bags and publishes one, the
     # workers already render the next.
-    started: StartedPackage | None = None
+    started = None  # the package whose members the workers are writing
     for name in [*sorted(spool.counts), None]:
         following = start_package(run.archive, plan_for(name), pool if pool.parallel else None) \
             if name is not None else None
@@ -387,6 +383,8 @@ def _finish(run: _Run, *, report: bool = True, kept_folder: Path | None = None) 
             package = next((p for p in current.values() if p.path == folder), None)
             info = package.info if package is not None else _info(folder)
             if info is not None:
+                from ..archive.label import write_label
+
                 write_label(archive.root, folder, info)
     for sha, paths in run.input_paths.items():
         if sha not in known:

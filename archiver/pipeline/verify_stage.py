@@ -3,7 +3,7 @@
 In worker processes: the signatures are verified (:mod:`archiver.verify`), the
 transcript's content is read from the document the verifier parsed, its QR code drawn,
 and all of it kept on disk (:mod:`.kept`) for rendering and the site. Back in the main
-process only a small :class:`~archiver.archive.writer.NewTranscript` per input remains;
+process only a small :class:`~archiver.archive.records.NewTranscript` per input remains;
 those wait in a :class:`Spool` on disk, grouped by the package they will go to.
 """
 
@@ -16,8 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ..archive.records import TranscriptRecord, content_facts
-from ..archive.writer import NewTranscript, School
+from ..archive.records import NewTranscript, School, TranscriptRecord, content_facts
 from ..inputs import InputItem
 from ..verify import VerifySettings
 from ..verify.report import REJECTED, Finding
