@@ -136,16 +136,24 @@ def read_manifest(bag: Path, name: str) -> Manifest:
     """A manifest of the bag, every line checked; a line that is not ``<digest> <path>``
     exactly as archiver writes it (bad bytes included) is a problem of this file, and the
     rest is still read."""
-    algorithm = name.rsplit("-", 1)[-1].removesuffix(".txt")
-    manifest = Manifest(name, algorithm)
     try:
         raw = (bag / name).read_bytes()
     except FileNotFoundError:
-        manifest.present = False
-        return manifest
+        return parse_manifest(name, None)
     except OSError as exc:
-        manifest.present = False
+        manifest = parse_manifest(name, None)
         manifest.problems.append(f"không đọc được / unreadable: {exc.strerror or exc}")
+        return manifest
+    return parse_manifest(name, raw)
+
+
+def parse_manifest(name: str, raw: bytes | None) -> Manifest:
+    """A manifest named ``name`` from its bytes (``None``: the file is not there), read as
+    :func:`read_manifest` reads it: wherever the bytes come from (a replica, a download)."""
+    algorithm = name.rsplit("-", 1)[-1].removesuffix(".txt")
+    manifest = Manifest(name, algorithm)
+    if raw is None:
+        manifest.present = False
         return manifest
     lines = raw.split(b"\n")
     if lines[-1]:

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..jsonstream import load_object
-from ..timestamps.tsa import TimestampError, token_facts
 from .bag import Manifest, file_digests, read_manifests
 from .index import expected_index, index_bytes
 from .layout import (
@@ -48,6 +47,7 @@ from .records import (
     inside_bag,
 )
 from .store import Archive, data_objects
+from .trust import timestamp_problems
 
 
 @dataclass
@@ -320,63 +320,12 @@ def _check_evidence(folder: Path, record: TranscriptRecord, label: str, problems
 
 def _check_package_timestamp(folder: Path, manifest: PackageManifest, files: _Files,
                              tokens: list[tuple[str, list[bytes]]], problems: list[str]) -> None:
-    """The package's RFC 3161 token covers the hash tree of exactly these members (under the
-    token's own hash algorithm), and every evidence record rests on that token, from the
-    TSA package.json names; each renewal's token is the last of every record."""
-    from ..timestamps.evidence import EvidenceError, hash_tree_root
-
-    where = folder.name
-    stamp = manifest.info.timestamp
-    token_rel = str(stamp.get("token") or "data/timestamp/package.tst")
-    try:
-        if not inside_bag(token_rel):
-            raise OSError(f"not a path inside the package: {token_rel!r}")
-        token = (folder / token_rel).read_bytes()
-        facts = token_facts(token)
-    except (OSError, TimestampError) as exc:
-        problems.append(f"{where}: dấu thời gian của gói không đọc được / package timestamp unreadable: "
-                        f"{token_rel}: {exc}")
-        return
-    try:
-        groups = [[bytes.fromhex(_digest(folder, r, k, facts.algorithm, files)) for k in r.evidence_kinds]
-                  for r in manifest.members]
-        root = hash_tree_root(groups, facts.algorithm) if groups else b""
-    except (ValueError, EvidenceError, OSError):
-        root = b""
-    if root != facts.imprint:
-        problems.append(f"{where}: dấu thời gian của gói không khớp nội dung gói (cây băm khác) / the package "
-                        "timestamp does not cover this content")
-    root_file = folder / token_rel.replace("package.tst", "root.sha256.txt")
-    if stamp.get("root_sha256") != facts.imprint.hex() or (
-            root_file.is_file() and root_file.read_bytes().decode("ascii", errors="replace").strip()
-            != facts.imprint.hex()):
-        problems.append(f"{where}: gốc cây băm ghi trong gói khác dấu thời gian / the recorded tree root differs "
-                        "from the token")
-    if stamp.get("tsa") != facts.tsa or bool(stamp.get("local")) != facts.local:
-        problems.append(f"{where}: đơn vị cấp dấu thời gian khác package.json ({facts.tsa}) / the token's TSA "
-                        "differs from the one recorded")
-    others = [label for label, found in tokens if not found or found[0] != token]
-    if others:
-        problems.append(f"{where}: {len(others)} hồ sơ bằng chứng không dựa trên dấu thời gian của gói "
-                        f"({', '.join(others[:3])}{'…' if len(others) > 3 else ''}) / evidence records that do "
-                        "not rest on the package timestamp")
-    for renewal in manifest.info.renewals:
-        rel = str(renewal.get("token", "")) if isinstance(renewal, dict) else ""
-        try:
-            if not inside_bag(rel):
-                raise OSError(f"not a path inside the package: {rel!r}")
-            renewed = (folder / rel).read_bytes()
-            renewed_facts = token_facts(renewed)
-        except (OSError, TimestampError) as exc:
-            problems.append(f"{where}: dấu thời gian gia hạn {rel} không đọc được / renewal token unreadable: {exc}")
-            continue
-        if renewal.get("root_sha256") != renewed_facts.imprint.hex():
-            problems.append(f"{where}: {rel} khác gốc cây băm ghi trong package.json / the renewal token differs "
-                            "from its record")
-        missing = [label for label, found in tokens if renewed not in found]
-        if missing:
-            problems.append(f"{where}: {len(missing)} hồ sơ bằng chứng thiếu lần gia hạn {rel} ({', '.join(missing[:3])}"
-                            f"{'…' if len(missing) > 3 else ''}) / evidence records without this renewal")
+    """The package's RFC 3161 token against the hash tree of the files as they are
+    (:func:`archiver.archive.trust.timestamp_problems`, which ``archiver audit`` runs over
+    the manifests' digests instead)."""
+    problems += timestamp_problems(folder.name, manifest, lambda rel: (folder / rel).read_bytes(),
+                                   lambda record, kind, algorithm: _digest(folder, record, kind, algorithm, files),
+                                   tokens)
 
 
 def _digest(folder: Path, record: TranscriptRecord, kind: str, algorithm: str, files: _Files) -> str:
