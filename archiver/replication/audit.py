@@ -143,10 +143,6 @@ class CopyResult:
     method: str = ""
     good: set[str] = field(default_factory=set)  # files that match the reference here
 
-    @property
-    def outcome(self) -> str:
-        return "pass"
-
 
 @dataclass
 class PackageAudit:
@@ -220,15 +216,31 @@ def audit_package(package: str, locations: Sequence[Location], anchor: str | Non
                                           f"không tin được danh sách mã băm của gói, không kiểm được tệp nào / the "
                                           f"package's manifests cannot be trusted: {detail}"))
             continue
-        found = _measure(loc, package, listing, reference, audit, copy, need_md5)
-        audit.findings += compare(reference, loc.name, listing, found)
-        bad = {f.path for f in audit.findings if f.location == loc.name}
-        copy.good = {rel for rel in reference.digests if rel in found and rel not in bad}
+        audit.findings += check_copy(loc, package, reference, listing, copy, audit.md5, need_md5)
     return audit
 
 
+def check_copy(loc: Location, package: str, reference: Reference, listing: Mapping[str, FileFacts] | None,
+               copy: CopyResult, md5: dict[str, str], need_md5: bool = False) -> list[Finding]:
+    """One copy of ``package`` against ``reference`` (listed now when ``listing`` is None);
+    fills ``copy`` (what was measured, which files are good) and ``md5`` (the MD5 of files
+    read and found good)."""
+    if listing is None:
+        listing = loc.listing(package)
+        if listing is None:
+            copy.present = False
+            return [Finding(loc.name, package, "", MISSING, "gói không có ở nơi này / the package is not at this "
+                                                            "location")]
+    copy.present = True
+    found = _measure(loc, package, listing, reference, md5, copy, need_md5)
+    findings = compare(reference, loc.name, listing, found)
+    bad = {f.path for f in findings}
+    copy.good = {rel for rel in reference.digests if rel in found and rel not in bad}
+    return findings
+
+
 def _measure(loc: Location, package: str, listing: Mapping[str, FileFacts], reference: Reference,
-             audit: PackageAudit, copy: CopyResult, need_md5: bool) -> dict[str, dict[str, str]]:
+             md5s: dict[str, str], copy: CopyResult, need_md5: bool) -> dict[str, dict[str, str]]:
     """The digests of the copy's files that the reference names: read here (a local disk),
     from the remote's own hashes, or downloaded and read."""
     wanted = [rel for rel in reference.digests if rel in listing]
@@ -244,7 +256,7 @@ def _measure(loc: Location, package: str, listing: Mapping[str, FileFacts], refe
     elif loc.remote_hash == "md5":
         to_read = []
         for rel in wanted:
-            theirs, ours = listing[rel].hashes.get("md5"), audit.md5.get(rel)
+            theirs, ours = listing[rel].hashes.get("md5"), md5s.get(rel)
             if theirs and ours:
                 # MD5 of bytes that matched the manifest: equal MD5, equal bytes (for fixity)
                 found[rel] = {"sha256": reference.digests[rel].get("sha256", "")} if theirs == ours \
@@ -265,7 +277,7 @@ def _measure(loc: Location, package: str, listing: Mapping[str, FileFacts], refe
                 md5 = digests.pop("md5", None)
                 found[rel] = digests
                 if md5 and all(digests.get(a) == v for a, v in reference.digests[rel].items() if a in digests):
-                    audit.md5.setdefault(rel, md5)
+                    md5s.setdefault(rel, md5)
     copy.files = len(wanted)
     copy.bytes = sum(max(listing[rel].size, 0) for rel in wanted)
     return found

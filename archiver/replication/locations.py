@@ -46,6 +46,7 @@ class FileFacts:
 
     size: int
     hashes: dict[str, str]
+    mtime_ns: int = 0  # on a local disk
 
 
 def is_remote(text: str) -> bool:
@@ -100,6 +101,23 @@ class Location:
 
     def staging_name(self, what: str) -> str:
         raise NotImplementedError
+
+    def move_files(self, src: str, dst: str, rels: list[str]) -> None:
+        """Move ``src/rel`` to ``dst/rel`` for each of ``rels``; a file already at
+        ``dst/rel`` is never replaced (its move is skipped)."""
+        raise NotImplementedError
+
+    def list_tree(self, rel: str) -> dict[str, FileFacts]:
+        """Every file below the folder ``rel`` ({} when there is none)."""
+        raise NotImplementedError
+
+    def top_files(self) -> set[str]:
+        """The names of the files at the top of the location."""
+        raise NotImplementedError
+
+    def end_writing(self) -> None:
+        """After writing: the staging folder removed."""
+        self.begin_writing()
 
     def read_state(self) -> dict:
         return {}
@@ -188,6 +206,26 @@ class LocalFolder(Location):
         except OSError as exc:
             raise write_error(exc, target) from None
 
+    def move_files(self, src: str, dst: str, rels: list[str]) -> None:
+        for rel in rels:
+            target = self.root / dst / rel
+            if os.path.lexists(target) or not os.path.lexists(self.root / src / rel):
+                continue
+            self.rename(join(src, rel), join(dst, rel))
+
+    def top_files(self) -> set[str]:
+        return {p.name for p in self.root.iterdir() if p.is_file()} if self.root.is_dir() else set()
+
+    def list_tree(self, rel: str) -> dict[str, FileFacts]:
+        folder = self.root / rel
+        found: dict[str, FileFacts] = {}
+        for root, _dirs, files in os.walk(folder):
+            for name in files:
+                path = Path(root) / name
+                stat = path.stat()
+                found[path.relative_to(folder).as_posix()] = FileFacts(stat.st_size, {}, stat.st_mtime_ns)
+        return found
+
     def read_state(self) -> dict:
         try:
             state = json.loads((self.root / STATE).read_text(encoding="utf-8"))
@@ -216,8 +254,11 @@ class LocalFolder(Location):
 
 
 def join(base: str, rel: str) -> str:
+    """``rel`` below ``base`` (a remote "name:path" or a relative path; "" is the root)."""
     if not rel:
         return base
+    if not base:
+        return rel
     return f"{base}{rel}" if base.endswith((":", "/")) else f"{base}/{rel}"
 
 
@@ -226,12 +267,15 @@ class RcloneRemote(Location):
 
     kind = "remote"
 
-    def __init__(self, spec: str, rclone: Rclone, *, download: bool = False) -> None:
+    def __init__(self, spec: str, rclone: Rclone, *, download: bool = False, hash_type: str | None = None) -> None:
         self.name = spec
         self.base = spec.rstrip("/") if not spec.endswith(":") else spec
         self.rclone = rclone
         hashes = [h.lower() for h in rclone.features(self.base).get("Hashes") or []]
-        self.remote_hash = "" if download else "sha256" if "sha256" in hashes else "md5" if "md5" in hashes else ""
+        if hash_type is not None and hash_type not in hashes:
+            hash_type = None
+        self.remote_hash = "" if download else hash_type or ("sha256" if "sha256" in hashes else
+                                                             "md5" if "md5" in hashes else "")
 
     @property
     def method(self) -> str:
@@ -303,6 +347,35 @@ class RcloneRemote(Location):
         if self.exists(dst):
             raise FileExistsError(join(self.base, dst))
         self.rclone.move(join(self.base, src), join(self.base, dst))
+
+    def top_files(self) -> set[str]:
+        try:
+            out = self.rclone.run("lsjson", "--files-only", "--no-mimetype", "--no-modtime", "--max-depth", "1",
+                                  self.base)
+        except NotFound:
+            return set()
+        return {item["Name"] for item in json.loads(out or "[]")}
+
+    def move_files(self, src: str, dst: str, rels: list[str]) -> None:
+        # rclone refuses to move between folders one of which holds the other (the
+        # staging folder is inside the destination's root): move folder by folder.
+        by_top: dict[str, list[str]] = {}
+        for rel in rels:
+            top, sep, rest = rel.partition("/")
+            if sep:
+                by_top.setdefault(top, []).append(rest)
+            else:
+                self.rclone.run("moveto", "--ignore-existing", join(self.base, join(src, rel)),
+                                join(self.base, join(dst, rel)))
+        for top, inside in sorted(by_top.items()):
+            self.rclone.move_files(join(self.base, join(src, top)), join(self.base, join(dst, top)), inside)
+
+    def list_tree(self, rel: str) -> dict[str, FileFacts]:
+        try:
+            files = self.rclone.list_files(join(self.base, rel))
+        except NotFound:
+            return {}
+        return {f.path: FileFacts(f.size, f.hashes) for f in files}
 
     def read_state(self) -> dict:
         try:

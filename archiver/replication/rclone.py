@@ -97,7 +97,7 @@ class Rclone:
                 f"rclone chưa có cấu hình cho nơi lưu {remote.split(':')[0]}: — tạo bằng `rclone config` (hoặc đặt "
                 f"RCLONE_CONFIG) / the rclone remote {remote.split(':')[0]}: is not configured: run `rclone config`")
         if proc.returncode in (_DIRECTORY_NOT_FOUND, _FILE_NOT_FOUND) or "directory not found" in said \
-                or "object not found" in said:
+                or "object not found" in said or "404 Not Found" in said:
             raise NotFound(said)
         raise TransferFailed(f"rclone {args[0]} thất bại / failed: {said}")
 
@@ -150,6 +150,15 @@ class Rclone:
         if not listed:
             return
         self.run("copy", "--ignore-existing", "--no-traverse", "--files-from", "-", source, destination,
+                 input_text=listed)
+
+    def move_files(self, source: str, destination: str, rels: Iterable[str]) -> None:
+        """Move the files ``rels`` from below ``source`` to below ``destination`` in one run;
+        a file already at the destination is left as it is (``--ignore-existing``)."""
+        listed = "".join(f"{rel}\n" for rel in rels)
+        if not listed:
+            return
+        self.run("move", "--ignore-existing", "--no-traverse", "--files-from", "-", source, destination,
                  input_text=listed)
 
     def copy_file(self, source: str, destination: str) -> None:
