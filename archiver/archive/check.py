@@ -88,6 +88,9 @@ def check_archive(archive: Path, *, evidence: bool = True, progress: Callable[[]
                                f"/ waiting for its timestamp")
     if _check_index(store, result, unreadable):
         _check_site(store, result)
+    from ..replication.log import log_problems  # the audit log and PREMIS events beside the packages
+
+    result.problems += log_problems(archive)
     return result
 
 
