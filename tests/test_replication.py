@@ -139,7 +139,7 @@ def test_a_remote_replica_is_confirmed_audited_and_its_second_run_copies_nothing
     audited = json.loads(archiver("audit", archive, "--replica", where, "--json", env=servers.env, check_rc=0).stdout)
     assert audited["locations"][1]["method"] == "download" and audited["locations"][1]["files"] > 200
     if remote == "secret":  # encrypted at rest: no file name nor content in the clear
-        stored = [p for p in (servers.crypt_root / archive.parent.name).rglob("*") if p.is_file()]
+        stored = [p for p in servers.crypt_root.rglob("*") if p.is_file()]  # names are encrypted too
         assert stored and not any(PACKAGE in str(p) for p in stored)
         assert not any(b"<?xml" in p.read_bytes()[:200] for p in stored)
     else:

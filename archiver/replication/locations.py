@@ -26,7 +26,7 @@ from typing import Iterable, Iterator
 from ..archive.bag import file_digests
 from ..archive.layout import PACKAGE_JSON, STAGING, TAG_FILES
 from ..errors import UsageError
-from ..fsutil import fsync_dir, public_mode, write_error
+from ..fsutil import fsync_dir, fsync_tree, public_mode, write_error
 from .rclone import NotFound, Rclone
 
 #: archiver's own folders and files at a destination (never packages, never audited).
@@ -188,10 +188,7 @@ class LocalFolder(Location):
                     written.add(target.parent)
                 with open(source / rel, "rb") as src, open(target, "wb") as dst:
                     shutil.copyfileobj(src, dst, 1 << 20)
-                    dst.flush()
-                    os.fsync(dst.fileno())
-            for folder in written:
-                fsync_dir(folder)
+            fsync_tree(base)  # on disk before anything is renamed into place (one syncfs where it can)
         except OSError as exc:
             raise write_error(exc, base) from None
 
