@@ -77,7 +77,8 @@ class Archiver(click.Group):
         return [self._load(name).name for name in COMMANDS]
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        for module in COMMANDS:
+        # The module named as the command first: a command does not import all the others.
+        for module in sorted(COMMANDS, key=lambda module: module != name):
             command = self._load(module)
             if command.name == name:
                 return command

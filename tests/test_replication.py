@@ -74,12 +74,44 @@ def test_a_local_folder_replica_is_a_complete_checkable_archive_and_a_second_run
     before = {p: p.stat().st_mtime_ns for p in dest.rglob("*") if p.is_file() and ".archiver" not in p.name}
     second = json.loads(archiver("replicate", archive, dest, "--json", check_rc=0).stdout)["destinations"][0]
     assert second["files_copied"] == 0 and second["archive_files_copied"] == 0 and second["already"] == 3
-    assert {p: p.stat().st_mtime_ns for p in before} == before  # nothing at the destination was written again
-    # the replication is in the archive's audit log and PREMIS events
+    # nothing at the destination was written again (but the audit log, which the first run added to)
+    assert {p: p.stat().st_mtime_ns for p in before} == before
+    # the replication is in the archive's audit log and in a PREMIS document of its run
     log = [json.loads(line) for line in (archive / "audit" / "audit.jsonl").read_text().splitlines()]
     assert [e["event"] for e in log].count("replication") == 2
-    assert "replication" in (archive / "audit" / f"{PACKAGE}.premis.xml").read_text()
+    premis = premis_events(archive)
+    assert ("replication", PACKAGE) in {(kind, package) for kind, package, _ in premis}
+    # and the audit folder is replicated too, one run behind: the destination's log is the
+    # archive's first lines, its PREMIS documents the same files
+    third = json.loads(archiver("replicate", archive, dest, "--json", check_rc=0).stdout)["destinations"][0]
+    assert third["files_copied"] == 0 and third["audit_files_copied"] == 1  # the log, a line longer
+    copied = (dest / "audit" / "audit.jsonl").read_bytes()
+    assert copied and (archive / "audit" / "audit.jsonl").read_bytes().startswith(copied)
+    assert {p.name for p in (dest / "audit").glob("*.premis.xml")} == {
+        p.name for p in (archive / "audit").glob("*.premis.xml")}
+    assert not (dest / ".archiver-replaced").exists()  # a log that continues the old one replaces it
     check_passes(archive)
+    check_passes(dest)
+
+
+def premis_events(archive: Path) -> list[tuple[str, str, str]]:
+    """(event type, package, outcome) of every PREMIS event in the archive's audit folder;
+    each document's events link to a file object it declares."""
+    from lxml import etree
+
+    P = "{http://www.loc.gov/premis/v3}"
+    events = []
+    for path in sorted((archive / "audit").glob("*.premis.xml")):
+        root = etree.parse(str(path)).getroot()
+        declared = {o.findtext(f"{P}objectIdentifier/{P}objectIdentifierValue") for o in root.iter(f"{P}object")}
+        assert root.find(f"{P}agent") is not None
+        for event in root.iter(f"{P}event"):
+            linked = {v.text for v in event.iter(f"{P}linkingObjectIdentifierValue")}
+            assert linked and linked <= declared, path
+            detail = event.findtext(f"{P}eventDetailInformation/{P}eventDetail")
+            events.append((event.findtext(f"{P}eventType"), detail.split(":", 1)[0],
+                           event.findtext(f"{P}eventOutcomeInformation/{P}eventOutcome")))
+    return events
 
 
 def test_the_audit_of_an_intact_archive_and_replica_is_clean_and_logged(archive: Path, tmp_path: Path):
@@ -167,6 +199,80 @@ def test_an_md5_remote_is_compared_with_the_md5_of_checked_source_bytes(archive:
     assert [(f.location, f.path, f.kind) for f in audited.findings] == [
         (remote.name, f"data/transcripts/{victim.name}", "damaged")]
     assert audited.locations[1].method.startswith("MD5")
+
+
+# == one writer per destination ======================================================================
+def test_a_destination_being_written_by_another_run_is_refused_clearly(archive: Path, tmp_path: Path,
+                                                                      servers: Servers):
+    """Two jobs never write one destination at once: a local folder has the archive's own
+    lock; a remote has a marker file (and a lock on this computer). A marker another
+    computer left stops the run, naming that computer and how to clear it; one this
+    computer left (a killed run) is taken over."""
+    from archiver.archive.lock import archive_lock
+
+    usb = tmp_path / "usb"
+    with archive_lock(usb):
+        proc = archiver("replicate", archive, usb)
+    assert proc.returncode == 1 and "another archiver run" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    assert not any(p.name.startswith("0109944") for p in usb.iterdir())
+
+    remote_root = tmp_path / "remote"
+    remote_root.mkdir()
+    where = f"localsums:{remote_root}"
+    (remote_root / ".archiver-lock.json").write_text(json.dumps(
+        {"host": "may-tinh-so-gd", "pid": 4242, "started": "2026-01-02T02:00:00+07:00", "token": "x"}))
+    proc = archiver("replicate", archive, where, env=servers.env)
+    said = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode == 1 and "may-tinh-so-gd" in said and "rclone deletefile" in said, said
+    assert not any(p.name.startswith("0109944") for p in remote_root.iterdir())
+    import socket
+
+    (remote_root / ".archiver-lock.json").write_text(json.dumps(
+        {"host": socket.gethostname(), "pid": 1, "started": "2026-01-02T02:00:00+07:00", "token": "killed"}))
+    archiver("replicate", archive, where, env=servers.env, check_rc=0)
+    assert not (remote_root / ".archiver-lock.json").exists()  # taken over, and gone when the run ended
+    check_passes(remote_root)
+
+
+def test_a_site_page_changed_by_hand_is_not_spread_to_a_replica(archive: Path, tmp_path: Path):
+    usb = tmp_path / "usb"
+    archiver("replicate", archive, usb, check_rc=0)
+    page = archive / "site" / "index.html"
+    good = page.read_bytes()
+    page.write_bytes(good.replace(b"</body>", b"<p>edited</p></body>"))
+    proc = archiver("replicate", archive, usb, "--json")
+    assert proc.returncode == 1
+    problems = json.loads(proc.stdout)["destinations"][0]["problems"]
+    assert any(p.startswith("site:") and "site/index.html" in p for p in problems), problems
+    assert (usb / "site" / "index.html").read_bytes() == good
+
+
+def test_the_token_integrity_check_agrees_with_pyhanko_on_every_altered_byte(built: Path):
+    """The audit checks each package's RFC 3161 token with token_intact (the signature and
+    signed attributes, no certificate path); on the token and on copies of it with a byte
+    altered, it says what pyHanko's full check says of the signature (or that it is not a
+    token at all)."""
+    from archiver.timestamps.tsa import TokenFormatError, check_token, token_intact
+
+    token = (built / PACKAGE / "data" / "timestamp" / "package.tst").read_bytes()
+    assert token_intact(token) and check_token(token, None, []).signature_ok
+    disagree = []
+    for offset in range(0, len(token), 11):
+        altered = bytearray(token)
+        altered[offset] ^= 0x04
+        try:
+            ours = token_intact(bytes(altered))
+        except TokenFormatError:
+            ours = None
+        try:
+            theirs = check_token(bytes(altered), None, []).signature_ok
+        except TokenFormatError:
+            theirs = None
+        except (ValueError, AttributeError):  # pyHanko could not read it either
+            theirs = False
+        if ours != theirs:
+            disagree.append(offset)
+    assert not disagree, f"token_intact and pyHanko disagree at offsets {disagree}"
 
 
 # == fault injection ================================================================================

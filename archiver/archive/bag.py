@@ -37,15 +37,27 @@ def digests_of(data: bytes) -> tuple[str, str, int]:
 
 
 def file_digests(path: Path, algorithms: tuple[str, ...] = ALGORITHMS) -> tuple[dict[str, str], int]:
-    """Every algorithm's hex digest of a file, in one read; and its size."""
-    hashers = {a: hashlib.new(a) for a in algorithms}
-    size = 0
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(_CHUNK), b""):
-            size += len(block)
-            for h in hashers.values():
-                h.update(block)
-    return {a: h.hexdigest() for a, h in hashers.items()}, size
+    """Every algorithm's hex digest of a file, in one read; and its size.
+
+    Most files of a package are a few kilobytes: such a file is read whole into a buffer
+    of its own size (``readall`` sizes it from ``fstat``), where reading fixed blocks
+    would allocate a megabyte for each read. A larger one goes through one reused buffer,
+    a block at a time."""
+    hashers = [hashlib.new(a) for a in algorithms]
+    with open(path, "rb", buffering=0) as fh:
+        if os.fstat(fh.fileno()).st_size <= _CHUNK:
+            data = fh.read()
+            for h in hashers:
+                h.update(data)
+            size = len(data)
+        else:
+            size, buffer = 0, bytearray(_CHUNK)
+            view = memoryview(buffer)
+            while count := fh.readinto(buffer):
+                size += count
+                for h in hashers:
+                    h.update(view[:count])
+    return {a: h.hexdigest() for a, h in zip(algorithms, hashers)}, size
 
 
 def _manifest_path(rel: str) -> str:

@@ -104,15 +104,17 @@ def timestamp_problems(where: str, manifest: PackageManifest, read: Callable[[st
 
 
 def _token_signature_problems(where: str, token: bytes) -> list[str]:
-    """The token's own CMS signature is intact (whoever signed it: trust in the TSA is
-    ``archiver evidence verify --trust``'s question, not fixity's)."""
-    from ..timestamps.tsa import check_token
+    """The token's own CMS signature is intact (:func:`archiver.timestamps.tsa.token_intact`):
+    its TSTInfo, hence the imprint compared above, is what the TSA signed. Who signed it is
+    ``archiver evidence verify --trust``'s question (a certificate path, checked at a
+    moment), not fixity's, so it is not asked on every audit."""
+    from ..timestamps.tsa import token_intact
 
     try:
-        checked = check_token(token, None, [])
+        intact = token_intact(token)
     except TimestampError as exc:
         return [f"{where}: dấu thời gian của gói không đọc được / package timestamp unreadable: {exc}"]
-    if not checked.signature_ok:
+    if not intact:
         return [f"{where}: chữ ký của dấu thời gian gói không hợp lệ (đã bị sửa) / the package timestamp's signature "
                 "is invalid"]
     return []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -31,9 +32,11 @@ def _slice(text: str | None) -> tuple[int, int] | None:
 @click.option("--download", is_flag=True,
               help="Download and hash replica files even where the remote keeps hashes.")
 @click.option("--rclone", "rclone_program", metavar="PATH", help="The rclone program (default: on PATH).")
+@click.option("--jobs", type=click.IntRange(1, 256), default=None, metavar="N",
+              help="Packages audited at the same time (default: one per processor core).")
 @click.option("--json", "as_json", is_flag=True, help='One JSON object for monitoring (schema "archiver.audit/1").')
 def command(archive: Path, replicas: tuple[str, ...], slice_text: str | None, days: int | None, sample: int,
-            download: bool, rclone_program: str | None, as_json: bool) -> None:
+            download: bool, rclone_program: str | None, jobs: int | None, as_json: bool) -> None:
     """Kiểm tra tính toàn vẹn / audit the fixity of ARCHIVE and each --replica.
 
     Every file of every package (or of a slice) is checked against its package's
@@ -50,7 +53,7 @@ def command(archive: Path, replicas: tuple[str, ...], slice_text: str | None, da
         raise UsageError("chỉ dùng một trong --slice và --days / use --slice or --days, not both")
     slice_ = _slice(slice_text) if slice_text else slice_of_day(days, vn.now().date()) if days else None
     locations = open_locations(archive, replicas, rclone_program=rclone_program, download=download)
-    result = run_audit(archive, locations, slice_=slice_, sample=sample)
+    result = run_audit(archive, locations, slice_=slice_, sample=sample, jobs=jobs or os.cpu_count() or 1)
     code = ExitCode.OK if result.ok else ExitCode.PROBLEMS
     if as_json:
         import json

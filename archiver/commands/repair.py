@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -16,9 +17,11 @@ import click
               help="Repair this replica from the archive (or another good copy given).")
 @click.option("--download", is_flag=True, help="Download and hash replica files even where the remote keeps hashes.")
 @click.option("--rclone", "rclone_program", metavar="PATH", help="The rclone program (default: on PATH).")
+@click.option("--jobs", type=click.IntRange(1, 256), default=None, metavar="N",
+              help="Packages audited at the same time (default: one per processor core).")
 @click.option("--json", "as_json", is_flag=True, help='One JSON object for scripts (schema "archiver.repair/1").')
 def command(archive: Path, sources: tuple[str, ...], targets: tuple[str, ...], download: bool,
-            rclone_program: str | None, as_json: bool) -> None:
+            rclone_program: str | None, jobs: int | None, as_json: bool) -> None:
     """Sửa các tệp hỏng, thiếu hoặc bị sửa / repair ARCHIVE --from DEST, or DEST --to.
 
     Every finding is repaired from a copy whose bytes match the package's trusted
@@ -38,7 +41,7 @@ def command(archive: Path, sources: tuple[str, ...], targets: tuple[str, ...], d
     locations = open_locations(archive, [*sources, *targets], rclone_program=rclone_program, download=download)
     chosen = ([locations[0]] if sources else []) + locations[1 + len(sources):]
     with Archive(archive).writing():
-        result = repair(locations, chosen)
+        result = repair(locations, chosen, jobs=jobs or os.cpu_count() or 1)
     code = ExitCode.OK if result.ok else ExitCode.PROBLEMS
     if as_json:
         import json

@@ -25,18 +25,21 @@ def command(archive: Path, destinations: tuple[str, ...], rclone_program: str | 
     new. Exit 0 when everything is replicated, 1 when something could not be (each is
     named), 2 on usage or configuration errors.
     """
-    from ..errors import ExitCode
-    from ..replication.audit import KIND_WORDS, open_locations
-    from ..replication.log import record
-    from ..replication.replicate import replicate
     from .. import vn
+    from ..errors import ArchiveWriteError, ExitCode
+    from ..replication.audit import KIND_WORDS, open_locations
+    from ..replication.log import PremisEvent, RunLog
+    from ..replication.replicate import ReplicationResult, replicate
 
     locations = open_locations(archive, destinations, rclone_program=rclone_program)
     results = []
     for dest in locations[1:]:
         if not as_json:
             click.echo(f"Đang sao sang / replicating to {dest.name} …")
-        result = replicate(archive, dest)
+        try:
+            result = replicate(archive, dest)
+        except ArchiveWriteError as exc:  # this destination stops (locked, unreachable, full); the next is tried
+            result = ReplicationResult(dest.name, getattr(dest, "method", "read"), notes=[f"{exc.heading}: {exc}"])
         results.append(result)
         if not as_json:
             for f in result.findings:
@@ -48,18 +51,17 @@ def command(archive: Path, destinations: tuple[str, ...], rclone_program: str | 
                        f"files ({result.bytes_copied / 1e6:.1f} MB), {result.archive_files_copied} tệp khác (nhãn, "
                        f"index, trang) / other files copied; {result.seconds:.1f} s — "
                        + ("ổn / ok" if result.ok else "có vấn đề / problems"))
-    now = vn.now()
-    entries = [{"event": "replication", "time": now.isoformat(timespec="seconds"), "location": r.destination,
-                "method": r.method, "confirmed": r.confirmed, "already": r.already, "files": r.files_copied,
-                "bytes": r.bytes_copied, "problems": len(r.findings) + len(r.notes),
-                "outcome": "pass" if r.ok else "fail"} for r in results]
-    events = {}
+    log = RunLog("replicate", vn.now())
     for r in results:
-        for package in r.confirmed:
-            events.setdefault(package, []).append(
-                ("replication", f"Sao gói sang {r.destination}, đã xác nhận bằng mã băm ({r.method}) / replicated to "
-                                f"{r.destination}, confirmed by hash", "success", []))
-    record(archive, entries, events, now)
+        log.add({"event": "replication", "run": log.run, "time": log.started.isoformat(timespec="seconds"),
+                 "location": r.destination, "method": r.method, "confirmed": r.confirmed, "already": r.already,
+                 "files": r.files_copied, "bytes": r.bytes_copied, "problems": len(r.findings) + len(r.notes),
+                 "outcome": "pass" if r.ok else "fail"})
+        for package, tag in r.confirmed_tags.items():
+            log.add(event=PremisEvent(package, "replication",
+                                      f"Sao gói sang {r.destination}, đã xác nhận bằng mã băm ({r.method}) / "
+                                      f"replicated to {r.destination}, confirmed by hash", "success", *tag))
+    log.write(archive)
     ok = all(r.ok for r in results)
     if as_json:
         import json
@@ -71,6 +73,7 @@ def command(archive: Path, destinations: tuple[str, ...], rclone_program: str | 
             "destinations": [{"destination": r.destination, "method": r.method, "ok": r.ok, "packages": r.packages,
                               "already": r.already, "confirmed": r.confirmed, "files_copied": r.files_copied,
                               "bytes_copied": r.bytes_copied, "archive_files_copied": r.archive_files_copied,
+                              "audit_files_copied": r.audit_files_copied,
                               "moved_aside": r.moved_aside, "seconds": round(r.seconds, 3),
                               "findings": [f.to_json() for f in r.findings], "problems": r.notes} for r in results],
         }, ensure_ascii=not writes_utf8(sys.stdout), indent=1))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from ..archive.bag import file_digests
 from ..archive.layout import INDEX, PAYLOAD_MANIFESTS, TAG_MANIFESTS, TIMESTAMP_DIR
 from ..archive.trust import TRUST_FILES, ManifestTrust, manifest_trust
 from .locations import FileFacts, Location
+from .log import PremisEvent, RunLog
 
 DAMAGED, MISSING, EXTRA, TAMPERED = "damaged", "missing", "extra", "manifest-tampered"
 KIND_WORDS = {
@@ -152,9 +154,19 @@ class PackageAudit:
     findings: list[Finding]
     copies: dict[str, CopyResult]
     md5: dict[str, str] = field(default_factory=dict)  # MD5 of files checked good (for MD5 remotes)
+    tag_manifest_size: int = 0
 
     def findings_at(self, location: str) -> list[Finding]:
         return [f for f in self.findings if f.location == location]
+
+    def outcome(self) -> "PackageAudit":
+        """What a run keeps of it: the findings and what each copy measured, without the
+        reference's digests and the lists of good files (a worker sends back only this)."""
+        reference = None if self.reference is None else Reference(
+            self.package, {}, self.reference.tag_manifest_sha256, self.reference.vouched_by)
+        copies = {name: CopyResult(c.location, c.present, c.files, c.bytes, c.method) for name, c in self.copies.items()}
+        return PackageAudit(self.package, reference, self.why_untrusted, self.findings, copies,
+                            tag_manifest_size=self.tag_manifest_size)
 
 
 def anchors_of(archive: Path) -> dict[str, str]:
@@ -162,9 +174,12 @@ def anchors_of(archive: Path) -> dict[str, str]:
     value printed on its label); {} when the index cannot be read (``check`` says why)."""
     from ..jsonstream import load_object
 
+    def packages_only(entry: dict) -> dict | None:  # a transcript or quarantine entry is not kept
+        return None if "stem" in entry or "reason_code" in entry else entry
+
     try:
         with (Path(archive) / INDEX).open(encoding="utf-8") as fh:
-            index = load_object(fh)
+            index = load_object(fh, packages_only)
     except (OSError, ValueError):
         return {}
     found: dict[str, str] = {}
@@ -183,23 +198,19 @@ def audit_package(package: str, locations: Sequence[Location], anchor: str | Non
                   need_md5: bool = False) -> PackageAudit:
     """Judge every copy of ``package``: the reference from the copies' trusted manifests,
     then every file of every copy against it. The local copies are read first (one read
-    per file, every algorithm), so that MD5-only remotes compare with checked bytes."""
+    per file, every algorithm), so that MD5-only remotes compare with checked bytes. The
+    small files read to judge a copy are hashed from memory, not read again."""
     listings = {loc.name: loc.listing(package) for loc in locations}
     small: dict[str, dict[str, bytes | None]] = {}
     for loc in locations:
         listing = listings[loc.name]
         if listing is not None:
             small[loc.name] = loc.read_small(package, [r for r in _small_files(listing) if r in listing])
-
-    def elsewhere(name: str):
-        def others(rel: str) -> list[bytes]:
-            return [files[rel] for other, files in small.items() if other != name and files.get(rel) is not None]
-        return others
-
-    judged = [(name, manifest_trust(package, lambda rel, f=files: f.get(rel), anchor, elsewhere(name)))
-              for name, files in small.items()]
+    judged = _judge_copies(package, small, anchor)
     reference, why = choose_reference(package, judged)
     audit = PackageAudit(package, reference, why, [], {})
+    if reference is not None:
+        audit.tag_manifest_size = len(small[reference.vouched_by[0]].get("tagmanifest-sha256.txt") or b"")
     for loc in locations:
         listing = listings[loc.name]
         copy = CopyResult(loc.name, listing is not None)
@@ -216,15 +227,33 @@ def audit_package(package: str, locations: Sequence[Location], anchor: str | Non
                                           f"không tin được danh sách mã băm của gói, không kiểm được tệp nào / the "
                                           f"package's manifests cannot be trusted: {detail}"))
             continue
-        audit.findings += check_copy(loc, package, reference, listing, copy, audit.md5, need_md5)
+        audit.findings += check_copy(loc, package, reference, listing, copy, audit.md5, need_md5, small[loc.name])
     return audit
 
 
+def _judge_copies(package: str, small: Mapping[str, Mapping[str, bytes | None]],
+                  anchor: str | None) -> list[tuple[str, ManifestTrust]]:
+    """Each copy's manifests judged (:func:`manifest_trust`); copies whose small files are
+    byte for byte the same get the same judgement, made once (the usual case: a replica)."""
+    made: dict[tuple, ManifestTrust] = {}
+    judged = []
+    for name, files in small.items():
+        key = tuple(sorted(files.items()))
+        if key not in made:
+            def others(rel: str, name: str = name) -> list[bytes]:
+                return [f[rel] for other, f in small.items() if other != name and f.get(rel) is not None]
+
+            made[key] = manifest_trust(package, files.get, anchor, others)
+        judged.append((name, made[key]))
+    return judged
+
+
 def check_copy(loc: Location, package: str, reference: Reference, listing: Mapping[str, FileFacts] | None,
-               copy: CopyResult, md5: dict[str, str], need_md5: bool = False) -> list[Finding]:
+               copy: CopyResult, md5: dict[str, str], need_md5: bool = False,
+               read: Mapping[str, bytes | None] | None = None) -> list[Finding]:
     """One copy of ``package`` against ``reference`` (listed now when ``listing`` is None);
     fills ``copy`` (what was measured, which files are good) and ``md5`` (the MD5 of files
-    read and found good)."""
+    read and found good). ``read``: files of this copy already read (hashed from memory)."""
     if listing is None:
         listing = loc.listing(package)
         if listing is None:
@@ -232,7 +261,7 @@ def check_copy(loc: Location, package: str, reference: Reference, listing: Mappi
             return [Finding(loc.name, package, "", MISSING, "gói không có ở nơi này / the package is not at this "
                                                             "location")]
     copy.present = True
-    found = _measure(loc, package, listing, reference, md5, copy, need_md5)
+    found = _measure(loc, package, listing, reference, md5, copy, need_md5, read or {})
     findings = compare(reference, loc.name, listing, found)
     bad = {f.path for f in findings}
     copy.good = {rel for rel in reference.digests if rel in found and rel not in bad}
@@ -240,7 +269,8 @@ def check_copy(loc: Location, package: str, reference: Reference, listing: Mappi
 
 
 def _measure(loc: Location, package: str, listing: Mapping[str, FileFacts], reference: Reference,
-             md5s: dict[str, str], copy: CopyResult, need_md5: bool) -> dict[str, dict[str, str]]:
+             md5s: dict[str, str], copy: CopyResult, need_md5: bool,
+             read: Mapping[str, bytes | None]) -> dict[str, dict[str, str]]:
     """The digests of the copy's files that the reference names: read here (a local disk),
     from the remote's own hashes, or downloaded and read."""
     wanted = [rel for rel in reference.digests if rel in listing]
@@ -266,20 +296,33 @@ def _measure(loc: Location, package: str, listing: Mapping[str, FileFacts], refe
         copy.method = "MD5 (rclone)" + (", download" if to_read else "")
     else:
         copy.method = "read" if loc.kind != "remote" else "download"
+    sizes = {rel: max(listing[rel].size, 0) for rel in wanted if rel not in to_read}
     if to_read:
         algorithms = ("sha256", "sha512", "md5") if need_md5 else ("sha256", "sha512")
-        with loc.local_files(package, to_read) as folder:
-            for rel in to_read:
-                try:
-                    digests, size = file_digests(folder / rel, algorithms)
-                except OSError:
-                    continue  # vanished meanwhile (or not downloaded): not judged
-                md5 = digests.pop("md5", None)
-                found[rel] = digests
-                if md5 and all(digests.get(a) == v for a, v in reference.digests[rel].items() if a in digests):
-                    md5s.setdefault(rel, md5)
+
+        def keep(rel: str, digests: dict[str, str], size: int) -> None:
+            md5 = digests.pop("md5", None)
+            found[rel] = digests
+            sizes[rel] = size
+            if md5 and all(digests.get(a) == v for a, v in reference.digests[rel].items() if a in digests):
+                md5s.setdefault(rel, md5)
+
+        in_memory = [rel for rel in to_read if read.get(rel) is not None]
+        for rel in in_memory:
+            data = read[rel]
+            keep(rel, {a: hashlib.new(a, data).hexdigest() for a in algorithms}, len(data))
+        rest = [rel for rel in to_read if read.get(rel) is None]
+        if rest:
+            with loc.local_files(package, rest) as folder:
+                base = os.fspath(folder)
+                for rel in rest:
+                    try:
+                        digests, size = file_digests(os.path.join(base, rel), algorithms)
+                    except OSError:
+                        continue  # vanished meanwhile (or not downloaded): not judged
+                    keep(rel, digests, size)
     copy.files = len(wanted)
-    copy.bytes = sum(max(listing[rel].size, 0) for rel in wanted)
+    copy.bytes = sum(sizes.values())
     return found
 
 
@@ -353,18 +396,16 @@ def open_locations(archive: Path, replicas: Sequence[str], *, rclone_program: st
 
 def run_audit(archive: Path, locations: Sequence[Location], *, slice_: tuple[int, int] | None = None,
               sample: int = 0, now: dt.datetime | None = None, progress=None, write_log: bool = True,
-              rng: random.Random | None = None) -> AuditResult:
-    """Audit the chosen packages at every location; append the results to the archive's
-    audit log and PREMIS files."""
-    import os
-
+              rng: random.Random | None = None, jobs: int = 1) -> AuditResult:
+    """Audit the chosen packages at every location, ``jobs`` packages at a time (worker
+    processes); append the results to the archive's audit log and a PREMIS document."""
     from .. import vn
-    from .log import record
+    from ..pipeline.pool import WorkerPool
     from .rclone import TransferFailed
 
     started = now or vn.now()
-    result = AuditResult(Path(archive), f"{started:%Y%m%dT%H%M%S}-{os.urandom(3).hex()}", started, slice=slice_,
-                         sample=sample)
+    log = RunLog("audit", started)
+    result = AuditResult(Path(archive), log.run, started, slice=slice_, sample=sample)
     usable: list[Location] = []
     names: set[str] = set()
     for loc in locations:
@@ -376,45 +417,75 @@ def run_audit(archive: Path, locations: Sequence[Location], *, slice_: tuple[int
         except TransferFailed as exc:
             summary.error = str(exc)
     result.packages = choose_packages(names, slice_, sample, rng)
-    anchors = anchors_of(archive)
-    need_md5 = any(loc.remote_hash == "md5" for loc in usable)
     summaries = {s.name: s for s in result.locations}
-    entries: list[dict] = []
-    events: dict[str, list[tuple[str, str, str, list[str]]]] = {}
-    for package in result.packages:
-        audit = audit_package(package, usable, anchors.get(package), need_md5=need_md5)
-        if audit.reference is None:
-            result.untrusted[package] = audit.why_untrusted
-        result.findings += audit.findings
-        for name, copy in audit.copies.items():
-            found = audit.findings_at(name)
-            summary = summaries[name]
-            summary.packages += copy.present
-            summary.files += copy.files
-            summary.bytes += copy.bytes
-            summary.findings += len(found)
-            if copy.method:
-                summary.method = copy.method
-            outcome = "pass" if not found else "fail"
-            entries.append({"event": "fixity-check", "run": result.run, "time": vn.now().isoformat(timespec="seconds"),
-                            "location": name, "package": package, "outcome": outcome, "files": copy.files,
-                            "bytes": copy.bytes, "method": copy.method,
-                            "tag_manifest_sha256": audit.reference.tag_manifest_sha256 if audit.reference else "",
-                            "findings": [{"path": f.path, "kind": f.kind} for f in found]})
-            events.setdefault(package, []).append((
-                "fixity check",
-                f"Kiểm tra tính toàn vẹn tại {name} ({copy.method or '-'}): {copy.files} tệp, "
-                f"{len(found)} phát hiện / fixity check at {name}: {copy.files} files, {len(found)} findings"
-                + "".join(f"; {f.kind} {f.path or '(gói / package)'}" for f in found[:20]),
-                outcome, [audit.reference.tag_manifest_sha256] if audit.reference else []))
-        if progress:
-            progress(package)
-    result.finished = vn.now()
-    entries.append({"event": "audit", "run": result.run, "time": result.finished.isoformat(timespec="seconds"),
-                    "started": started.isoformat(timespec="seconds"),
-                    "slice": f"{slice_[0]}/{slice_[1]}" if slice_ else None, "sample": sample,
-                    "packages": len(result.packages), "outcome": "pass" if result.ok else "fail",
-                    "locations": [s.to_json() for s in result.locations]})
-    if write_log:
-        record(Path(archive), entries, events, result.finished)
+    setup = (usable, anchors_of(archive), any(loc.remote_hash == "md5" for loc in usable))
+    jobs = max(1, min(jobs, len(result.packages)))
+    if jobs > 1:
+        _warm_up()  # imported once here, not in every worker
+    try:
+        with WorkerPool(jobs, _set_up_worker, setup) as pool:
+            for audit in pool.imap(_audit_one, result.packages, count=len(result.packages)):
+                _tally(audit, result, summaries, log)
+                if progress:
+                    progress(audit.package)
+        result.finished = vn.now()
+        log.add({"event": "audit", "run": result.run, "time": result.finished.isoformat(timespec="seconds"),
+                 "started": started.isoformat(timespec="seconds"),
+                 "slice": f"{slice_[0]}/{slice_[1]}" if slice_ else None, "sample": sample,
+                 "packages": len(result.packages), "outcome": "pass" if result.ok else "fail",
+                 "locations": [s.to_json() for s in result.locations]})
+        if write_log:
+            log.write(Path(archive))
+    finally:
+        log.close()
     return result
+
+
+def _tally(audit: PackageAudit, result: AuditResult, summaries: dict[str, LocationSummary], log: RunLog) -> None:
+    """One package's audit into the run's result, log lines and PREMIS events."""
+    from .. import vn
+
+    package = audit.package
+    if audit.reference is None:
+        result.untrusted[package] = audit.why_untrusted
+    result.findings += audit.findings
+    tag = audit.reference.tag_manifest_sha256 if audit.reference else ""
+    when = vn.now().isoformat(timespec="seconds")
+    for name, copy in audit.copies.items():
+        found = audit.findings_at(name)
+        summary = summaries[name]
+        summary.packages += copy.present
+        summary.files += copy.files
+        summary.bytes += copy.bytes
+        summary.findings += len(found)
+        if copy.method:
+            summary.method = copy.method
+        outcome = "pass" if not found else "fail"
+        log.add({"event": "fixity-check", "run": result.run, "time": when, "location": name, "package": package,
+                 "outcome": outcome, "files": copy.files, "bytes": copy.bytes, "method": copy.method,
+                 "tag_manifest_sha256": tag, "findings": [{"path": f.path, "kind": f.kind} for f in found]},
+                PremisEvent(package, "fixity check",
+                            f"Kiểm tra tính toàn vẹn tại {name} ({copy.method or '-'}): {copy.files} tệp, "
+                            f"{len(found)} phát hiện / fixity check at {name}: {copy.files} files, {len(found)} "
+                            "findings" + "".join(f"; {f.kind} {f.path or '(gói / package)'}" for f in found[:20]),
+                            "success" if not found else "failure", tag, audit.tag_manifest_size, when))
+
+
+# -- the worker side of a run: each worker audits whole packages -----------------------------
+_WORKER: dict = {}
+
+
+def _set_up_worker(locations: Sequence[Location], anchors: Mapping[str, str], need_md5: bool) -> None:
+    _WORKER.update(locations=locations, anchors=anchors, need_md5=need_md5)
+
+
+def _audit_one(package: str) -> PackageAudit:
+    audit = audit_package(package, _WORKER["locations"], _WORKER["anchors"].get(package),
+                          need_md5=_WORKER["need_md5"])
+    return audit.outcome()
+
+
+def _warm_up() -> None:
+    """Import what judging a package's token needs before the workers are forked."""
+    from ..timestamps import tsa  # noqa: F401
+    import pyhanko_certvalidator.sig_validate  # noqa: F401

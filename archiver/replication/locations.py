@@ -14,6 +14,7 @@ S3) copy the staged object to its name: an upload there appears whole or not at 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -23,17 +24,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from ..archive.bag import file_digests
 from ..archive.layout import PACKAGE_JSON, STAGING, TAG_FILES
 from ..errors import UsageError
 from ..fsutil import fsync_dir, fsync_tree, public_mode, write_error
-from .rclone import NotFound, Rclone
+from .rclone import NotFound, Rclone, TransferFailed
 
 #: archiver's own folders and files at a destination (never packages, never audited).
 DEST_STAGING = ".archiver-staging"
 DAMAGED = ".damaged"  # damaged copies a repair moved aside, kept
 REPLACED = ".archiver-replaced"  # older versions of index.json, reports and site pages, kept
 STATE = ".archiver-replica.json"  # what replicate confirmed at this destination
+LOCK = ".archiver-lock.json"  # a remote being written (who, since when)
 
 # A remote as rclone writes it: "name:path" (or ":backend,opts:path"); "C:\x" on Windows is a drive.
 _REMOTE = re.compile(r"^(:?[\w.+@ -]+(?:,[^:]*)?):(.*)$")
@@ -145,12 +146,16 @@ class LocalFolder(Location):
         folder = self.root / package
         if not folder.is_dir():
             return None
+        # Names only: a file's size is learnt when it is read (a stat per file costs as
+        # much as reading a small one).
         found: dict[str, FileFacts] = {}
+        unknown = FileFacts(-1, {})
+        top = len(os.fspath(folder)) + 1
         for root, dirs, files in os.walk(folder):
             dirs.sort()
+            prefix = root[top:].replace(os.sep, "/") + "/" if len(root) >= top else ""
             for name in sorted(files):
-                path = Path(root) / name
-                found[path.relative_to(folder).as_posix()] = FileFacts(path.stat().st_size, {})
+                found[prefix + name] = unknown
         return found
 
     def read_small(self, package: str, rels: Iterable[str]) -> dict[str, bytes | None]:
@@ -382,19 +387,84 @@ class RcloneRemote(Location):
             return {}
 
     def write_state(self, state: dict) -> None:
-        folder = Path(tempfile.mkdtemp(prefix="archiver-state-"))
-        try:
-            (folder / STATE).write_text(json.dumps(state, ensure_ascii=False, indent=0), encoding="utf-8")
-            staged = self.staging_name("state")
-            self.rclone.copy_files(str(folder), join(self.base, staged), [STATE])
-            # the state is archiver's own file: the new one replaces the old
-            self.rclone.move(join(self.base, f"{staged}/{STATE}"), join(self.base, STATE))
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+        # the state is archiver's own file: the new one replaces the old
+        self._put(STATE, json.dumps(state, ensure_ascii=False, indent=0).encode("utf-8"))
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        yield  # a remote has no lock; one job per destination (say so in the README)
+        """One writer at a time: an operating-system lock for the runs on this computer
+        (in the user's data folder, one per destination), and a marker file at the remote,
+        ``.archiver-lock.json``, for runs on other computers (a remote has no lock of its
+        own). A marker this computer left behind (a killed run) is taken over; one from
+        another computer stops the run, naming it."""
+        from ..archive.lock import archive_lock
+        from ..errors import ArchiveLocked
+        from ..timestamps.tsa import default_data_dir
+
+        folder = default_data_dir() / "remote-locks" / hashlib.sha256(self.base.encode("utf-8")).hexdigest()[:24]
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(archive_lock(folder))
+            except ArchiveLocked:
+                raise ArchiveLocked(f"một lần chạy archiver khác trên máy này đang ghi vào {self.name}; hãy chờ lần "
+                                    f"đó xong / another archiver run on this computer is writing to {self.name}: wait "
+                                    "for it to finish") from None
+            token = self._claim()
+            try:
+                yield
+            finally:
+                self._release(token)
+
+    def _claim(self) -> str:
+        import socket
+
+        from .. import vn
+        from ..errors import ArchiveLocked
+
+        host = socket.gethostname()
+        marker = join(self.base, LOCK)
+        try:
+            held = json.loads(self.rclone.cat(marker).decode("utf-8"))
+        except (NotFound, ValueError, UnicodeDecodeError):
+            held = None
+        if isinstance(held, dict) and held.get("host") != host:
+            raise ArchiveLocked(
+                f"{self.name}: một lần chạy archiver trên máy {held.get('host')} đang ghi vào đây (từ "
+                f"{held.get('started')}); nếu lần đó đã dừng hẳn, xoá tệp khoá bằng `rclone deletefile {marker}` rồi "
+                f"chạy lại / another archiver run on {held.get('host')} has been writing to this remote since "
+                f"{held.get('started')}; if it is no longer running, remove the lock with `rclone deletefile "
+                f"{marker}` and run again")
+        token = os.urandom(8).hex()
+        self._put(LOCK, json.dumps({"host": host, "pid": os.getpid(), "started": vn.now().isoformat(
+            timespec="seconds"), "token": token}).encode("utf-8"))
+        try:
+            mine = json.loads(self.rclone.cat(marker).decode("utf-8")).get("token") == token
+        except (NotFound, ValueError, UnicodeDecodeError, AttributeError):
+            mine = False
+        if not mine:
+            raise ArchiveLocked(f"{self.name}: một lần chạy archiver khác vừa bắt đầu ghi vào đây / another archiver "
+                                "run started writing to this remote at the same moment: wait for it to finish")
+        return token
+
+    def _release(self, token: str) -> None:
+        marker = join(self.base, LOCK)
+        try:
+            held = json.loads(self.rclone.cat(marker).decode("utf-8"))
+            if isinstance(held, dict) and held.get("token") == token:
+                self.rclone.run("deletefile", marker)
+        except (NotFound, ValueError, UnicodeDecodeError, TransferFailed):
+            pass  # left behind: the next run on this computer takes it over
+
+    def _put(self, name: str, data: bytes) -> None:
+        """One file of archiver's own at the top of the remote, replacing the old one."""
+        folder = Path(tempfile.mkdtemp(prefix="archiver-state-"))
+        try:
+            (folder / name).write_bytes(data)
+            staged = self.staging_name("state")
+            self.rclone.copy_files(str(folder), join(self.base, staged), [name])
+            self.rclone.move(join(self.base, f"{staged}/{name}"), join(self.base, name))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def __repr__(self) -> str:
         return f"RcloneRemote({self.name})"

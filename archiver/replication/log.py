@@ -7,10 +7,10 @@ Packages are never rewritten, so the log lives beside them, in ``ARCHIVE/audit/`
   line before it (``prev``), so a line edited or removed later breaks the chain at that
   point, and ``archiver check`` names it. A line a killed run left half-written is cut
   off by the next append.
-- ``<package>.premis.xml``: PREMIS 3 events per package (``fixity check``,
-  ``replication``, ``quarantine`` of a damaged copy, ``recovery`` of a good one), each
-  linked to the software agent, with the outcome; rewritten whole through a temporary
-  file and a rename.
+- ``<run>.premis.xml``: one PREMIS 3 document per run, never changed after it is
+  written: an event per package and copy (``fixity check``, ``replication``,
+  ``quarantine`` of a damaged copy, ``recovery`` from a good one) with its outcome,
+  linked to the software agent and to the package's tag manifest (a file object).
 """
 
 from __future__ import annotations
@@ -19,13 +19,16 @@ import datetime as dt
 import hashlib
 import json
 import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from lxml import etree
 
-from ..archive.premis import PREMIS_NS, add_agent, new_document, premis_event
-from ..fsutil import atomic_write, write_error
+from ..archive.premis import PREMIS_NS, XSI_NS, add_agent, new_document, premis_event, premis_object
+from ..fsutil import atomic_writer, write_error
 
 AUDIT_DIR = "audit"
 AUDIT_LOG = "audit.jsonl"
@@ -59,9 +62,6 @@ def append_log(archive: Path, entries: Iterable[dict]) -> None:
     """Append ``entries`` to ``ARCHIVE/audit/audit.jsonl``, each chained to the line
     before. A line that a killed run left half-written (no end of line) is archiver's own
     unfinished write, not a record: it is cut off first. The caller holds the lock."""
-    entries = list(entries)
-    if not entries:
-        return
     path = audit_dir(archive) / AUDIT_LOG
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -70,12 +70,16 @@ def append_log(archive: Path, entries: Iterable[dict]) -> None:
             if fh.seek(0, os.SEEK_END) != end:
                 fh.truncate(end)
             prev = line_hash(last) if last else ""
-            out = b""
+            out: list[bytes] = []
             for entry in entries:
                 line = json.dumps({"schema": LOG_SCHEMA, **entry, "prev": prev}, ensure_ascii=False).encode("utf-8")
-                out += line + b"\n"
+                out.append(line + b"\n")
                 prev = line_hash(line)
-            os.write(fh.fileno(), out)
+                if len(out) >= 1000:
+                    fh.write(b"".join(out))
+                    out.clear()
+            fh.write(b"".join(out))
+            fh.flush()
             os.fsync(fh.fileno())
     except OSError as exc:
         raise write_error(exc, path) from None
@@ -137,59 +141,111 @@ def log_problems(archive: Path) -> list[str]:
     return problems
 
 
-def add_events(archive: Path, package: str, events: list[tuple[str, str, str, list[str]]], when: dt.datetime) -> None:
-    """Add PREMIS events (type, detail, outcome, linked SHA-256s) to the package's file
-    ``ARCHIVE/audit/<package>.premis.xml``, made on first use. The caller holds the lock."""
-    if not events:
-        return
-    path = audit_dir(archive) / f"{package}.premis.xml"
-    root = None
-    if path.is_file():
+@dataclass(frozen=True)
+class PremisEvent:
+    """One PREMIS event of a run, about one package: linked to the file object of the
+    package's ``tagmanifest-sha256.txt`` (its SHA-256 is the one ``index.json`` and the
+    label carry, and it pins every other file of the package)."""
+
+    package: str
+    kind: str  # the Library of Congress event type: fixity check, replication, quarantine, recovery
+    detail: str
+    outcome: str  # success / failure (PREMIS eventOutcome)
+    tag_manifest_sha256: str = ""
+    tag_manifest_size: int = 0
+    time: str = ""  # ISO 8601; the run's start when empty
+
+
+class RunLog:
+    """What one run (an audit, a replication, a repair) adds to ``ARCHIVE/audit/``.
+
+    Lines and events are gathered in a temporary file as the run goes (memory stays the
+    same whatever the number of packages) and written at the end, under the archive's
+    lock: the lines appended to ``audit.jsonl``, the events as one new PREMIS document
+    ``<run>.premis.xml``, written whole through a temporary name and never changed
+    after (one file per run rather than a file per package rewritten on every run)."""
+
+    def __init__(self, kind: str, started: dt.datetime) -> None:
+        self.kind = kind
+        self.started = started
+        self.run = f"{started:%Y%m%dT%H%M%S}-{kind}-{os.urandom(3).hex()}"
+        self._spool = tempfile.TemporaryFile()
+        self.events = 0
+
+    def add(self, entry: dict | None = None, event: PremisEvent | None = None) -> None:
+        record = {"log": entry, "premis": asdict(event) if event else None}
+        self._spool.write(json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n")
+        self.events += event is not None
+
+    def _records(self) -> Iterator[dict]:
+        self._spool.flush()
+        self._spool.seek(0)
+        for line in self._spool:
+            yield json.loads(line)
+
+    def close(self) -> None:
+        self._spool.close()
+
+    def write(self, archive: Path, *, wait: float = 600.0, held: bool = False) -> None:
+        """Write the run's lines and events into the archive, holding its lock (a build
+        or renew writing meanwhile is waited for, up to ``wait`` seconds). ``held``: the
+        caller already holds it."""
+        from ..archive.store import Archive
+        from ..errors import ArchiveLocked
+
+        def write() -> None:
+            append_log(archive, (r["log"] for r in self._records() if r["log"]))
+            if self.events:
+                self._write_premis(audit_dir(archive) / f"{self.run}.premis.xml")
+
         try:
-            root = etree.fromstring(path.read_bytes(), etree.XMLParser(resolve_entities=False, no_network=True))
-            if root.tag != f"{{{PREMIS_NS}}}premis":
-                root = None
-        except (OSError, etree.XMLSyntaxError):
-            root = None  # a damaged file is kept aside, never lost: see below
-        if root is None:
-            os.replace(path, path.with_name(f"{path.name}.damaged-{when:%Y%m%dT%H%M%S}"))
-    if root is None:
-        root = new_document()
-        add_agent(root)
-    count = len(root.findall(f"{{{PREMIS_NS}}}event"))
-    for number, (kind, detail, outcome, objects) in enumerate(events, count + 1):
-        premis_event(root, f"{package}-audit-{number}", kind, detail, outcome, when, objects)
-    try:
-        atomic_write(path, etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
-    except OSError as exc:
-        raise write_error(exc, path) from None
-
-
-def record(archive: Path, entries: list[dict], events: dict[str, list[tuple[str, str, str, list[str]]]],
-           when: dt.datetime, *, wait: float = 600.0, held: bool = False) -> None:
-    """Write a run's log lines and PREMIS events into the archive, holding its lock (a
-    build or renew writing meanwhile is waited for, up to ``wait`` seconds). ``held``: the
-    caller already holds it."""
-    import time
-
-    from ..archive.store import Archive
-    from ..errors import ArchiveLocked
-
-    def write() -> None:
-        append_log(archive, entries)
-        for package, package_events in sorted(events.items()):
-            add_events(archive, package, package_events, when)
-
-    if held:
-        write()
-        return
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            with Archive(archive).writing():
+            if held:
                 write()
-            return
-        except ArchiveLocked:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(2.0)
+                return
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    with Archive(archive).writing():
+                        write()
+                    return
+                except ArchiveLocked:
+                    if time.monotonic() >= deadline:
+                        raise
+                    time.sleep(2.0)
+        finally:
+            self.close()
+
+    def _write_premis(self, path: Path) -> None:
+        """Objects first, then events, then the agent: the order the PREMIS 3 schema
+        requires; streamed, two passes over the spool."""
+        P = f"{{{PREMIS_NS}}}"
+        try:
+            with atomic_writer(path) as fh, etree.xmlfile(fh, encoding="UTF-8") as xf:
+                xf.write_declaration()
+                with xf.element(f"{P}premis", nsmap={"premis": PREMIS_NS, "xsi": XSI_NS}, version="3.0"):
+                    seen: set[str] = set()
+                    for record in self._records():
+                        event = record["premis"]
+                        if event and event["tag_manifest_sha256"] and event["tag_manifest_sha256"] not in seen:
+                            seen.add(event["tag_manifest_sha256"])
+                            holder = new_document()
+                            premis_object(holder, event["tag_manifest_sha256"], event["tag_manifest_size"],
+                                          "text/plain", f"{event['package']}/tagmanifest-sha256.txt", [])
+                            xf.write(holder[0], pretty_print=True)
+                    number = 0
+                    for record in self._records():
+                        event = record["premis"]
+                        if not event:
+                            continue
+                        number += 1
+                        holder = new_document()
+                        objects = [event["tag_manifest_sha256"]] if event["tag_manifest_sha256"] else []
+                        moment = dt.datetime.fromisoformat(event["time"]) if event["time"] else self.started
+                        premis_event(holder, f"{self.run}-{number}", event["kind"],
+                                     f"{event['package']}: {event['detail']}", event["outcome"], moment, objects)
+                        xf.write(holder[0], pretty_print=True)
+                    holder = new_document()
+                    add_agent(holder)
+                    xf.write(holder[0], pretty_print=True)
+        except OSError as exc:
+            raise write_error(exc, path) from None

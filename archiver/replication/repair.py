@@ -30,6 +30,7 @@ from typing import Callable, Sequence
 from ..archive.bag import file_digests
 from .audit import EXTRA, MISSING, CopyResult, Finding, PackageAudit, Reference, anchors_of, audit_package, check_copy
 from .locations import DAMAGED, Location
+from .log import PremisEvent, RunLog
 
 Event = tuple[str, str, str, list[str]]
 
@@ -47,11 +48,14 @@ class RepairResult:
 
 
 def repair(locations: Sequence[Location], targets: Sequence[Location], *, now: dt.datetime | None = None,
-           progress: Callable[[str], None] | None = None) -> RepairResult:
+           progress: Callable[[str], None] | None = None, jobs: int = 1) -> RepairResult:
     """Repair ``targets`` (some of ``locations``; the archive is ``locations[0]``) from any
-    good copy among ``locations``. The caller holds the archive's lock."""
+    good copy among ``locations``. Every package is audited first, ``jobs`` at a time in
+    worker processes; a package with a finding at a target is audited again here and
+    repaired, one at a time. The caller holds the archive's lock."""
     from .. import vn
-    from .log import record
+    from ..pipeline.pool import WorkerPool
+    from .audit import _audit_one, _set_up_worker, _warm_up
 
     now = now or vn.now()
     archive = locations[0]
@@ -62,43 +66,61 @@ def repair(locations: Sequence[Location], targets: Sequence[Location], *, now: d
     anchors = anchors_of(archive.root)  # type: ignore[attr-defined]
     need_md5 = any(loc.remote_hash == "md5" for loc in locations)
     target_names = {t.name for t in targets}
-    entries: list[dict] = []
-    events: dict[str, list[Event]] = {}
-    with ExitStack() as stack:
-        for target in targets:
-            if target is not archive:
-                stack.enter_context(target.locked())
-            target.begin_writing()
-            stack.callback(target.end_writing)
-        for package in sorted(names):
-            result.packages += 1
-            audit = audit_package(package, locations, anchors.get(package), need_md5=need_md5)
+    log = RunLog("repair", now)
+    jobs = max(1, min(jobs, len(names)))
+    if jobs > 1:
+        _warm_up()
+    try:
+        with ExitStack() as stack:
             for target in targets:
-                findings = audit.findings_at(target.name)
-                if not findings:
-                    continue
-                if audit.reference is None:
-                    for f in findings:
-                        result.unrepaired.append((f, "không bản sao nào có danh sách mã băm đáng tin, không sửa gì / "
-                                                     "no copy's manifests can be trusted: nothing changed"))
-                    continue
-                _repair_copy(target, audit, [loc for loc in locations if loc.name != target.name], result,
-                             events.setdefault(package, []), now)
-            if progress:
-                progress(package)
-        for f in result.repaired:
-            entries.append({"event": "repair", "time": now.isoformat(timespec="seconds"), "location": f.location,
-                            "package": f.package, "path": f.path, "kind": f.kind, "outcome": "repaired"})
-        for f, why in result.unrepaired:
-            entries.append({"event": "repair", "time": now.isoformat(timespec="seconds"), "location": f.location,
-                            "package": f.package, "path": f.path, "kind": f.kind, "outcome": "not repaired",
-                            "why": why})
-        entries.append({"event": "repair-run", "time": vn.now().isoformat(timespec="seconds"),
-                        "targets": sorted(target_names), "sources": [loc.name for loc in locations],
-                        "repaired": len(result.repaired), "not_repaired": len(result.unrepaired),
-                        "outcome": "pass" if result.ok else "fail"})
-        record(archive.root, entries, {k: v for k, v in events.items() if v}, now, held=True)  # type: ignore[attr-defined]
+                if target is not archive:
+                    stack.enter_context(target.locked())
+                target.begin_writing()
+                stack.callback(target.end_writing)
+            pool = stack.enter_context(WorkerPool(jobs, _set_up_worker, (locations, anchors, need_md5)))
+            for outcome in pool.imap(_audit_one, sorted(names), count=len(names)):
+                package = outcome.package
+                result.packages += 1
+                if any(f.location in target_names for f in outcome.findings):
+                    audit = audit_package(package, locations, anchors.get(package), need_md5=need_md5)
+                    for target in targets:
+                        _repair_target(target, audit, locations, result, log, now)
+                if progress:
+                    progress(package)
+            when = now.isoformat(timespec="seconds")
+            for f in result.repaired:
+                log.add({"event": "repair", "run": log.run, "time": when, "location": f.location,
+                         "package": f.package, "path": f.path, "kind": f.kind, "outcome": "repaired"})
+            for f, why in result.unrepaired:
+                log.add({"event": "repair", "run": log.run, "time": when, "location": f.location,
+                         "package": f.package, "path": f.path, "kind": f.kind, "outcome": "not repaired",
+                         "why": why})
+            log.add({"event": "repair-run", "run": log.run, "time": vn.now().isoformat(timespec="seconds"),
+                     "targets": sorted(target_names), "sources": [loc.name for loc in locations],
+                     "repaired": len(result.repaired), "not_repaired": len(result.unrepaired),
+                     "outcome": "pass" if result.ok else "fail"})
+            log.write(archive.root, held=True)  # type: ignore[attr-defined]
+    finally:
+        log.close()
     return result
+
+
+def _repair_target(target: Location, audit: PackageAudit, locations: Sequence[Location], result: RepairResult,
+                   log: RunLog, now: dt.datetime) -> None:
+    findings = audit.findings_at(target.name)
+    if not findings:
+        return
+    if audit.reference is None:
+        for f in findings:
+            result.unrepaired.append((f, "không bản sao nào có danh sách mã băm đáng tin, không sửa gì / "
+                                         "no copy's manifests can be trusted: nothing changed"))
+        return
+    events: list[Event] = []
+    _repair_copy(target, audit, [loc for loc in locations if loc.name != target.name], result, events, now)
+    for kind, detail, outcome, digests in events:
+        log.add(event=PremisEvent(audit.package, kind, detail + "".join(f" (SHA-256 {d})" for d in digests if d),
+                                  outcome, audit.reference.tag_manifest_sha256, audit.tag_manifest_size,
+                                  now.isoformat(timespec="seconds")))
 
 
 def _repair_copy(target: Location, audit: PackageAudit, sources: list[Location], result: RepairResult,

@@ -31,7 +31,8 @@ from typing import Callable
 
 from ..archive.layout import INDEX, PATH_LOG, REPORT_HTML, REPORT_JSON, SITE, label_name
 from .audit import MISSING, Finding, anchors_of, audit_package, check_copy, CopyResult
-from .locations import REPLACED, LocalFolder, Location
+from .locations import REPLACED, FileFacts, LocalFolder, Location
+from .log import AUDIT_DIR, AUDIT_LOG
 
 STATE_SCHEMA = "archiver.replica/1"
 _SAVE_EVERY = 30.0  # seconds between saves of the destination's record (resumable runs)
@@ -45,9 +46,11 @@ class ReplicationResult:
     already: int = 0  # confirmed by an earlier run, not read again
     copied: list[str] = field(default_factory=list)  # packages this run copied files of
     confirmed: list[str] = field(default_factory=list)  # packages confirmed this run
+    confirmed_tags: dict[str, tuple[str, int]] = field(default_factory=dict)  # their tag manifests' SHA-256, size
     files_copied: int = 0
     bytes_copied: int = 0
     archive_files_copied: int = 0  # labels, index, reports, site pages
+    audit_files_copied: int = 0  # the audit log and PREMIS documents (always one run behind)
     moved_aside: int = 0
     findings: list[Finding] = field(default_factory=list)  # what was not copied, and why
     notes: list[str] = field(default_factory=list)
@@ -157,13 +160,14 @@ def _replicate_package(source: LocalFolder, dest: Location, package: str, anchor
         result.findings += found
         return None
     result.confirmed.append(package)
+    result.confirmed_tags[package] = (reference.tag_manifest_sha256, audit.tag_manifest_size)
     return {"tag_manifest_sha256": reference.tag_manifest_sha256, "confirmed": now.isoformat(timespec="seconds"),
             "method": copy.method, "files": copy.files, "bytes": copy.bytes}
 
 
 # -- the archive's own files -------------------------------------------------------------------
 def _archive_files(source: LocalFolder) -> dict[str, tuple[int, int]]:
-    """Labels, index, path log, report, site: path -> (size, mtime_ns)."""
+    """Labels, index, path log, report, site, audit log: path -> (size, mtime_ns)."""
     out: dict[str, tuple[int, int]] = {}
     names = [INDEX, PATH_LOG, REPORT_JSON, REPORT_HTML] + [label_name(p) for p in source.packages()]
     for name in names:
@@ -174,13 +178,17 @@ def _archive_files(source: LocalFolder) -> dict[str, tuple[int, int]]:
         out[name] = (stat.st_size, stat.st_mtime_ns)
     for rel, facts in source.list_tree(SITE).items():
         out[f"{SITE}/{rel}"] = (facts.size, facts.mtime_ns)
+    for rel, facts in source.list_tree(AUDIT_DIR).items():
+        if not rel.startswith(".") and "/" not in rel:  # not a file being written (atomic_writer's)
+            out[f"{AUDIT_DIR}/{rel}"] = (facts.size, facts.mtime_ns)
     return out
 
 
 def _replicate_archive_files(source: LocalFolder, dest: Location, state: dict, result: ReplicationResult,
                              now: dt.datetime) -> None:
-    """Copy the labels, index, reports and site pages that changed since the last run;
-    move the destination's older versions, and site pages the site no longer has, aside."""
+    """Copy the labels, index, reports, site pages and audit log that changed since the
+    last run, once checked; move the destination's older versions, and site pages the site
+    no longer has, aside (an older audit log that the new one continues is replaced)."""
     from ..archive.bag import file_digests
 
     recorded = state.setdefault("files", {})
@@ -195,58 +203,90 @@ def _replicate_archive_files(source: LocalFolder, dest: Location, state: dict, r
             known.update(size=size, mtime_ns=mtime)
             continue
         changed[rel] = digest
-    site_changed = any(rel.startswith(f"{SITE}/") for rel in changed) or not any(
-        rel.startswith(f"{SITE}/") for rel in recorded)
+    _hold_back_unchecked(source.root, changed, result)
+    site_changed = any(rel.startswith(f"{SITE}/") for rel in changed)
     stale = []
     if site_changed:
         stale = [f"{SITE}/{rel}" for rel in dest.list_tree(SITE) if f"{SITE}/{rel}" not in present]
-    if INDEX in changed:
-        problems = _index_problems(source.root)
-        if problems:
-            del changed[INDEX]
-            result.notes.append(f"{INDEX}: không khớp các gói ở kho, không sao ({problems[0]}); chạy `archiver check` "
-                                f"/ the archive's index.json does not match its packages: not copied")
     if not changed and not stale:
         return
-    at_dest = {rel: facts for rel, facts in _dest_files(dest, list(changed)).items()}
+    at_dest = _dest_files(dest, list(changed))
     if isinstance(dest, LocalFolder):  # an identical file already there is recorded, not replaced
         for rel in [r for r in changed if r in at_dest]:
             if file_digests(dest.root / rel, ("sha256",))[0]["sha256"] == changed[rel]:
                 recorded[rel] = {"sha256": changed.pop(rel), "size": present[rel][0], "mtime_ns": present[rel][1]}
                 at_dest.pop(rel)
-    aside = [rel for rel in changed if rel in at_dest] + stale
+    continued = [rel for rel in changed if rel in at_dest and _continues(source.root, rel, recorded.get(rel),
+                                                                          at_dest[rel])]
+    aside = [rel for rel in changed if rel in at_dest and rel not in continued] + stale
     staged = dest.staging_name("archive-files")
     dest.upload(source.root, sorted(changed), staged)
     if aside:
         dest.move_files("", f"{REPLACED}/{now:%Y%m%dT%H%M%S}", sorted(aside))
         result.moved_aside += len(aside)
+    if continued:  # every byte of the old one is in the new one: into the staging folder, cleared at the end
+        dest.move_files("", dest.staging_name("continued"), continued)
     dest.move_files(staged, "", sorted(changed))
     for rel, digest in changed.items():
         recorded[rel] = {"sha256": digest, "size": present[rel][0], "mtime_ns": present[rel][1]}
-    result.archive_files_copied += len(changed)
+    audit = sum(1 for rel in changed if rel.startswith(f"{AUDIT_DIR}/"))
+    result.audit_files_copied += audit
+    result.archive_files_copied += len(changed) - audit
+
+
+def _hold_back_unchecked(archive: Path, changed: dict[str, str], result: ReplicationResult) -> None:
+    """What ``archiver check`` would name is not spread: an index.json that does not say what
+    the packages say, a site with a page that is not the page index.json gives, an audit
+    log whose chain is broken. Each is named, and the destination keeps what it has."""
+    from ..archive.check import CheckResult, _check_index, _check_site
+    from ..archive.store import Archive
+    from .log import log_problems
+
+    def problems_of(check, *args) -> list[str]:
+        found = CheckResult()
+        try:
+            check(Archive(archive), found, *args)
+        except Exception as exc:  # noqa: BLE001 - a damaged file is named, never raised
+            return [f"{type(exc).__name__}: {exc}"]
+        return found.problems
+
+    held: list[tuple[str, list[str], list[str]]] = []
+    if INDEX in changed:
+        held.append((INDEX, [INDEX], [p for p in problems_of(_check_index, set()) if p.startswith(INDEX)]))
+    site = [rel for rel in changed if rel.startswith(f"{SITE}/")]
+    if site:
+        held.append((SITE, site, problems_of(_check_site)))
+    if f"{AUDIT_DIR}/{AUDIT_LOG}" in changed:
+        held.append((f"{AUDIT_DIR}/{AUDIT_LOG}", [f"{AUDIT_DIR}/{AUDIT_LOG}"],
+                     [p for p in log_problems(archive) if p.startswith(f"{AUDIT_DIR}/{AUDIT_LOG}")]))
+    for what, rels, problems in held:
+        if problems:
+            for rel in rels:
+                del changed[rel]
+            result.notes.append(f"{what}: không sao vì `archiver check` thấy vấn đề ({problems[0]}) / not copied: "
+                                f"`archiver check` names a problem")
+
+
+def _continues(archive: Path, rel: str, known: object, there: object) -> bool:
+    """Whether the destination's ``rel`` is the audit log copied last time and the archive's
+    log continues it (the same bytes, lines appended): replacing it loses nothing."""
+    if rel != f"{AUDIT_DIR}/{AUDIT_LOG}" or not isinstance(known, dict) or not isinstance(there, FileFacts):
+        return False
+    size = known.get("size")
+    if not isinstance(size, int) or there.size != size:
+        return False
+    with open(archive / rel, "rb") as fh:
+        return hashlib.sha256(fh.read(size)).hexdigest() == known.get("sha256")
 
 
 def _dest_files(dest: Location, rels: list[str]) -> dict[str, object]:
-    """Which of ``rels`` the destination has."""
+    """Which of ``rels`` the destination has (with its facts, where listed)."""
     found: dict[str, object] = {}
-    if any(r.startswith(f"{SITE}/") for r in rels):
-        for rel, facts in dest.list_tree(SITE).items():
-            found[f"{SITE}/{rel}"] = facts
+    for folder in (SITE, AUDIT_DIR):
+        if any(r.startswith(f"{folder}/") for r in rels):
+            for rel, facts in dest.list_tree(folder).items():
+                found[f"{folder}/{rel}"] = facts
     if any("/" not in r for r in rels):
         for name in dest.top_files():
             found[name] = True
     return {rel: found[rel] for rel in rels if rel in found}
-
-
-def _index_problems(archive: Path) -> list[str]:
-    """What ``check`` says of index.json against the packages (the index is not spread
-    when it lies)."""
-    from ..archive.check import CheckResult, _check_index
-    from ..archive.store import Archive
-
-    result = CheckResult()
-    try:
-        _check_index(Archive(archive), result, set())
-    except Exception as exc:  # noqa: BLE001 - a damaged index is named, never raised
-        return [f"{type(exc).__name__}: {exc}"]
-    return [p for p in result.problems if p.startswith(INDEX)]

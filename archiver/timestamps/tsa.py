@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import http.client
 import logging
 import os
@@ -62,6 +63,7 @@ __all__ = [
     "TsaError",
     "TsaUnavailable",
     "check_token",
+    "token_intact",
     "default_data_dir",
     "load_certificates",
     "local_tsa_fingerprint",
@@ -185,8 +187,22 @@ def _run(coro: Coroutine[Any, Any, _T]) -> _T:
 
 
 def _load_token(token: bytes | cms.ContentInfo) -> tuple[cms.ContentInfo, tsp.TSTInfo]:
+    return _parse_token(token) if isinstance(token, bytes) else _read_token(token)
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_token(token: bytes) -> tuple[cms.ContentInfo, tsp.TSTInfo]:
+    """A token's bytes parsed once for the checks that read the same token one after the
+    other (:func:`token_facts`, :func:`token_intact`, :func:`check_token`)."""
     try:
-        info = cms.ContentInfo.load(token, strict=True) if isinstance(token, bytes) else token
+        info = cms.ContentInfo.load(token, strict=True)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+        raise TokenFormatError(f"not a readable RFC 3161 timestamp token ({exc})") from exc
+    return _read_token(info)
+
+
+def _read_token(info: cms.ContentInfo) -> tuple[cms.ContentInfo, tsp.TSTInfo]:
+    try:
         if info["content_type"].native != "signed_data":
             raise ValueError("not CMS SignedData")
         signed = info["content"]
@@ -213,18 +229,23 @@ def _signer_certificate(signed: cms.SignedData) -> x509.Certificate | None:
     if len(infos) != 1:
         return None
     sid = infos[0]["sid"]
-    for choice in signed["certificates"] or ():
-        cert = choice.chosen
-        if not isinstance(cert, x509.Certificate):
-            continue
-        if sid.name == "issuer_and_serial_number":
-            if (
-                cert.issuer == sid.chosen["issuer"]
-                and cert.serial_number == sid.chosen["serial_number"].native
-            ):
+    try:
+        for choice in signed["certificates"] or ():
+            cert = choice.chosen
+            if not isinstance(cert, x509.Certificate):
+                continue
+            if sid.name == "issuer_and_serial_number":
+                # The serial first, and the issuer's DER before asn1crypto's comparison of
+                # names (RFC 5280 7.1 string preparation: a millisecond per name).
+                wanted = sid.chosen
+                if cert.serial_number == wanted["serial_number"].native and (
+                    cert.issuer.dump() == wanted["issuer"].dump() or cert.issuer == wanted["issuer"]
+                ):
+                    return cert
+            elif cert.key_identifier == sid.chosen.native:
                 return cert
-        elif cert.key_identifier == sid.chosen.native:
-            return cert
+    except (ValueError, TypeError, KeyError) as exc:  # a damaged name or serial: asn1crypto parses lazily
+        raise TokenFormatError(f"not a readable RFC 3161 timestamp token ({exc})") from exc
     return None
 
 
@@ -298,6 +319,56 @@ def token_facts(token: bytes) -> TokenFacts:
     return TokenFacts(imprint=imprint["hashed_message"].native, algorithm=imprint["hash_algorithm"]["algorithm"].native,
                       time=tst_info["gen_time"].native, tsa=subject, local=signer is not None and _is_local(signer),
                       certificates=certs, signer=signer)
+
+
+def token_intact(token: bytes) -> bool:
+    """Whether the token's own CMS signature holds (RFC 5652): its signed attributes name
+    the TSTInfo as the content (section 11.1) and carry the digest of the TSTInfo it
+    holds (11.2), and the signature over them verifies under the certificate the token
+    names as its signer (5.4). :class:`TokenFormatError` when it is not a token at all.
+
+    This is the integrity half of :func:`check_token`, which also judges the signer
+    (EKU, certificate path to trust roots at a moment). A fixity audit asks only the
+    first question, for every package on every run, and path building is what costs
+    (8 ms a token here, against 0.1 ms for this). The signature is checked by
+    pyhanko-certvalidator's validator, the one pyHanko's own CMS validation calls."""
+    import hashlib
+
+    from cryptography.exceptions import InvalidSignature
+    from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator, SignatureValidationContext
+
+    info, _ = _load_token(token)
+    signed = info["content"]
+    signer = _signer_certificate(signed)
+    if signer is None:
+        return False
+    signer_info = signed["signer_infos"][0]
+    attributes = signer_info["signed_attrs"]
+    try:
+        digest_algorithm = signer_info["digest_algorithm"]["algorithm"].native
+        values: dict[str, list] = {}
+        for attribute in attributes:
+            values.setdefault(attribute["type"].native, []).extend(attribute["values"])
+        content_type, digest = values.get("content_type", []), values.get("message_digest", [])
+        if len(content_type) != 1 or content_type[0].native != "tst_info" or len(digest) != 1:
+            return False
+        content = bytes(signed["encap_content_info"]["content"])
+        if digest[0].native != hashlib.new(digest_algorithm, content).digest():
+            return False
+        # RFC 3161 2.4.1 (RFC 5035): the signing certificate's hash is signed too
+        ess = values.get("signing_certificate_v2") or values.get("signing_certificate") or []
+        if len(ess) != 1:
+            return False
+        cert_id = ess[0]["certs"][0]
+        hash_name = cert_id["hash_algorithm"]["algorithm"].native if "hash_algorithm" in cert_id else "sha1"
+        if cert_id["cert_hash"].native != hashlib.new(hash_name, signer.dump()).digest():
+            return False
+        DefaultSignatureValidator().validate_signature(
+            signer_info["signature"].native, attributes.untag().dump(), signer.public_key,
+            signer_info["signature_algorithm"], SignatureValidationContext(contextual_md_algorithm=digest_algorithm))
+    except (InvalidSignature, ValueError, TypeError, KeyError, AttributeError):
+        return False  # a wrong signature, or one archiver cannot check (the same verdict)
+    return True
 
 
 def check_token(
