@@ -164,10 +164,14 @@ def compare(label: str, archive: Path, repeat: int) -> float:
 
 def peak_rss_of_audit(archive: Path) -> int:
     """Peak resident memory (KiB) of an audit in one fresh process (--jobs 1)."""
+    # VmHWM, where there is /proc: Linux keeps ru_maxrss across exec, so a child started by
+    # this (large) process would report this process's peak
     code = ("import resource,sys;from pathlib import Path;"
             "from archiver.replication.audit import open_locations, run_audit;"
             "a=Path(sys.argv[1]);run_audit(a, open_locations(a, []), write_log=False);"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+            "s=Path('/proc/self/status');"
+            "print(int(s.read_text().split('VmHWM:')[1].split()[0]) if s.exists() else "
+            "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
     proc = run([sys.executable, "-c", code, archive], text=True)
     return int(proc.stdout.strip().splitlines()[-1])
 
@@ -183,6 +187,9 @@ def main() -> None:
         work = args.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("ARCHIVER_DATA_DIR", str(work / "data"))
+        # archiver runs as installed, its modules compiled once (pip does it at install time)
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+        os.environ["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
         big = school(work, args.classes, args.students)
         small = sample(work)
         scanned = large(work, big)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -36,28 +37,29 @@ def digests_of(data: bytes) -> tuple[str, str, int]:
     return hashlib.sha256(data).hexdigest(), hashlib.sha512(data).hexdigest(), len(data)
 
 
-def file_digests(path: Path, algorithms: tuple[str, ...] = ALGORITHMS) -> tuple[dict[str, str], int]:
+def file_digests(path: Path | str, algorithms: tuple[str, ...] = ALGORITHMS) -> tuple[dict[str, str], int]:
     """Every algorithm's hex digest of a file, in one read; and its size.
 
-    Most files of a package are a few kilobytes: such a file is read whole into a buffer
-    of its own size (``readall`` sizes it from ``fstat``), where reading fixed blocks
-    would allocate a megabyte for each read. A larger one goes through one reused buffer,
-    a block at a time."""
-    hashers = [hashlib.new(a) for a in algorithms]
+    The file is read into one buffer that each thread keeps for every file it reads (most
+    files of a package are a few kilobytes: a buffer allocated per file, or a ``stat`` to
+    size one, cost as much as hashing them)."""
+    hashers = [_CONSTRUCTORS[a]() if a in _CONSTRUCTORS else hashlib.new(a) for a in algorithms]
+    buffer = getattr(_BUFFERS, "buffer", None)
+    if buffer is None:
+        buffer = _BUFFERS.buffer = bytearray(_CHUNK)
+    view = memoryview(buffer)
+    size = 0
     with open(path, "rb", buffering=0) as fh:
-        if os.fstat(fh.fileno()).st_size <= _CHUNK:
-            data = fh.read()
+        while count := fh.readinto(buffer):
+            size += count
+            block = view[:count]
             for h in hashers:
-                h.update(data)
-            size = len(data)
-        else:
-            size, buffer = 0, bytearray(_CHUNK)
-            view = memoryview(buffer)
-            while count := fh.readinto(buffer):
-                size += count
-                for h in hashers:
-                    h.update(view[:count])
+                h.update(block)
     return {a: h.hexdigest() for a, h in zip(algorithms, hashers)}, size
+
+
+_CONSTRUCTORS = {"sha256": hashlib.sha256, "sha512": hashlib.sha512, "md5": hashlib.md5, "sha1": hashlib.sha1}
+_BUFFERS = threading.local()
 
 
 def _manifest_path(rel: str) -> str:

@@ -25,7 +25,6 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
-from ..timestamps.tsa import TimestampError, token_facts
 from .bag import Manifest, parse_manifest
 from .layout import PACKAGE_JSON, PAYLOAD_MANIFESTS, TAG_MANIFESTS
 from .records import PackageManifest, PackageUnreadable, TranscriptRecord, inside_bag
@@ -46,6 +45,7 @@ def timestamp_problems(where: str, manifest: PackageManifest, read: Callable[[st
     object's digest (from the file, or from a manifest); ``tokens`` the tokens each
     member's evidence record rests on (``None``: the evidence records are not compared)."""
     from ..timestamps.evidence import EvidenceError, hash_tree_root
+    from ..timestamps.tsa import TimestampError, token_facts
 
     problems: list[str] = []
     stamp = manifest.info.timestamp
@@ -108,7 +108,7 @@ def _token_signature_problems(where: str, token: bytes) -> list[str]:
     its TSTInfo, hence the imprint compared above, is what the TSA signed. Who signed it is
     ``archiver evidence verify --trust``'s question (a certificate path, checked at a
     moment), not fixity's, so it is not asked on every audit."""
-    from ..timestamps.tsa import token_intact
+    from ..timestamps.tsa import TimestampError, token_intact
 
     try:
         intact = token_intact(token)

@@ -53,6 +53,8 @@ def command(archive: Path, destinations: tuple[str, ...], rclone_program: str | 
                        + ("ổn / ok" if result.ok else "có vấn đề / problems"))
     log = RunLog("replicate", vn.now())
     for r in results:
+        if not (r.confirmed or r.files_copied or r.archive_files_copied or r.moved_aside or not r.ok):
+            continue  # nothing new (but perhaps the audit log itself): nothing to log, so the next run copies nothing
         log.add({"event": "replication", "run": log.run, "time": log.started.isoformat(timespec="seconds"),
                  "location": r.destination, "method": r.method, "confirmed": r.confirmed, "already": r.already,
                  "files": r.files_copied, "bytes": r.bytes_copied, "problems": len(r.findings) + len(r.notes),

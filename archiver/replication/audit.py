@@ -195,7 +195,7 @@ def _small_files(listing: Mapping[str, FileFacts]) -> list[str]:
 
 
 def audit_package(package: str, locations: Sequence[Location], anchor: str | None, *,
-                  need_md5: bool = False) -> PackageAudit:
+                  need_md5: bool = False, threads: int = 1) -> PackageAudit:
     """Judge every copy of ``package``: the reference from the copies' trusted manifests,
     then every file of every copy against it. The local copies are read first (one read
     per file, every algorithm), so that MD5-only remotes compare with checked bytes. The
@@ -227,7 +227,8 @@ def audit_package(package: str, locations: Sequence[Location], anchor: str | Non
                                           f"không tin được danh sách mã băm của gói, không kiểm được tệp nào / the "
                                           f"package's manifests cannot be trusted: {detail}"))
             continue
-        audit.findings += check_copy(loc, package, reference, listing, copy, audit.md5, need_md5, small[loc.name])
+        audit.findings += check_copy(loc, package, reference, listing, copy, audit.md5, need_md5, small[loc.name],
+                                     threads)
     return audit
 
 
@@ -250,7 +251,7 @@ def _judge_copies(package: str, small: Mapping[str, Mapping[str, bytes | None]],
 
 def check_copy(loc: Location, package: str, reference: Reference, listing: Mapping[str, FileFacts] | None,
                copy: CopyResult, md5: dict[str, str], need_md5: bool = False,
-               read: Mapping[str, bytes | None] | None = None) -> list[Finding]:
+               read: Mapping[str, bytes | None] | None = None, threads: int = 1) -> list[Finding]:
     """One copy of ``package`` against ``reference`` (listed now when ``listing`` is None);
     fills ``copy`` (what was measured, which files are good) and ``md5`` (the MD5 of files
     read and found good). ``read``: files of this copy already read (hashed from memory)."""
@@ -261,7 +262,7 @@ def check_copy(loc: Location, package: str, reference: Reference, listing: Mappi
             return [Finding(loc.name, package, "", MISSING, "gói không có ở nơi này / the package is not at this "
                                                             "location")]
     copy.present = True
-    found = _measure(loc, package, listing, reference, md5, copy, need_md5, read or {})
+    found = _measure(loc, package, listing, reference, md5, copy, need_md5, read or {}, threads)
     findings = compare(reference, loc.name, listing, found)
     bad = {f.path for f in findings}
     copy.good = {rel for rel in reference.digests if rel in found and rel not in bad}
@@ -270,7 +271,7 @@ def check_copy(loc: Location, package: str, reference: Reference, listing: Mappi
 
 def _measure(loc: Location, package: str, listing: Mapping[str, FileFacts], reference: Reference,
              md5s: dict[str, str], copy: CopyResult, need_md5: bool,
-             read: Mapping[str, bytes | None]) -> dict[str, dict[str, str]]:
+             read: Mapping[str, bytes | None], threads: int = 1) -> dict[str, dict[str, str]]:
     """The digests of the copy's files that the reference names: read here (a local disk),
     from the remote's own hashes, or downloaded and read."""
     wanted = [rel for rel in reference.digests if rel in listing]
@@ -315,15 +316,31 @@ def _measure(loc: Location, package: str, listing: Mapping[str, FileFacts], refe
         if rest:
             with loc.local_files(package, rest) as folder:
                 base = os.fspath(folder)
-                for rel in rest:
+
+                def measured(rel: str) -> tuple[dict[str, str], int] | None:
                     try:
-                        digests, size = file_digests(os.path.join(base, rel), algorithms)
+                        return file_digests(os.path.join(base, rel), algorithms)
                     except OSError:
-                        continue  # vanished meanwhile (or not downloaded): not judged
-                    keep(rel, digests, size)
+                        return None  # vanished meanwhile (or not downloaded): not judged
+
+                for rel, digests in zip(rest, _each(measured, rest, threads)):
+                    if digests is not None:
+                        keep(rel, *digests)
     copy.files = len(wanted)
     copy.bytes = sum(sizes.values())
     return found
+
+
+def _each(fn, items: list, threads: int) -> Iterable:
+    """``map(fn, items)``, in ``threads`` threads when more than one: reading and hashing
+    release the interpreter's lock, so the files of one large package are hashed on every
+    core (a run with fewer packages than cores has cores to spare)."""
+    if threads <= 1 or len(items) < 2:
+        return map(fn, items)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(fn, items))
 
 
 # -- a run ----------------------------------------------------------------------------------------
@@ -418,12 +435,12 @@ def run_audit(archive: Path, locations: Sequence[Location], *, slice_: tuple[int
             summary.error = str(exc)
     result.packages = choose_packages(names, slice_, sample, rng)
     summaries = {s.name: s for s in result.locations}
-    setup = (usable, anchors_of(archive), any(loc.remote_hash == "md5" for loc in usable))
-    jobs = max(1, min(jobs, len(result.packages)))
-    if jobs > 1:
+    processes = max(1, min(jobs, len(result.packages)))
+    setup = (usable, anchors_of(archive), any(loc.remote_hash == "md5" for loc in usable), max(1, jobs // processes))
+    if processes > 1:
         _warm_up()  # imported once here, not in every worker
     try:
-        with WorkerPool(jobs, _set_up_worker, setup) as pool:
+        with WorkerPool(processes, _set_up_worker, setup) as pool:
             for audit in pool.imap(_audit_one, result.packages, count=len(result.packages)):
                 _tally(audit, result, summaries, log)
                 if progress:
@@ -475,13 +492,14 @@ def _tally(audit: PackageAudit, result: AuditResult, summaries: dict[str, Locati
 _WORKER: dict = {}
 
 
-def _set_up_worker(locations: Sequence[Location], anchors: Mapping[str, str], need_md5: bool) -> None:
-    _WORKER.update(locations=locations, anchors=anchors, need_md5=need_md5)
+def _set_up_worker(locations: Sequence[Location], anchors: Mapping[str, str], need_md5: bool,
+                   threads: int = 1) -> None:
+    _WORKER.update(locations=locations, anchors=anchors, need_md5=need_md5, threads=threads)
 
 
 def _audit_one(package: str) -> PackageAudit:
     audit = audit_package(package, _WORKER["locations"], _WORKER["anchors"].get(package),
-                          need_md5=_WORKER["need_md5"])
+                          need_md5=_WORKER["need_md5"], threads=_WORKER["threads"])
     return audit.outcome()
 
 

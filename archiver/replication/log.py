@@ -25,9 +25,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from lxml import etree
-
-from ..archive.premis import PREMIS_NS, XSI_NS, add_agent, new_document, premis_event, premis_object
 from ..fsutil import atomic_writer, write_error
 
 AUDIT_DIR = "audit"
@@ -105,6 +102,10 @@ def read_log(archive: Path) -> Iterable[dict]:
 def log_problems(archive: Path) -> list[str]:
     """What ``archiver check`` says of the audit folder: every line of the log is JSON and
     chained to the one before; every PREMIS file is well-formed PREMIS."""
+    from lxml import etree
+
+    from ..archive.premis import PREMIS_NS
+
     problems: list[str] = []
     folder = audit_dir(archive)
     if not folder.is_dir():
@@ -218,6 +219,10 @@ class RunLog:
     def _write_premis(self, path: Path) -> None:
         """Objects first, then events, then the agent: the order the PREMIS 3 schema
         requires; streamed, two passes over the spool."""
+        from lxml import etree
+
+        from ..archive.premis import PREMIS_NS, XSI_NS, add_agent, new_document, premis_event, premis_object
+
         P = f"{{{PREMIS_NS}}}"
         try:
             with atomic_writer(path) as fh, etree.xmlfile(fh, encoding="UTF-8") as xf:

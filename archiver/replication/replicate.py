@@ -76,7 +76,7 @@ def replicate(archive: Path, dest: Location, *, now: dt.datetime | None = None,
         if state.get("schema") != STATE_SCHEMA:
             state = {"schema": STATE_SCHEMA, "packages": {}, "files": {}}
         confirmed = state.setdefault("packages", {})
-        anchors = anchors_of(source.root)
+        anchors: dict[str, str] | None = None  # read from index.json when a package is to be copied
         last_save = time.monotonic()
         for package in _oldest_first(source.packages()):
             result.packages += 1
@@ -89,6 +89,8 @@ def replicate(archive: Path, dest: Location, *, now: dt.datetime | None = None,
                 result.notes.append(f"{package}: danh sách mã băm ở kho khác bản đã sao trước đây — chạy `archiver "
                                     f"audit` / the archive's manifests differ from those replicated before: run audit")
                 continue
+            if anchors is None:
+                anchors = anchors_of(source.root)
             entry = _replicate_package(source, dest, package, anchors.get(package), result, now)
             if entry:
                 confirmed[package] = entry
@@ -203,7 +205,8 @@ def _replicate_archive_files(source: LocalFolder, dest: Location, state: dict, r
             known.update(size=size, mtime_ns=mtime)
             continue
         changed[rel] = digest
-    _hold_back_unchecked(source.root, changed, result)
+    if INDEX in changed or any(rel.startswith(f"{SITE}/") for rel in changed):
+        _hold_back_unchecked(source.root, changed, result)
     site_changed = any(rel.startswith(f"{SITE}/") for rel in changed)
     stale = []
     if site_changed:
@@ -236,13 +239,14 @@ def _replicate_archive_files(source: LocalFolder, dest: Location, state: dict, r
 
 def _hold_back_unchecked(archive: Path, changed: dict[str, str], result: ReplicationResult) -> None:
     """What ``archiver check`` would name is not spread: an index.json that does not say what
-    the packages say, a site with a page that is not the page index.json gives, an audit
-    log whose chain is broken. Each is named, and the destination keeps what it has."""
-    from ..archive.check import CheckResult, _check_index, _check_site
-    from ..archive.store import Archive
-    from .log import log_problems
-
+    the packages say, a site with a page that is not the page index.json gives. Each is
+    named, and the destination keeps what it has. (The audit log needs no such check: a
+    destination's copy is replaced only by a log that continues it byte for byte, see
+    :func:`_continues`; any other is moved aside, kept.)"""
     def problems_of(check, *args) -> list[str]:
+        from ..archive.check import CheckResult
+        from ..archive.store import Archive
+
         found = CheckResult()
         try:
             check(Archive(archive), found, *args)
@@ -250,15 +254,14 @@ def _hold_back_unchecked(archive: Path, changed: dict[str, str], result: Replica
             return [f"{type(exc).__name__}: {exc}"]
         return found.problems
 
+    from ..archive.check import _check_index, _check_site
+
     held: list[tuple[str, list[str], list[str]]] = []
     if INDEX in changed:
         held.append((INDEX, [INDEX], [p for p in problems_of(_check_index, set()) if p.startswith(INDEX)]))
     site = [rel for rel in changed if rel.startswith(f"{SITE}/")]
     if site:
         held.append((SITE, site, problems_of(_check_site)))
-    if f"{AUDIT_DIR}/{AUDIT_LOG}" in changed:
-        held.append((f"{AUDIT_DIR}/{AUDIT_LOG}", [f"{AUDIT_DIR}/{AUDIT_LOG}"],
-                     [p for p in log_problems(archive) if p.startswith(f"{AUDIT_DIR}/{AUDIT_LOG}")]))
     for what, rels, problems in held:
         if problems:
             for rel in rels:
