@@ -252,18 +252,18 @@ def test_a_site_page_changed_by_hand_is_not_spread_to_a_replica(archive: Path, t
 
 
 def test_the_token_integrity_check_agrees_with_pyhanko_on_every_altered_byte(built: Path):
-    """The audit checks each package's RFC 3161 token with token_intact (the signature and
-    signed attributes, no certificate path); on the token and on copies of it with a byte
-    altered, it says what pyHanko's full check says of the signature (or that it is not a
-    token at all)."""
+    """The audit checks each package's RFC 3161 token with token_intact (the signed
+    attributes and the signature, no certificate path: a tenth of the cost); on the token
+    and on copies of it with a bit altered, it says what pyHanko's full check says of the
+    signature (or that it is not a token at all)."""
     from archiver.timestamps.tsa import TokenFormatError, check_token, token_intact
 
     token = (built / PACKAGE / "data" / "timestamp" / "package.tst").read_bytes()
     assert token_intact(token) and check_token(token, None, []).signature_ok
     disagree = []
-    for offset in range(0, len(token), 11):
+    for offset in range(0, len(token), 5):  # a different bit of every fifth byte
         altered = bytearray(token)
-        altered[offset] ^= 0x04
+        altered[offset] ^= 1 << (offset // 5 % 8)
         try:
             ours = token_intact(bytes(altered))
         except TokenFormatError:

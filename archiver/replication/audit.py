@@ -505,5 +505,6 @@ def _audit_one(package: str) -> PackageAudit:
 
 def _warm_up() -> None:
     """Import what judging a package's token needs before the workers are forked."""
-    from ..timestamps import tsa  # noqa: F401
-    import pyhanko_certvalidator.sig_validate  # noqa: F401
+    from cryptography.hazmat.primitives.asymmetric import ec, padding  # noqa: F401
+
+    from ..timestamps import evidence, tsa  # noqa: F401
