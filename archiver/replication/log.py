@@ -195,6 +195,8 @@ class RunLog:
         from ..errors import ArchiveLocked
 
         def write() -> None:
+            for left in audit_dir(archive).glob(".*.tmp"):  # a killed run's unfinished file (we hold the lock)
+                left.unlink(missing_ok=True)
             append_log(archive, (r["log"] for r in self._records() if r["log"]))
             if self.events:
                 self._write_premis(audit_dir(archive) / f"{self.run}.premis.xml")

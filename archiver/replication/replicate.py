@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +77,8 @@ def replicate(archive: Path, dest: Location, *, now: dt.datetime | None = None,
         if state.get("schema") != STATE_SCHEMA:
             state = {"schema": STATE_SCHEMA, "packages": {}, "files": {}}
         confirmed = state.setdefault("packages", {})
+        state.setdefault("files", {})
+        before = json.dumps(state, sort_keys=True)
         anchors: dict[str, str] | None = None  # read from index.json when a package is to be copied
         last_save = time.monotonic()
         for package in _oldest_first(source.packages()):
@@ -100,8 +103,9 @@ def replicate(archive: Path, dest: Location, *, now: dt.datetime | None = None,
                 dest.write_state(state)
                 last_save = time.monotonic()
         _replicate_archive_files(source, dest, state, result, now)
-        state["updated"] = now.isoformat(timespec="seconds")
-        dest.write_state(state)
+        if json.dumps(state, sort_keys=True) != before:  # a run with nothing new writes nothing
+            state["updated"] = now.isoformat(timespec="seconds")
+            dest.write_state(state)
         dest.end_writing()
     result.seconds = time.monotonic() - started
     return result
