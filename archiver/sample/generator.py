@@ -190,7 +190,7 @@ def default_specs(pkis: SamplePKI, plan: SchoolPlan, cls: ClassPlan, record: Stu
     specs = [
         SignatureSpec(f"CKS-GVBM-{m.subject.code}", "GVBM", m.subject.code, f"#{m.element_id}",
                       times[f"CKS-GVBM-{m.subject.code}"], pkis.person(m.teacher))
-        for m in record.marks
+        for m in record.marks if m.signs
     ]
     specs.append(SignatureSpec("CKS-GVCN", "GVCN", None, "#DLHocBa", times["CKS-GVCN"],
                                pkis.person(cls.homeroom)))
@@ -265,6 +265,8 @@ def generate_sample(options: SampleOptions) -> SampleSummary:
                 corrected.father, corrected.mother = record.father, record.mother
                 corrected.ethnicity = record.ethnicity
                 corrected.replaces = (record.lookup_code,
+                                      "Điều chỉnh mức đạt do nhập sai kết quả đánh giá"
+                                      if school.by_levels(profile) else
                                       "Điều chỉnh kết quả học tập do nhập sai điểm")
                 record = corrected
                 times = signing_times(plan, cls, number, shift_days=5)
