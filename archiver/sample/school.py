@@ -136,12 +136,19 @@ def learning_result(scores: list[float], comments: list[str]) -> str:
     return "Chưa đạt"
 
 
-def plan_school(profile: Profile, seed: str, school_year: str, classes: int, students: int) -> SchoolPlan:
+def plan_school(profile: Profile, seed: str, school_year: str, classes: int, students: int,
+                levels: tuple[Profile, ...] = ()) -> SchoolPlan:
+    """The school's staff and classes. ``levels``: every profile of a school that teaches
+    several levels (a trường liên cấp), whose name names them all; the school's identity
+    (code, place, principal, teachers) depends on the seed alone, so each level's plan is
+    the same school."""
     rng = random.Random(f"{seed}/school")
     start_year = int(school_year.split("-")[0])
     province, province_code, districts = rng.choice(names.PROVINCES)
     district = rng.choice(districts)
     prefix = str(profile.sample.get("school_prefix") or f"Trường {profile.level}")
+    if len(levels) > 1:
+        prefix = "Trường " + " và ".join(p.level_name or p.level for p in levels)
     school_name = f"{prefix} {rng.choice(names.SCHOOL_NAMES)}"
     school_code = f"{province_code[1:]}{rng.randrange(10**5):05d}"
 
