@@ -225,6 +225,99 @@ def _signatures(report: dict[str, Any] | None, profile: Any, transcript: Any) ->
     return rows
 
 
+def results_view(t: Any, profile: Any) -> dict[str, Any]:
+    """What the student page shows of the results, as the profile's layout says: the
+    subject table's columns and each value as it is shown (a mark with a decimal comma,
+    a level as its word), the year's ratings and summary, qualities and competences."""
+    layout = profile.layout
+    columns = [{"heading": c.short or c.heading, "heading_en": c.short_en or c.heading_en or c.short or c.heading,
+                "strong": c.strong, "num": c.format == "mark"} for c in layout.columns]
+    rows = [{"name": s.name or s.code, "comment": s.comment, "teacher": s.teacher,
+             "values": [profile.show(s.value(c.field), scale=c.scale, format=c.format) for c in layout.columns]}
+            for s in t.subjects]
+    ratings = []
+    for item in layout.ratings:
+        r = t.ratings.get(item.field)
+        if r is not None:
+            ratings.append({"label": item.label, "label_en": item.label_en or item.label,
+                            "values": [profile.word(item.scale, v) for v in (r.term1, r.term2, r.year)]})
+    summary = [{"label": item.label, "label_en": item.label_en or item.label, "strong": item.strong,
+                "value": profile.show(t.value(item.field), scale=item.scale)}
+               for item in layout.summary if t.value(item.field)]
+    groups = {c.code: c.group for c in profile.competences}
+    competences, current = [], ""
+    for c in t.competences:
+        group = groups.get(c.code, "")
+        competences.append({"group": group if group and group != current else "", "name": c.name,
+                            "level": profile.word(layout.assessed_scale, c.level)})
+        current = group or current
+    return {
+        "columns": columns, "rows": rows, "note": layout.table_note, "ratings": ratings, "summary": summary,
+        "summary_title": layout.summary_title, "summary_title_en": layout.summary_title_en,
+        "qualities_title": layout.qualities_title, "qualities_title_en": layout.qualities_title_en,
+        "quality_heading": layout.quality_heading, "quality_heading_en": layout.quality_heading_en,
+        "competence_heading": layout.competence_heading, "competence_heading_en": layout.competence_heading_en,
+        "qualities": [{"name": q.name, "level": profile.word(layout.assessed_scale, q.level)} for q in t.qualities],
+        "competences": competences,
+    }
+
+
+ClassRow = tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+def class_row(t: Any, profile: Any) -> ClassRow:
+    """One pupil's line on the class page, kept small (the main process holds a class's
+    lines at a time): (profile id, subject codes, each subject's year value as written,
+    the year results the layout marks for the class page). :func:`class_results` shows
+    them as the profile says."""
+    layout = profile.layout
+    column = next((c for c in layout.columns if c.class_page), None)
+    codes = tuple(s.code for s in t.subjects) if column else ()
+    values = tuple(s.value(column.field) for s in t.subjects) if column else ()
+    results = tuple((t.ratings[item.field].year if item.field in t.ratings else t.value(item.field))
+                    for item in (*layout.ratings, *layout.summary) if item.class_page)
+    return profile.id, codes, values, results
+
+
+def class_results(klass: dict[str, Any], rows: dict[str, ClassRow], profiles: dict[str, Any]) -> dict[str, Any] | None:
+    """The class page's results table: a column per subject of its pupils (in their order),
+    then the year results as words; a line per pupil. A level is shown as its code with its
+    word in the title and the legend (a row of eleven subjects' words would not fit), a mark
+    with a decimal comma. None when no pupil's content was read."""
+    found = [rows[s["url"]] for s in klass["students"] if s["url"] in rows]
+    profile = next((profiles[r[0]] for r in found if r[0] in profiles), None)
+    if profile is None:
+        return None
+    layout = profile.layout
+    column = next((c for c in layout.columns if c.class_page), None)
+    items = [item for item in (*layout.ratings, *layout.summary) if item.class_page]
+    subjects: dict[str, None] = {}
+    for _pid, codes, _values, _results in found:
+        subjects.update(dict.fromkeys(codes))
+
+    def shown(value: str) -> tuple[str, str]:
+        if column is None or not value:
+            return value, ""
+        if column.scale:
+            return value, profile.word(column.scale, value)
+        return profile.show(value, format=column.format), ""
+
+    lines = []
+    for student in klass["students"]:
+        row = rows.get(student["url"])
+        by_code = dict(zip(row[1], row[2])) if row else {}
+        lines.append({"s": student, "cells": [shown(by_code.get(code, "")) for code in subjects],
+                      "results": [profile.word(item.scale, v) for item, v in zip(items, row[3])] if row else
+                      [""] * len(items)})
+    names = []
+    for code in subjects:
+        subject = profile.subject(code)
+        names.append((code, (subject.short if subject else "") or code, subject.name if subject else code))
+    legend = list(profile.scales.get(column.scale, {}).items()) if column is not None and column.scale else []
+    return {"subjects": names, "results": [(i.label, i.label_en or i.label) for i in items], "lines": lines,
+            "legend": legend, "heading": column.heading if column else "", "strong": bool(column and column.strong)}
+
+
 def student_context(entry: dict[str, Any], package: dict[str, Any] | None, archive: Path,
                     profiles_dirs: tuple[str, ...], kept: Path | None = None) -> dict[str, Any]:
     files = entry.get("files") or {}
@@ -245,6 +338,8 @@ def student_context(entry: dict[str, Any], package: dict[str, Any] | None, archi
     timestamp = (package or {}).get("timestamp") or {}
     return {
         "e": entry, "package": package or {}, "report": report, "t": transcript,
+        "results": results_view(transcript, profile) if transcript is not None and profile is not None else None,
+        "class_row": class_row(transcript, profile) if transcript is not None and profile is not None else None,
         "signatures": _signatures(report, profile, transcript),
         "reasons": [split_bilingual(f.get("message", "")) + (f.get("code", ""),) for f in (report or {}).get("reasons", [])],
         "warnings": [split_bilingual(f.get("message", "")) + (f.get("code", ""),) for f in (report or {}).get("warnings", [])],
@@ -260,14 +355,18 @@ def student_context(entry: dict[str, Any], package: dict[str, Any] | None, archi
 
 def render_students(batch: Iterable[tuple[dict[str, Any], dict[str, Any] | None]], archive: str, out: str,
                     shared: dict[str, Any], profiles_dirs: tuple[str, ...] = (),
-                    kept: str | None = None) -> tuple[int, int]:
-    """Render one batch of student pages; returns (pages, bytes). Runs in workers."""
+                    kept: str | None = None) -> tuple[int, int, dict[str, ClassRow]]:
+    """Render one batch of student pages; returns (pages, bytes, each pupil's line on its
+    class page by page URL). Runs in workers."""
     pages = size = 0
     archive_path, out_path = Path(archive), Path(out)
     kept_path = Path(kept) if kept else None
+    rows: dict[str, ClassRow] = {}
     for entry, package in batch:
         context = student_context(entry, package, archive_path, profiles_dirs, kept_path)
         size += render("student.html", out_path / entry["url"], root="../../", page="student",
                        title=entry.get("name", ""), **shared, **context)
         pages += 1
-    return pages, size
+        if context["class_row"] is not None:
+            rows[entry["url"]] = context["class_row"]
+    return pages, size, rows
