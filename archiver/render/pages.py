@@ -1,7 +1,11 @@
-"""Page layout of a transcript rendering, modelled on the học bạ form of Circular 22/2021.
+"""Page layout of a transcript rendering, modelled on the học bạ form of its level.
 
 Pages: cover; personal details and study history; the year's results; summary,
 qualities and competences, homeroom comment; and "Thông tin xác thực" (verification).
+What the results pages show and how is the profile's layout (``[layout]`` of its
+profile.toml: the form of Circular 22/2021 for THCS and THPT, of Circular 27/2020 for
+primary school): the subject table's columns, a mark with a decimal comma or a level as
+its word, the summary's lines, the order of the sections, which roles sign the form.
 Every page carries a footer saying this is a rendering of the signed XML, with page x/y,
 and every page after the cover a running header (school; student, class, year).
 

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .. import __version__
-from ..profiles import Profile, get_profile
+from ..profiles import get_profile
 from . import pki, school
 from .school import ClassPlan, Person, SchoolPlan, StudentRecord
 from .signing import SignatureSpec, Signer, serialise, sign_document, wrapper

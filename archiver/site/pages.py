@@ -38,8 +38,6 @@ STATUS_TEXT = {
     "TOTAL_FAILED": ("Không đạt", "Failed", "bad"),
     "INDETERMINATE": ("Chưa xác định", "Indeterminate", "warn"),
 }
-ROLE_FALLBACK = {"GVBM": ("Giáo viên bộ môn", "Subject teacher"), "GVCN": ("Giáo viên chủ nhiệm", "Homeroom teacher"),
-                 "HT": ("Hiệu trưởng", "Principal"), "TC": ("Tổ chức (con dấu điện tử)", "School (organisation)")}
 CHECK_TEXT = {"format": "cấu trúc / format", "hash": "toàn vẹn nội dung / content hash",
               "crypto": "giá trị chữ ký / signature value", "policy": "thuật toán / algorithms",
               "chain": "chuỗi chứng thư / certificate chain", "revocation": "thu hồi / revocation",
@@ -193,16 +191,29 @@ def read_content(path: Path, profile_id: str, profiles_dirs: tuple[str, ...],
         return None, profile
 
 
-def _signatures(report: dict[str, Any] | None, profile: Any, transcript: Any) -> list[dict[str, Any]]:
+@lru_cache(maxsize=4)
+def _role_labels(dirs: tuple[str, ...]) -> dict[str, tuple[str, str]]:
+    """Every installed profile's roles, (Vietnamese, English) by role: the words for a
+    signature whose own profile could not be told (its transcript could not be read)."""
+    labels: dict[str, tuple[str, str]] = {}
+    for profile in _profiles(dirs).values():
+        for role, rule in profile.signing.roles.items():
+            labels.setdefault(role, (rule.label, rule.label_en))
+    return labels
+
+
+def _signatures(report: dict[str, Any] | None, profile: Any, transcript: Any,
+                profiles_dirs: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     if not report:
         return []
     roles = getattr(getattr(profile, "signing", None), "roles", {}) or {}
+    fallback = _role_labels(profiles_dirs) if not roles else {}
     subjects = {s.code: s.name for s in getattr(transcript, "subjects", ())}
     rows = []
     for sig in report.get("signatures", []):
         role = sig.get("role", "")
         rule = roles.get(role)
-        role_vi, role_en = (rule.label, rule.label_en) if rule else ROLE_FALLBACK.get(role, (role, role))
+        role_vi, role_en = (rule.label, rule.label_en) if rule else fallback.get(role, (role, role))
         status_vi, status_en, status_cls = STATUS_TEXT.get(sig.get("status", ""), (sig.get("status", ""),) * 2 + ("warn",))
         sub = sig.get("sub_indication", "")
         reason_vi, reason_en = split_bilingual(SUB_INDICATION_TEXT.get(sub, "")) if sub else ("", "")
@@ -340,7 +351,7 @@ def student_context(entry: dict[str, Any], package: dict[str, Any] | None, archi
         "e": entry, "package": package or {}, "report": report, "t": transcript,
         "results": results_view(transcript, profile) if transcript is not None and profile is not None else None,
         "class_row": class_row(transcript, profile) if transcript is not None and profile is not None else None,
-        "signatures": _signatures(report, profile, transcript),
+        "signatures": _signatures(report, profile, transcript, profiles_dirs),
         "reasons": [split_bilingual(f.get("message", "")) + (f.get("code", ""),) for f in (report or {}).get("reasons", [])],
         "warnings": [split_bilingual(f.get("message", "")) + (f.get("code", ""),) for f in (report or {}).get("warnings", [])],
         "links": [link for link in links if link[3]],
