@@ -236,41 +236,68 @@ def _signatures(report: dict[str, Any] | None, profile: Any, transcript: Any,
     return rows
 
 
+_LAYOUT_VIEWS: dict[str, dict[str, Any]] = {}
+
+
+def _layout_view(profile: Any) -> dict[str, Any]:
+    """What every student page of a profile shows alike: headings, titles, each column's
+    cell class. Worked out once per profile and process."""
+    view = _LAYOUT_VIEWS.get(profile.id)
+    if view is None or view["profile"] is not profile:
+        layout = profile.layout
+        view = _LAYOUT_VIEWS[profile.id] = {
+            "profile": profile,
+            "columns": [(c.short or c.heading, c.short_en or c.heading_en or c.short or c.heading,
+                         Markup(' class="num"') if c.format == "mark" else Markup(""))
+                        for c in layout.columns],
+            # (field, scale, format, the cell's class)
+            "cells": [(c.field, c.scale, c.format, ("num" if c.format == "mark" else "level") + (" strong" if c.strong
+                                                                                               else ""))
+                      for c in layout.columns],
+            "note": layout.table_note,
+            "summary_title": layout.summary_title.capitalize(), "summary_title_en": layout.summary_title_en,
+            "qualities_title": layout.qualities_title.capitalize(), "qualities_title_en": layout.qualities_title_en,
+            "quality_heading": layout.quality_heading, "quality_heading_en": layout.quality_heading_en,
+            "competence_heading": layout.competence_heading, "competence_heading_en": layout.competence_heading_en,
+            "groups": {c.code: c.group for c in profile.competences},
+        }
+    return view
+
+
 def results_view(t: Any, profile: Any) -> dict[str, Any]:
     """What the student page shows of the results, as the profile's layout says: the
     subject table's columns and each value as it is shown (a mark with a decimal comma,
     a level as its word), the year's ratings and summary, qualities and competences."""
     layout = profile.layout
-    columns = [{"heading": c.short or c.heading, "heading_en": c.short_en or c.heading_en or c.short or c.heading,
-                "strong": c.strong, "num": c.format == "mark"} for c in layout.columns]
-    rows = [{"name": s.name or s.code, "comment": s.comment, "teacher": s.teacher,
-             "values": [profile.show(s.value(c.field), scale=c.scale, format=c.format) for c in layout.columns]}
-            for s in t.subjects]
+    view = _layout_view(profile)
+    show = profile.show
+    cells = view["cells"]
+    # a row's value cells as one piece of markup (escaped here): a hundred small template
+    # outputs per page cost more than the rest of the table
+    rows = [(s.name or s.code,
+             Markup("".join(f'<td class="{cls}">{escape(show(s.value(name), scale=scale, format=fmt))}</td>'
+                            for name, scale, fmt, cls in cells)),
+             s.comment, s.teacher) for s in t.subjects]
     ratings = []
     for item in layout.ratings:
         r = t.ratings.get(item.field)
         if r is not None:
-            ratings.append({"label": item.label, "label_en": item.label_en or item.label,
-                            "values": [profile.word(item.scale, v) for v in (r.term1, r.term2, r.year)]})
-    summary = [{"label": item.label, "label_en": item.label_en or item.label, "strong": item.strong,
-                "value": profile.show(t.value(item.field), scale=item.scale)}
-               for item in layout.summary if t.value(item.field)]
-    groups = {c.code: c.group for c in profile.competences}
+            ratings.append((item.label, item.label_en or item.label,
+                            [profile.word(item.scale, v) for v in (r.term1, r.term2, r.year)]))
+    summary = []
+    for item in layout.summary:
+        value = t.value(item.field)
+        if value:
+            summary.append((item.label, item.label_en or item.label,
+                            show(value, scale=item.scale), Markup(' class="strong"') if item.strong else Markup("")))
+    scale, groups = layout.assessed_scale, view["groups"]
     competences, current = [], ""
     for c in t.competences:
         group = groups.get(c.code, "")
-        competences.append({"group": group if group and group != current else "", "name": c.name,
-                            "level": profile.word(layout.assessed_scale, c.level)})
+        competences.append((group if group and group != current else "", c.name, profile.word(scale, c.level)))
         current = group or current
-    return {
-        "columns": columns, "rows": rows, "note": layout.table_note, "ratings": ratings, "summary": summary,
-        "summary_title": layout.summary_title, "summary_title_en": layout.summary_title_en,
-        "qualities_title": layout.qualities_title, "qualities_title_en": layout.qualities_title_en,
-        "quality_heading": layout.quality_heading, "quality_heading_en": layout.quality_heading_en,
-        "competence_heading": layout.competence_heading, "competence_heading_en": layout.competence_heading_en,
-        "qualities": [{"name": q.name, "level": profile.word(layout.assessed_scale, q.level)} for q in t.qualities],
-        "competences": competences,
-    }
+    return {**view, "rows": rows, "ratings": ratings, "summary": summary, "competences": competences,
+            "qualities": [(q.name, profile.word(scale, q.level)) for q in t.qualities]}
 
 
 ClassRow = tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]
@@ -306,18 +333,28 @@ def class_results(klass: dict[str, Any], rows: dict[str, ClassRow], profiles: di
     for _pid, codes, _values, _results in found:
         subjects.update(dict.fromkeys(codes))
 
-    def shown(value: str) -> tuple[str, str]:
-        if column is None or not value:
-            return value, ""
-        if column.scale:
-            return value, profile.word(column.scale, value)
-        return profile.show(value, format=column.format), ""
+    cell = '<td class="num strong">' if column is not None and column.strong else '<td class="num">'
+    shown_cache: dict[str, str] = {}
+
+    def shown(value: str) -> str:
+        """A cell's markup (escaped here), made once per value in the class."""
+        found = shown_cache.get(value)
+        if found is None:
+            if column is None or not value:
+                found = f"{cell}{escape(value)}</td>"
+            elif column.scale:
+                found = f'{cell}<abbr title="{escape(profile.word(column.scale, value))}">{escape(value)}</abbr></td>'
+            else:
+                found = f"{cell}{escape(profile.show(value, format=column.format))}</td>"
+            shown_cache[value] = found
+        return found
 
     lines = []
     for student in klass["students"]:
         row = rows.get(student["url"])
         by_code = dict(zip(row[1], row[2])) if row else {}
-        lines.append({"s": student, "cells": [shown(by_code.get(code, "")) for code in subjects],
+        # a pupil's cells as one piece of markup, like the student page's
+        lines.append({"s": student, "cells": Markup("".join(shown(by_code.get(code, "")) for code in subjects)),
                       "results": [profile.word(item.scale, v) for item, v in zip(items, row[3])] if row else
                       [""] * len(items)})
     names = []
