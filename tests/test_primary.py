@@ -521,3 +521,47 @@ def test_search_finds_a_primary_pupil_with_and_without_diacritics(mixed_archive:
         page.screenshot(path=str(ARTIFACTS / "class-5A.png"), full_page=True)
     finally:
         rec.close()
+
+
+# -- a fourth profile ---------------------------------------------------------------------
+
+def test_a_fourth_profile_is_a_new_folder_with_no_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A level with its own words and headings: only a copied and edited profile folder."""
+    new = tmp_path / "profiles" / "hocba-1-thu"
+    shutil.copytree(get_profile("hocba-1-tieuhoc").path, new)
+    toml = (new / "profile.toml").read_text(encoding="utf-8")
+    toml = (toml.replace('id = "hocba-1-tieuhoc"', 'id = "hocba-1-thu"')
+            .replace('"/HocBa/DLHocBa/TTChung/CapHoc" = "TH"', '"/HocBa/DLHocBa/TTChung/CapHoc" = "THU"')
+            .replace('level = "TH"', 'level = "THU"').replace('level_title = "TIỂU HỌC"', 'level_title = "THỬ NGHIỆM"')
+            .replace('heading = "Mức đạt được"', 'heading = "Mức hoàn thành"'))
+    (new / "profile.toml").write_text(toml, encoding="utf-8")
+    subjects = (new / "subjects.toml").read_text(encoding="utf-8")
+    (new / "subjects.toml").write_text(subjects.replace('T = "Hoàn thành tốt"', 'T = "Vượt yêu cầu"'),
+                                       encoding="utf-8")
+    monkeypatch.setenv("ARCHIVER_PROFILES", str(tmp_path / "profiles"))
+    xml = EXAMPLE.read_bytes().replace(b"<CapHoc>TH</CapHoc>", b"<CapHoc>THU</CapHoc>")
+    assert detect_profile(parse_bytes(xml).getroot(), available_profiles()).id == "hocba-1-thu"
+    pdf = tmp_path / "thu.pdf"
+    pdf.write_bytes(render_transcript(xml))
+    text = re.sub(r"\s+", " ", pdftools.pdftotext(pdf))
+    assert "THỬ NGHIỆM" in text and "Mức hoàn thành" in text and "Vượt yêu cầu" in text
+    assert "hocba-1-thu" in text
+
+    from archiver.site.pages import results_view
+
+    profile = available_profiles()["hocba-1-thu"]
+    view = results_view(read_transcript(parse_bytes(xml), profile), profile)
+    assert "Vượt yêu cầu" in str(view["rows"][0][1])
+
+
+def test_the_sample_command_takes_several_profiles(tmp_path: Path):
+    from click.testing import CliRunner
+
+    from archiver.cli import main
+
+    shutil.copytree(PRIMARY / "keys", tmp_path / "keys")
+    result = CliRunner().invoke(main, ["sample", "--out", str(tmp_path), "--classes", "1", "--students", "1",
+                                       "--seed", "th", "--profile", "hocba-1-tieuhoc", "--profile", "hocba-1-thcs"])
+    assert result.exit_code == 0, result.output
+    assert "Trường Tiểu học và THCS Kim Đồng" in result.output
+    assert "lớp 5A: 2 học bạ" in result.output and "lớp 9A1: 1 học bạ" in result.output
