@@ -321,7 +321,7 @@ def test_a_school_of_two_levels_is_one_school(tmp_path: Path):
     levels = {}
     for path in transcripts(tmp_path):
         report = verifier.verify_bytes(path.read_bytes(), str(path))
-        assert report.verdict == "VALID", (path, report.reasons)
+        assert report.verdict == "VALID" and not report.warnings, (path, report.reasons, report.warnings)
         t = read_transcript(parse_bytes(path.read_bytes()), get_profile(report.profile))
         assert (t.school.code, t.school.name) == (summary.school_code, summary.school_name)
         levels[t.class_name] = report.profile
@@ -419,7 +419,11 @@ def mixed_archive(mixed_school: Path, tmp_path_factory: pytest.TempPathFactory) 
     result = build(BuildOptions(inputs=[mixed_school / "input"], out=out, trust_dir=mixed_school / "trust",
                                 jobs=2, now=NOW, site=True))
     assert result.complete, result.problems
+    _BUILDS[out] = result
     return out
+
+
+_BUILDS: dict[Path, object] = {}
 
 
 def test_one_build_gives_each_class_its_profile(mixed_archive: Path):
@@ -450,6 +454,18 @@ def test_one_build_gives_each_class_its_profile(mixed_archive: Path):
     assert "Tiểu học" in (mixed_archive / "report.html").read_text(encoding="utf-8")
     checked = check_archive(mixed_archive)
     assert checked.ok, checked.problems
+
+
+def test_the_build_summary_names_each_class_level(mixed_archive: Path):
+    from rich.console import Console
+
+    from archiver.commands.progress import print_summary
+
+    console = Console(record=True, width=140, force_terminal=False)
+    print_summary(console, _BUILDS[mixed_archive])
+    lines = console.export_text().splitlines()
+    assert any("_5A" in line and "Tiểu học" in line for line in lines), lines
+    assert any("_9A1" in line and "THCS" in line for line in lines), lines
 
 
 def _page(mixed_archive: Path, class_name: str) -> str:
