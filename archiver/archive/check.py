@@ -267,6 +267,9 @@ def _check_member(folder: Path, record: TranscriptRecord, quarantine: bool, file
         problems.append(f"{label}: báo cáo không khớp tệp gốc / report is for other bytes")
     if report.get("verdict") != record.verdict:
         problems.append(f"{label}: kết luận trong báo cáo khác danh mục / verdict differs from the index")
+    if record.profile and report.get("profile") != record.profile:
+        problems.append(f"{label}: hồ sơ định dạng trong báo cáo ({report.get('profile')!r}) khác danh mục "
+                        f"({record.profile!r}) / the report's profile differs from the record")
     if not quarantine:
         if "pdf" not in record.files:
             problems.append(f"{label}: không có bản PDF/A ({record.render_error or 'không rõ lý do / no reason'}) "

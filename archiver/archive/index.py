@@ -45,7 +45,7 @@ def package_entry(package: Package) -> dict[str, Any]:
         "id": package.name, "path": package.name, "version": package.version, "current": True,
         "quarantine": bool(info.quarantine),
         "school_code": info.school_code, "school_year": info.school_year, "class_name": info.class_name,
-        "grade": _grade(info.class_name),
+        "grade": _grade(info.class_name), "profile": info.profile, "level": info.level,
         "counts": info.counts, "created": info.created,
         "timestamp": {k: ts.get(k) for k in ("time", "tsa", "local", "status")},
         "label": label_name(package.name),

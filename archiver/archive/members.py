@@ -58,6 +58,8 @@ def write_member(job: MemberJob) -> tuple[TranscriptRecord, Written]:
                                 "verification kept for this build is gone: run again")
     report = job.report if job.report is not None else kept.report
     _annotate(report, record)
+    if not job.quarantine:
+        record.profile = str(report.get("profile") or "")
     names = member_files(record.stem)
     files: dict[str, str] = {}
     hashes: dict[str, str] = {}

@@ -66,6 +66,8 @@ class TranscriptRecord:
     input_paths: list[str] = field(default_factory=list)
     # Why the transcript has no rendering (the rendering failed); written only when set.
     render_error: str = ""
+    # The format profile its content was read with (its report's); written only when set.
+    profile: str = ""
 
     @property
     def original(self) -> str:
@@ -84,6 +86,8 @@ class TranscriptRecord:
         out = {f: getattr(self, f) for f in _RECORD_FIELDS}
         if not self.render_error:
             del out["render_error"]
+        if not self.profile:
+            del out["profile"]
         return out
 
     @classmethod
@@ -169,6 +173,10 @@ class PackageInfo:
     timestamp: dict[str, Any]  # archiver.timestamps.package: status, time, tsa, local, token…
     evidence_item: str = EVIDENCE_ITEM
     renewals: list[dict[str, Any]] = field(default_factory=list)  # written only when any
+    # The format profile of its transcripts and the level it names ("Tiểu học", "THCS"):
+    # one archive may hold several levels (a trường liên cấp). Written only when known.
+    profile: str = ""
+    level: str = ""
     schema: str = PACKAGE_SCHEMA
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know, kept
 
@@ -184,6 +192,9 @@ class PackageInfo:
         out: dict[str, Any] = {"schema": self.schema}
         for f in _INFO_ORDER:
             out[f] = getattr(self, f)
+        for f in ("profile", "level"):
+            if getattr(self, f):
+                out[f] = getattr(self, f)
         if self.renewals:
             out["renewals"] = self.renewals
         out.update(self.extra)

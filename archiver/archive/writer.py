@@ -246,6 +246,9 @@ def bag_info(info: PackageInfo) -> dict[str, str]:
         "Timestamp-Status": "pending" if stamp.get("status") == "pending" else (
             "local" if stamp.get("local") else "tsa"),
     }
+    if info.profile:
+        fields["Transcript-Profile"] = info.profile
+        fields["Level"] = info.level
     for verdict in ("VALID", "INVALID", "INDETERMINATE", "REJECTED"):
         fields[f"Count-{verdict}"] = str(info.counts.get(verdict, 0))
     return fields
@@ -264,9 +267,27 @@ def _package_info(plan: PackagePlan, records: list[TranscriptRecord], timestamp:
     school_year = (first.school_year if first else "") or plan.name.rsplit("_", 1)[-1]
     title = (f"Học bạ số lớp {class_name}, năm học {school_year}, {name}" if not plan.quarantine
              else f"Tệp bị từ chối (kiểm duyệt), năm học {school_year}")
+    profile, level = _level(records) if not plan.quarantine else ("", "")
     return PackageInfo(
         package_id=plan.folder_name, base_name=plan.name, version=plan.version,
         previous_version=plan.previous.name if plan.previous else None, quarantine=plan.quarantine, title=title,
         school_code=code, school_name=name, province=province, school_year=school_year, class_name=class_name,
         created=plan.created.isoformat(timespec="seconds"), software=f"archiver {__version__}",
-        counts=verdict_counts(records), timestamp=timestamp)
+        counts=verdict_counts(records), timestamp=timestamp, profile=profile, level=level)
+
+
+def _level(records: list[TranscriptRecord]) -> tuple[str, str]:
+    """(profile id, level name) of a class's transcripts: the profile most of them were
+    read with, and the level that profile names (the id itself when it is not installed)."""
+    from collections import Counter
+
+    from ..profiles import ProfileError, get_profile
+
+    found = Counter(r.profile for r in records if r.profile).most_common(1)
+    if not found:
+        return "", ""
+    profile_id = found[0][0]
+    try:
+        return profile_id, get_profile(profile_id).level_name or profile_id
+    except ProfileError:
+        return profile_id, profile_id

@@ -26,5 +26,12 @@ def command(profiles_dirs: tuple[str, ...], verbose: bool) -> None:
         click.echo(f"{'':<{width}}  {profile.description}")
         if verbose:
             click.echo(f"{'':<{width}}  folder: {profile.path}")
-            subjects = ", ".join(f"{s.code}" for s in profile.subjects)
+            grades = ", ".join(str(g) for g in profile.grades)
+            click.echo(f"{'':<{width}}  level: {profile.level_name or profile.level} (grades {grades})")
+            # a subject of some grades only says which
+            subjects = ", ".join(f"{s.code}" + (f" [{', '.join(map(str, s.grades))}]"
+                                                if s.grades and s.grades != profile.grades else "")
+                                 for s in profile.subjects)
             click.echo(f"{'':<{width}}  subjects: {subjects}")
+            required = ", ".join(r.role for r in profile.signing.ordered_roles() if r.required)
+            click.echo(f"{'':<{width}}  required signers: {required}")

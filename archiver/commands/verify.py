@@ -14,7 +14,6 @@ import click
 from .. import vn
 from . import writes_utf8
 
-ROLE_LABELS = {"GVBM": "GVBM", "GVCN": "GVCN", "HT": "HT", "TC": "TC"}
 VERDICT_STYLE = {"VALID": "bold green", "INVALID": "bold red", "INDETERMINATE": "bold yellow",
                  "REJECTED": "bold magenta"}
 STATUS_STYLE = {"TOTAL_PASSED": "green", "TOTAL_FAILED": "red", "INDETERMINATE": "yellow"}

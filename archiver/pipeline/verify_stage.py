@@ -61,6 +61,7 @@ def verify_one(job: tuple[str, InputItem, str]) -> NewTranscript:
     record = TranscriptRecord(
         stem="", sha256=sha, verdict=report.verdict, lookup_code=report.lookup_code, name=report.student_name,
         warnings=len(report.warnings), reason="; ".join(r.message for r in report.reasons),
+        profile=report.profile,
         reason_code=report.reasons[0].code if report.reasons and report.verdict == REJECTED else "")
     out = NewTranscript(record, str(kept_path(work_dir, sha)),
                         first_reason=report.reasons[0].code if report.reasons else "")
