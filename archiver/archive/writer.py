@@ -102,7 +102,7 @@ def _member_jobs(plan: PackagePlan, staging: Path) -> list[MemberJob]:
             rel = old.files["original"]
             source = InputItem(name=rel, source=str(folder / rel))
         else:
-            original = (folder / old.files["xml"]).read_bytes()
+            original = (folder / old.files[old.original]).read_bytes()
         jobs.append(MemberJob(
             record=record, staging=str(staging), quarantine=plan.quarantine, source=source, original=original,
             report=json.loads((folder / old.files["report_json"]).read_bytes()),

@@ -130,3 +130,28 @@ def _pdf_profiles_on(path: tuple[str, ...]) -> tuple[tuple[str, PdfProfile], ...
 
 def get_pdf_profile(profile_id: str, extra_dirs: Iterable[os.PathLike | str] = ()) -> PdfProfile | None:
     return pdf_profiles(extra_dirs).get(profile_id)
+
+
+def record_facts(record: Mapping[str, Any], profile: PdfProfile) -> dict[str, str]:
+    """What an archive record says of a signed PDF transcript, read from its digitisation
+    record (the counterpart of :func:`archiver.archive.records.content_facts`): the build
+    fills a record with it, and ``archiver check`` compares the record with it."""
+    from .record import nfc, pointer
+
+    def get(name: str) -> str:
+        path = profile.field_path(name)
+        value = pointer(record, path) if path else None
+        return nfc(value) if isinstance(value, (str, int)) else ""
+
+    return {"lookup_code": get("lookup_code").lower(), "student_code": get("student_code"),
+            "citizen_id": get("citizen_id"), "name": get("student_name"), "birth_date": get("birth_date"),
+            "gender": get("gender"), "class_name": get("class_name"), "school_year": get("school_year"),
+            "school_code": get("school_code"), "replaces": ""}
+
+
+def record_school(record: Mapping[str, Any], profile: PdfProfile) -> tuple[str, str, str]:
+    """(code, name, province) of the school a record names."""
+    from .record import nfc, pointer
+
+    return tuple(nfc(pointer(record, profile.field_path(k)) or "") if profile.field_path(k) else ""  # type: ignore[return-value]
+                 for k in ("school_code", "school_name", "province"))
