@@ -105,11 +105,14 @@ def read_scan(images: Path, relative: str) -> Scan:
 
 def _dpi(rel: str, info: dict, frame: int, frames: int) -> tuple[int, int]:
     where = f"{rel}{f' (trang {frame + 1})' if frames > 1 else ''}"
-    dpi = info.get("dpi")
-    if not dpi or not all(isinstance(v, (int, float)) and v > 1 for v in dpi[:2]):
+    try:  # TIFF resolutions are rationals (PIL.TiffImagePlugin.IFDRational), others floats
+        dpi = tuple(float(v) for v in info.get("dpi") or ())[:2]
+    except (TypeError, ValueError, ZeroDivisionError):
+        dpi = ()
+    if len(dpi) != 2 or not all(v > 1 for v in dpi):
         raise PageError(f"{where}: ảnh không ghi độ phân giải (dpi); hãy quét lại ở 200 dpi trở lên, ảnh không được "
                         "phóng to / the image records no resolution: scan again at 200 dpi or more")
-    x, y = (int(round(float(v))) for v in dpi[:2])
+    x, y = (int(round(v)) for v in dpi)
     if min(x, y) < MIN_DPI:
         raise PageError(f"{where}: độ phân giải {x}×{y} dpi, dưới {MIN_DPI} dpi; hãy quét lại (ảnh không được phóng "
                         f"to) / {x}x{y} dpi is below {MIN_DPI} dpi: scan it again, it is never upsampled")
