@@ -16,7 +16,7 @@ import pikepdf
 from pikepdf import Array, Dictionary, Name, String
 
 from .. import __version__
-from .pages import Page, PageError, Scan, _scanned_image
+from .pages import Page, PageError, Scan, _scanned_image, page_images
 from .record import ScanRecord, xmp_packet
 
 def producer() -> str:
@@ -279,7 +279,7 @@ def _pdfa(record: ScanRecord, info_pdf: bytes, images: pikepdf.Pdf) -> bytes:
             DestOutputProfile=pdf.make_indirect(icc)))])
         pdf.Root.Lang = String("vi")
         for page in pdf.pages:  # PDF/A: nothing an image asks to be smoothed (6.2.8.1: /Interpolate false)
-            for _, image in page.images.items():
+            for image in page_images(page):
                 if image.get("/Interpolate"):
                     image.Interpolate = False
         _distinct_subset_tags(pdf)

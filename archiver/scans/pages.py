@@ -176,6 +176,15 @@ def _check_readable(rel: str, image, fmt: str) -> None:  # type: ignore[no-untyp
 
 
 # -- scanner PDFs ---------------------------------------------------------------------------
+def page_images(page) -> list:  # type: ignore[no-untyped-def]
+    """The image XObjects a page's resources name directly (pikepdf's Page.images, which
+    newer versions deprecate)."""
+    resources = page.obj.get("/Resources") or {}
+    xobjects = resources.get("/XObject") or {}
+    return [xobjects[name] for name in xobjects.keys() if xobjects[name].get("/Subtype") == "/Image"]
+
+
+
 def _matrix(a: list[float], b: list[float]) -> list[float]:
     """a × b for PDF matrices [a b c d e f] (a applied first)."""
     return [a[0] * b[0] + a[1] * b[2], a[0] * b[1] + a[1] * b[3],

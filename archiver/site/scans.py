@@ -53,7 +53,9 @@ def _preview(page) -> bytes | None:  # type: ignore[no-untyped-def]
     import pikepdf
     from PIL import Image
 
-    images = list(page.images.values())
+    from ..scans.pages import page_images
+
+    images = page_images(page)
     if len(images) != 1:
         return None
     stream = images[0]
