@@ -65,6 +65,7 @@ COLUMNS = (
     Column("note", "Ghi chú", "Note", False, ("ghi chu them",), "Ghi chú (không bắt buộc)"),
 )
 REQUIRED = tuple(c for c in COLUMNS if c.required)
+_CODES = ("student_code", "citizen_id", "school_code")  # codes, never numbers: leading zeros matter
 
 
 def fold(text: str) -> str:
@@ -158,9 +159,9 @@ def _csv_rows(data: bytes, path: Path) -> list[tuple[int, list[str]]]:
             f"{path}: dòng {line} không phải UTF-8.{guess} Trong Excel chọn File > Save As > \"CSV UTF-8 (Comma "
             f"delimited)\" rồi chạy lại; không dòng nào được nhập / row {line} is not UTF-8: save the roster as "
             "\"CSV UTF-8\" and run again; nothing was imported") from None
-    lines = text.splitlines()
-    header_line = next((line for line in lines if line.strip()), "")
-    delimiter = max((";", ",", "\t"), key=lambda d: header_line.count(d))
+    # the separator the header row uses most (a title line above it has none)
+    lines = text.splitlines()[:15]
+    delimiter = max((";", ",", "\t"), key=lambda d: max((line.count(d) for line in lines), default=0))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         return [(index, row) for index, row in enumerate(reader, start=1)]
@@ -244,7 +245,11 @@ def _roster(path: Path, table: list[tuple[int, list[Any]]]) -> Roster:
             _fill(row, {k: v.replace("\ufeff", "") for k, v in found.items()})
             refused.append(row)
             continue
-        why = _fill(row, found)
+        numeric = [headers[i] for i, key in keys.items() if key in _CODES and i < len(cells)
+                   and isinstance(cells[i], (int, float)) and not isinstance(cells[i], bool)]
+        why = _fill(row, found) or (
+            f"{', '.join(numeric)} là ô kiểu số, Excel đã có thể bỏ số 0 ở đầu; định dạng cột là Văn bản (Text) rồi nhập "
+            "lại mã / a number cell: Excel may have dropped leading zeros; format the column as Text" if numeric else "")
         if why:
             problems.append(RowProblem(number, why))
             refused.append(row)
