@@ -28,3 +28,21 @@ def command(profiles_dirs: tuple[str, ...], verbose: bool) -> None:
             click.echo(f"{'':<{width}}  folder: {profile.path}")
             subjects = ", ".join(f"{s.code}" for s in profile.subjects)
             click.echo(f"{'':<{width}}  subjects: {subjects}")
+    _signed_pdf_profiles(profiles_dirs, verbose)
+
+
+def _signed_pdf_profiles(profiles_dirs: tuple[str, ...], verbose: bool) -> None:
+    """Signed-PDF profiles (scanned paper transcripts: archiver.scans.profile)."""
+    from ..scans.profile import pdf_profiles
+
+    try:
+        found = pdf_profiles(profiles_dirs)
+    except ProfileError as exc:
+        raise click.UsageError(str(exc)) from None
+    for pid, profile in sorted(found.items()):
+        click.echo(f"{pid}  {profile.title}")
+        click.echo(f"{'':<{len(pid)}}  {profile.description}")
+        if verbose:
+            click.echo(f"{'':<{len(pid)}}  folder: {profile.path}")
+            roles = ", ".join(f"{r.role} ({r.identity})" for r in profile.ordered_roles())
+            click.echo(f"{'':<{len(pid)}}  signers: {roles}")
