@@ -149,10 +149,10 @@ def _image_pages(rel: str, data: bytes) -> list[Page]:
             raise PageError(f"{rel}: ảnh có kênh trong suốt (alpha); hãy lưu lại không có độ trong suốt / the image has "
                             "transparency: save it without")
         dpi = _dpi(rel, image.info, frame, frames)
-        width, height = image.size  # before a draft decode shrinks it
+        width, height = image.size
         encoding = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG"}.get(fmt, _tiff_encoding(image))
-        _check_readable(rel, image, fmt)
         pages.append(Page(rel, frame + 1, width, height, dpi, colour, encoding, "image", frame))
+    _check_readable(rel, image, fmt, data)
     return pages
 
 
@@ -162,14 +162,16 @@ def _tiff_encoding(image) -> str:  # type: ignore[no-untyped-def]
         compression, "Flate")
 
 
-def _check_readable(rel: str, image, fmt: str) -> None:  # type: ignore[no-untyped-def]
-    """Decode enough of the image to know it is whole. A JPEG is decoded at an eighth of
-    its size (what draft mode gives, a few milliseconds): it is embedded as it is, and a
-    truncated one must not be signed as a page."""
+def _check_readable(rel: str, image, fmt: str, data: bytes) -> None:  # type: ignore[no-untyped-def]
+    """Know the file is whole without decoding it all: a JPEG (embedded as it is) must end
+    with its end-of-image marker, which a truncated copy lacks; a PNG's chunks must pass
+    their CRCs; a TIFF is decoded by img2pdf, whose errors name the file too."""
     try:
         if fmt in ("JPEG", "MPO"):
-            image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
-        image.load()
+            if b"\xff\xd9" not in data[-1024:]:
+                raise OSError("thiếu dấu kết thúc ảnh JPEG (tệp bị cắt) / no end-of-image marker: the file is truncated")
+        elif fmt == "PNG":
+            image.verify()
     except (OSError, ValueError, SyntaxError) as exc:
         raise PageError(f"{rel}: ảnh hỏng, không giải mã được ({exc}); hãy quét lại / the image is damaged: "
                         "scan it again") from None
