@@ -128,3 +128,27 @@ def test_a_build_run_again_on_the_same_scans_does_nothing(scan_archive: dict):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert sorted(p.name for p in archive.iterdir()) == before
     assert run_archiver("check", archive).returncode == 0
+
+
+# -- in the browser (Chromium from file://, as test_site.py) --------------------------------------
+from .test_site import browser, check_file, search, shot, tab  # noqa: E402,F401 - fixtures and helpers
+
+
+def test_in_a_browser_the_scan_shows_its_pages_and_is_found_by_search_and_by_its_file(scan_archive: dict, tab):
+    archive = scan_archive["archive"]
+    index = json.loads((archive / "index.json").read_text(encoding="utf-8"))
+    entry = next(t for t in index["transcripts"] if "pdf_signed" in t["files"] and t["verdict"] == "VALID")
+    page = tab.page
+    page.goto((archive / "site" / "index.html").as_uri())
+    assert search(page, entry["student_code"]) == [entry["name"]]
+    assert "bản quét" in page.locator("#results .tag").all_inner_texts()
+    page.click("#results .hit-name")
+    page.wait_for_load_state()
+    page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+    widths = page.evaluate("Array.from(document.querySelectorAll('.scan-pages img')).map(i => i.naturalWidth)")
+    assert widths and all(w > 0 for w in widths)
+    shot(page, "scan")
+    page.goto((archive / "site" / "kiem-tra.html").as_uri())
+    signed = archive / entry["package"] / entry["files"]["pdf_signed"]
+    assert check_file(page, signed) == "original"
+    assert "Bản quét học bạ giấy có chữ ký số" in page.inner_text("#check-result")
