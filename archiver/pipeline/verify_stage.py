@@ -66,7 +66,6 @@ def verify_one(job: tuple[str, InputItem, str]) -> NewTranscript:
                         first_reason=report.reasons[0].code if report.reasons else "")
     if report.verdict != REJECTED and report.profile in _pdf_profiles(settings):
         # a signed PDF transcript (a scan): its facts come from the record the verifier read
-        from ..qr import qr_matrix
         from ..scans.profile import record_facts, record_school
         from ..verify import pdf_verifier
 

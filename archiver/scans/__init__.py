@@ -46,7 +46,8 @@ from .pages import SYSTEM_FILES, PageError, read_scan, scan_files
 from .record import ScanRecord, Signer, read_pdf_record
 from .roster import Roster, RosterRow, RowProblem, read_roster
 
-__all__ = ["ImportOptions", "ImportResult", "import_scans", "output_path"]
+__all__ = ["ArchiveWriteError", "ImportOptions", "ImportResult", "KeySpec", "Roster", "import_scans", "output_path",
+           "read_roster"]
 
 STAGING = ".archiver-scans-staging"
 
@@ -130,8 +131,7 @@ def import_scans(options: ImportOptions, secret: Secret, progress: Callable[[int
         if keys[0].certificate == keys[1].certificate:
             raise UsageError("hiệu trưởng và nhà trường dùng cùng một chứng thư số / the principal and the school give "
                              "the same certificate")
-        result = ImportResult(out=out, rows=len(roster.rows) + len({p.row for p in roster.problems if p.row}),
-                              tsa_local=tsa.is_local)
+        result = ImportResult(out=out, rows=len(roster.rows) + len(roster.refused), tsa_local=tsa.is_local)
         try:
             _run(options, roster, keys, timestamper, now, result, progress)
         except OSError as exc:
@@ -190,12 +190,12 @@ def _run(options: ImportOptions, roster: Roster, keys: list[SigningKey], timesta
         return
     staging.mkdir(parents=True, exist_ok=True)
     stamper = time_stamper(timestamper)
-    location = ""
+    rows = {job.row.row: job.row for job in todo}
     try:
         jobs = options.jobs if len(todo) >= 2 else 1
         with WorkerPool(jobs) as pool:
             for prepared in pool.imap(prepare_row, todo, batch=1, count=len(todo)):
-                row = next(j.row for j in todo if j.row.row == prepared.row)
+                row = rows[prepared.row]
                 if prepared.problem:
                     result.problems.append(str(RowProblem(prepared.row, prepared.problem)))
                 else:
@@ -295,5 +295,3 @@ def _scans_without_row(images: Path, roster: Roster) -> list[str]:
     return [f"{unit}: ảnh quét không có dòng nào trong danh sách, chưa nhập / a scan without a roster row, not "
             f"imported" for unit in units]
 
-
-__all__ += ["ArchiveWriteError", "KeySpec", "Roster", "read_roster"]
