@@ -20,13 +20,9 @@ from .pages import Page, PageError, Scan, _scanned_image, page_images
 from .record import ScanRecord, xmp_packet
 
 def producer() -> str:
-    """The producer named in the Info dictionary and the XMP. pyHanko sets XMP
-    ``pdf:Producer`` to its own name when it signs and appends that name to the Info
-    dictionary's unless it is already there: starting from exactly that name keeps the
-    two equal, as PDF/A requires (ISO 19005-2, 6.6.2.2)."""
-    from pyhanko.pdf_utils.metadata.model import VENDOR
-
-    return VENDOR
+    """The producer named in the Info dictionary and the XMP (equal, as PDF/A requires;
+    signing leaves both as they are: archiver.scans.signing)."""
+    return f"archiver {__version__}"
 
 
 ROLE_LABELS = {"HT": ("Hiệu trưởng", "Principal"), "TC": ("Nhà trường (chứng thư số tổ chức)", "School (organisation)")}
@@ -252,6 +248,29 @@ def _multi(record: ScanRecord, source: str) -> bool:
 
 
 # -- PDF/A -------------------------------------------------------------------------------------------
+def _signature_fields(pdf: pikepdf.Pdf, record: ScanRecord) -> None:
+    """The empty signature fields the principal and the school sign in, made here so that
+    they are part of what the first signature covers, invisible (a zero rectangle), printed
+    and locked, each with an empty appearance: PDF/A wants an appearance for every widget
+    (ISO 19005-1 6.5.3; pyHanko makes none for an invisible signature)."""
+    page = pdf.pages[0].obj
+    annots = page.get("/Annots")
+    if annots is None:
+        annots = page.Annots = Array()
+    fields = Array()
+    for signer in record.signers:
+        appearance = pikepdf.Stream(pdf, b"")
+        appearance.Type, appearance.Subtype, appearance.BBox = Name.XObject, Name.Form, Array([0, 0, 0, 0])
+        widget = pdf.make_indirect(Dictionary(
+            Type=Name.Annot, Subtype=Name.Widget, FT=Name.Sig, T=String(signer.field), Rect=Array([0, 0, 0, 0]),
+            F=132, P=page, AP=Dictionary(N=pdf.make_indirect(appearance))))  # 132: Print and Locked
+        fields.append(widget)
+        annots.append(widget)
+    if len(fields):
+        pdf.Root.AcroForm = Dictionary(Fields=fields)
+
+
+
 def _pdfa(record: ScanRecord, info_pdf: bytes, images: pikepdf.Pdf) -> bytes:
     from ..render.pdfa import _distinct_subset_tags, _flate_stream, _icc, pdf_date
 
@@ -278,6 +297,7 @@ def _pdfa(record: ScanRecord, info_pdf: bytes, images: pikepdf.Pdf) -> bytes:
             Info=String("sRGB IEC61966-2.1"), RegistryName=String("http://www.color.org"),
             DestOutputProfile=pdf.make_indirect(icc)))])
         pdf.Root.Lang = String("vi")
+        _signature_fields(pdf, record)
         for page in pdf.pages:  # PDF/A: nothing an image asks to be smoothed (6.2.8.1: /Interpolate false)
             for image in page_images(page):
                 if image.get("/Interpolate"):

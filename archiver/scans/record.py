@@ -19,7 +19,6 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from lxml import etree
 
 SCHEMA = "archiver.scan/1"
 FORMAT = "hocba-scan-1"
@@ -245,15 +244,6 @@ def xmp_packet(record: ScanRecord, *, title: str, author: str, description: str,
 </x:xmpmeta>
 <?xpacket end="r"?>"""
     return packet.encode("utf-8")
-
-
-def register_xmp_prefix() -> None:
-    """pyHanko re-serialises the XMP when it signs; without this its serialiser names our
-    namespace ``ns0`` instead of the prefix the extension schema declares."""
-    try:
-        etree.register_namespace(XMP_PREFIX, XMP_NS)
-    except ValueError:  # pragma: no cover - a prefix lxml refuses
-        pass
 
 
 def record_from_json(document: Mapping[str, Any]) -> ScanRecord:

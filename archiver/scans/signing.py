@@ -7,9 +7,13 @@ pyHanko. The signature fields are invisible (no appearance: PDF/A needs embedded
 every appearance, and the information page already says who signs); Adobe Reader, Foxit
 and the government's signing tools list them in their signature panels.
 
-pyHanko rewrites the XMP when it signs (producer, modification date): the document is made
-so that the rewritten metadata stays PDF/A (:func:`archiver.scans.document.producer`,
-:func:`archiver.scans.record.register_xmp_prefix`), and the tests read it back.
+pyHanko rewrites the XMP and the Info dictionary when it signs (producer, modification date):
+its serialiser moves namespace declarations onto nested elements, which PDF/A validators
+built on PDFBox's XMP parser no longer read as the extension schema, and it appends its
+name to the Info producer but not to the XMP one, which PDF/A forbids (ISO 19005-2,
+6.6.2.2). So a signature's revision leaves the metadata exactly as the document has it
+(:class:`_MetadataKept`): the XMP both signatures cover is the one written, byte for
+byte, and the tests check it with PDFBox Preflight and poppler after signing.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from asn1crypto import cms
 
 from ..timestamps.tsa import Timestamper, TimestampError
 from .keys import SigningKey
-from .record import register_xmp_prefix
 
 #: Room kept for each CMS signature (bytes before hex encoding): the signer's chain, the
 #: signature and a timestamp token with its TSA chain fit with a wide margin.
@@ -56,17 +59,27 @@ def time_stamper(timestamper: Timestamper) -> Any:
     return ArchiverTimeStamper()
 
 
+def _writer(data: bytes):  # type: ignore[no-untyped-def]
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    class _MetadataKept(IncrementalPdfFileWriter):
+        """An incremental update that leaves the document's metadata as it is (see above)."""
+
+        def _update_meta(self) -> None:
+            pass
+
+    return _MetadataKept(io.BytesIO(data), strict=False)
+
+
 def sign(data: bytes, key: SigningKey, *, stamper: Any, location: str = "") -> bytes:
     """``data`` with one more PAdES B-T signature by ``key`` in its role's field."""
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields
     from pyhanko.sign.signers.pdf_signer import PdfSignatureMetadata, PdfSigner
 
-    register_xmp_prefix()
     meta = PdfSignatureMetadata(
         field_name=FIELDS[key.role], subfilter=fields.SigSeedSubFilter.PADES, md_algorithm="sha256",
         reason=REASONS[key.role], location=location or None, name=key.name or None)
-    writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
+    writer = _writer(data)
     try:
         out = PdfSigner(meta, key.signer, timestamper=stamper).sign_pdf(writer, bytes_reserved=RESERVED)
     except TimestampError as exc:

@@ -207,7 +207,11 @@ class PdfVerifier:
     def _record(self, reader, revision: int | None) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
         """The digitisation record at a revision (None: the latest), from the first profile
         place that holds one: an XMP property, else an attached file."""
-        root = reader.root if revision is None else reader.get_historical_resolver(revision).root
+        try:
+            root = reader.root if revision is None else reader.get_historical_resolver(revision).root
+        except Exception as exc:  # noqa: BLE001 - a damaged cross-reference section
+            raise RecordError(f"không đọc được phiên bản {revision} của tài liệu / a revision cannot be read: {exc}") \
+                from None
         places = list(self.profiles.values()) if self.profile is None else [self.profile]
         metadata = _stream_data(root.get("/Metadata")) if "/Metadata" in root else b""
         for profile in places:
@@ -317,9 +321,13 @@ class PdfVerifier:
             return _finish(check, checks, findings)
 
         # 2. the signed bytes, and what changed after signing
-        sig.compute_integrity_info(diff_policy=DEFAULT_DIFF_POLICY)
-        digest = sig.compute_digest()
-        intact, valid = generic_cms.validate_sig_integrity(sig.signer_info, sig.signer_cert, "data", digest)
+        try:
+            sig.compute_integrity_info(diff_policy=DEFAULT_DIFF_POLICY)
+            digest = sig.compute_digest()
+            intact, valid = generic_cms.validate_sig_integrity(sig.signer_info, sig.signer_cert, "data", digest)
+        except Exception as exc:  # noqa: BLE001 - pyHanko refuses a malformed structure: a verdict, not a stop
+            fail("format", FAILED, "FORMAT_FAILURE", f"cấu trúc chữ ký hoặc tài liệu sai / malformed: {exc}")
+            return _finish(check, checks, findings)
         coverage = sig.coverage
         changed = ""
         if coverage == SignatureCoverageLevel.ENTIRE_REVISION:
