@@ -278,3 +278,42 @@ def test_the_template_has_every_column_the_import_reads(tmp_path: Path):
         assert roster.rows == [] and roster.problems == [] and roster.unused_headers == []
     header = (tmp_path / "mau.csv").read_bytes()
     assert header.startswith(b"\xef\xbb\xbf") and all(c.header.encode() in header for c in COLUMNS)
+
+
+def test_a_scanners_pdf_is_embedded_page_by_page_with_its_images_as_they_are(tmp_path: Path):
+    """A scanner that writes PDF: each page's image is copied as it is (the JPEG stream
+    byte for byte), on a page of the image's size at its resolution."""
+    import img2pdf
+
+    from .scans_helpers import KEYS, PASSPHRASE, run_archiver
+
+    from PIL import Image
+
+    jpeg = next(p for p in sorted((SCANS / "images").rglob("*.jpg")) if Image.open(p).info["dpi"][0] >= 200)
+    png = next((SCANS / "images").rglob("*.png"))
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "may-quet.pdf").write_bytes(img2pdf.convert([jpeg.read_bytes(), png.read_bytes()]))
+    roster = tmp_path / "roster.csv"
+    roster.write_text("Mã học sinh;Họ và tên;Ngày sinh;Giới tính;Mã trường;Tên trường;Lớp;Năm học;Tệp quét\n"
+                      "2001;Vũ Thị Lan;01/02/2010;Nữ;0109944;Trường THCS Trưng Vương;9A1;2024-2025;may-quet.pdf\n",
+                      encoding="utf-8")
+    proc = run_archiver("scans", "import", roster, "--images", images, "--out", tmp_path / "out", "--principal-key",
+                        KEYS / "principal.p12", "--school-key", KEYS / "school.p12", "--passphrase-env", "P",
+                        env={"P": PASSPHRASE})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    pdf = tmp_path / "out" / "9A1" / "2001.pdf"
+    record = _record(pdf)
+    assert [(p["source"], p["source_page"], p["encoding"]) for p in record["pages"]] == [
+        ("may-quet.pdf", 1, "JPEG"), ("may-quet.pdf", 2, "Flate")]
+    require_tool("pdfimages")
+    listing = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True,
+                             check=True).stdout.splitlines()[2:]
+    for line, source in zip(listing, (jpeg, png)):
+        fields = line.split()
+        with Image.open(source) as picture:
+            assert (int(fields[3]), int(fields[4])) == picture.size
+            assert int(fields[12]) == round(float(picture.info["dpi"][0]))
+    subprocess.run(["pdfimages", "-j", "-f", "2", "-l", "2", str(pdf), str(tmp_path / "x")], check=True)
+    assert (tmp_path / "x-000.jpg").read_bytes() == jpeg.read_bytes()
+    assert verify(pdf)["verdict"] == "VALID"
