@@ -229,3 +229,40 @@ def test_verify_with_the_pdf_profile_named(signed_scans: Path):
     pdf = sorted(signed_scans.rglob("*.pdf"))[0]
     proc = run_archiver("verify", "--trust", TRUST, "--profile", "hocba-scan-1", pdf)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_pades_export_with_its_record_attached_and_no_pdfa_is_valid_with_a_warning(tmp_path: Path):
+    """Software that attaches the record (``hocba-scan.json``) instead of putting it in
+    the XMP, and writes plain PDF: read through the profile's attachment, verified the
+    same way; not claiming PDF/A is a warning, not a verdict."""
+    import json
+
+    import pikepdf
+    from reportlab.pdfgen import canvas
+
+    from archiver.scans.signing import sign, time_stamper
+    from archiver.timestamps.tsa import LocalTimestamper
+
+    record = {"schema": "archiver.scan/1", "format": "hocba-scan-1", "lookup_code": "cd" * 16,
+              "student": {"code": "3001", "name": "Đinh Văn Khoa", "birth_date": "2010-05-06", "gender": "Nam",
+                          "citizen_id": ""},
+              "school": {"code": "0109944", "name": "Trường THCS Trưng Vương", "province": "Hà Nội"},
+              "class_name": "9A1", "school_years": ["2024-2025"], "school_year": "2024-2025",
+              "signers": [{"role": "HT", "field": "CKS-HT", "name": "HT", "id": PRINCIPAL_ID},
+                          {"role": "TC", "field": "CKS-TC", "name": "Trường", "id": SCHOOL_UID}]}
+    buffer = io.BytesIO()
+    page = canvas.Canvas(buffer)
+    page.drawString(72, 720, "Hoc ba (ban xuat tu phan mem)")
+    page.save()
+    with pikepdf.open(io.BytesIO(buffer.getvalue())) as pdf:
+        pdf.attachments["hocba-scan.json"] = pikepdf.AttachedFileSpec(pdf, json.dumps(record).encode("utf-8"))
+        out = io.BytesIO()
+        pdf.save(out)
+    data = out.getvalue()
+    stamper = time_stamper(LocalTimestamper())
+    for key in (_principal(), _school()):
+        data = sign(data, key, stamper=stamper)
+    report = verify(_write(tmp_path, "export.pdf", data))
+    assert report["verdict"] == "VALID", report["reasons"]
+    assert report["lookup_code"] == "cd" * 16 and report["student_name"] == "Đinh Văn Khoa"
+    assert "NOT_PDFA" in [w["code"] for w in report["warnings"]]
