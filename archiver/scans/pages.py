@@ -72,6 +72,10 @@ def scan_files(images: Path, relative: str) -> list[Path]:
     target = images.joinpath(*relative.split("/"))
     if not target.exists():
         raise PageError(f"không thấy {relative} trong thư mục ảnh / {relative} not found in --images")
+    links = [p for p in (target, *(target.rglob("*") if target.is_dir() else ())) if p.is_symlink()]
+    if links:  # as for every input: a link may point outside the folder the clerk gave
+        raise PageError(f"{links[0].relative_to(images).as_posix()}: là liên kết tượng trưng (symlink), không đọc "
+                        "theo / a symbolic link, not followed")
     if target.is_file():
         return [target]
     found = [p for p in target.rglob("*") if p.is_file() and p.name.lower() not in SYSTEM_FILES
