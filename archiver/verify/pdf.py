@@ -369,7 +369,10 @@ class PdfVerifier:
         else:
             checks["policy"] = "PASSED"
         # the signing time: the signature timestamp's when it holds, else the claimed one
-        signing_time = self._signing_time(sig, check, report, profile)
+        signing_time, stamped = self._signing_time(sig, check, report, profile)
+        if profile.policy.timestamp_required and not stamped:
+            fail("policy", UNDECIDED, "SIG_CONSTRAINTS_FAILURE", "chữ ký không có dấu thời gian mà profile yêu cầu / "
+                                                                 "no signature timestamp, which the profile requires")
         if signing_time is None:
             fail("format", FAILED, "FORMAT_FAILURE", "không có thời điểm ký (dấu thời gian hoặc /M) / no signing time")
             checks["format"] = "FAILED"
@@ -408,7 +411,8 @@ class PdfVerifier:
         return signed != record
 
     def _signing_time(self, sig, check: SignatureCheck, report: VerificationReport,  # type: ignore[no-untyped-def]
-                      profile: PdfProfile) -> dt.datetime | None:
+                      profile: PdfProfile) -> tuple[dt.datetime | None, bool]:
+        """(the signing time, whether a valid signature timestamp gave it)."""
         from pyhanko.sign.validation import generic_cms
 
         try:
@@ -430,18 +434,18 @@ class PdfVerifier:
                 _warn_once(report, "TIMESTAMP_UNTRUSTED", "Đơn vị cấp dấu thời gian của chữ ký không thuộc thư mục tin "
                                                           "cậy / the signature timestamps' TSA does not chain to the "
                                                           "trust folder")
-            return _utc(stamp.timestamp)
+            return _utc(stamp.timestamp), True
         if stamp is not None:
             check.findings.append(Finding("TIMESTAMP_INVALID", "Dấu thời gian của chữ ký không khớp chữ ký hoặc bị sửa; "
                                                                "dùng thời điểm người ký tự ghi / the signature timestamp "
                                                                "does not verify: the claimed signing time is used"))
         elif profile.policy.timestamp_required:
-            check.findings.append(Finding("NO_TIMESTAMP", "Chữ ký không có dấu thời gian / no signature timestamp"))
+            pass  # _check_signature: the policy is not met
         else:
             _warn_once(report, "NO_TIMESTAMP", "Chữ ký không có dấu thời gian (PAdES B-B); thời điểm ký là thời điểm "
                                                "người ký tự ghi / a signature without a timestamp: its claimed time is "
                                                "used")
-        return _utc(claimed) if claimed else None
+        return (_utc(claimed) if claimed else None), False
 
     def _pdfa(self, reader, profile: PdfProfile, report: VerificationReport) -> None:  # type: ignore[no-untyped-def]
         if not profile.policy.pdfa_expected:
