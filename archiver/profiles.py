@@ -411,9 +411,18 @@ def _profiles_on(path: tuple[str, ...]) -> tuple[tuple[str, Profile], ...]:
         if not base.is_dir():
             continue
         for folder in sorted(p for p in base.iterdir() if (p / "profile.toml").is_file()):
+            if profile_kind(folder) != "xml":
+                continue  # signed-PDF profiles: archiver.scans.profile reads them
             profile = load_profile(folder)
             found.setdefault(profile.id, profile)
     return tuple(found.items())
+
+
+@lru_cache(maxsize=256)
+def profile_kind(folder: Path) -> str:
+    """What a profile folder describes: ``xml`` (the profiles of this module) unless its
+    ``profile.toml`` says otherwise (``kind = "signed-pdf"``: :mod:`archiver.scans.profile`)."""
+    return str(_read_toml(Path(folder) / "profile.toml").get("kind", "xml"))
 
 
 def get_profile(profile_id: str, extra_dirs: Iterable[os.PathLike | str] = ()) -> Profile:

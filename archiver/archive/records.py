@@ -28,11 +28,20 @@ class PackageUnreadable(Exception):
     """``data/package.json`` is missing, not JSON, or not a package record."""
 
 
+#: The kinds a member's original can have: a transcript's signed XML, a signed PDF
+#: transcript (a scanned paper transcript, which is its own rendering), a rejected file.
+ORIGINAL_KINDS = ("xml", "pdf_signed", "original")
+
+
+def original_kind(files: Mapping[str, str]) -> str:
+    return next((k for k in ORIGINAL_KINDS if k in files), "original")
+
+
 def item_kinds(files: Mapping[str, str]) -> list[str]:
     """A member's data objects that its evidence record covers, in order: the original
-    (``xml``, or ``original`` in a quarantine), its report JSON, its validation data.
-    ``files`` is the member's ``files`` or ``hashes`` mapping."""
-    return [k for k in ("xml" if "xml" in files else "original", "report_json", "validation") if k in files]
+    (``xml``, ``pdf_signed``, or ``original`` in a quarantine), its report JSON, its
+    validation data. ``files`` is the member's ``files`` or ``hashes`` mapping."""
+    return [k for k in (original_kind(files), "report_json", "validation") if k in files]
 
 
 @dataclass(slots=True)
@@ -71,8 +80,9 @@ class TranscriptRecord:
 
     @property
     def original(self) -> str:
-        """The kind of its original file: ``xml``, or ``original`` for a rejected file."""
-        return "xml" if "xml" in self.files else "original"
+        """The kind of its original file: ``xml``, ``pdf_signed`` (a signed PDF transcript),
+        or ``original`` for a rejected file."""
+        return original_kind(self.files)
 
     @property
     def evidence_kinds(self) -> list[str]:

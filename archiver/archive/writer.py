@@ -102,7 +102,7 @@ def _member_jobs(plan: PackagePlan, staging: Path) -> list[MemberJob]:
             rel = old.files["original"]
             source = InputItem(name=rel, source=str(folder / rel))
         else:
-            original = (folder / old.files["xml"]).read_bytes()
+            original = (folder / old.files[old.original]).read_bytes()
         jobs.append(MemberJob(
             record=record, staging=str(staging), quarantine=plan.quarantine, source=source, original=original,
             report=json.loads((folder / old.files["report_json"]).read_bytes()),
@@ -191,7 +191,8 @@ def seal(archive: Archive, staged: Path, manifest: PackageManifest, *, known: Di
     is_bag = (staged / "bagit.txt").is_file()
     data = staged / "data" if is_bag else staged
     write_file(data / "package.json", manifest.to_bytes())
-    write_file(data / "README.txt", readme(info, len(manifest.members)))
+    write_file(data / "README.txt", readme(info, len(manifest.members),
+                                           sum(1 for m in manifest.members if m.original == "pdf_signed")))
     (data / "timestamp").mkdir(exist_ok=True)
     write_file(data / "timestamp" / "tree_root.py", _tree_root_script())
     if is_bag:
@@ -216,12 +217,12 @@ def _tree_root_script() -> bytes:
     return (templates_dir() / "package" / "tree_root.py").read_bytes()
 
 
-def readme(info: PackageInfo, members: int) -> bytes:
+def readme(info: PackageInfo, members: int, signed_pdfs: int = 0) -> bytes:
     """The package's README (how to check it by hand), from its package.json facts."""
     from ..templating import render_template
 
     return render_template("package/README.txt.j2", meta=info, members=range(members),
-                           labels=VERDICT_LABELS).encode("utf-8")
+                           labels=VERDICT_LABELS, signed_pdfs=signed_pdfs).encode("utf-8")
 
 
 def bag_info(info: PackageInfo) -> dict[str, str]:

@@ -35,3 +35,21 @@ def command(profiles_dirs: tuple[str, ...], verbose: bool) -> None:
             click.echo(f"{'':<{width}}  subjects: {subjects}")
             required = ", ".join(r.role for r in profile.signing.ordered_roles() if r.required)
             click.echo(f"{'':<{width}}  required signers: {required}")
+    _signed_pdf_profiles(profiles_dirs, verbose)
+
+
+def _signed_pdf_profiles(profiles_dirs: tuple[str, ...], verbose: bool) -> None:
+    """Signed-PDF profiles (scanned paper transcripts: archiver.scans.profile)."""
+    from ..scans.profile import pdf_profiles
+
+    try:
+        found = pdf_profiles(profiles_dirs)
+    except ProfileError as exc:
+        raise click.UsageError(str(exc)) from None
+    for pid, profile in sorted(found.items()):
+        click.echo(f"{pid}  {profile.title}")
+        click.echo(f"{'':<{len(pid)}}  {profile.description}")
+        if verbose:
+            click.echo(f"{'':<{len(pid)}}  folder: {profile.path}")
+            roles = ", ".join(f"{r.role} ({r.identity})" for r in profile.ordered_roles())
+            click.echo(f"{'':<{len(pid)}}  signers: {roles}")

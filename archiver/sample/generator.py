@@ -37,6 +37,7 @@ class SampleOptions:
     defects: bool = False
     profile_id: str = "hocba-1-thcs"
     jobs: int | None = None
+    scans: bool = False  # also paper transcripts to digitise, and PKCS#12 keys (archiver.sample.scans)
 
 
 @dataclass
@@ -287,8 +288,17 @@ def generate_sample(options: SampleOptions) -> SampleSummary:
 
         defect_entries = make_defects(plan, pkis, out)
 
+    scan_defects: list[dict] | None = None
+    if options.scans:
+        from .scans import write_scans  # only with --scans
+
+        scan_defects = write_scans(out, plan, pkis)
     # CRLs and certificates are written after every revocation is known.
     _write_trust(out, plan, pkis)
+    if options.scans:
+        from .scans import README as SCANS_README
+
+        (out / "keys" / "README.txt").write_text(pki.KEYS_README + SCANS_README, encoding="utf-8")
     run_jobs(jobs, key_table, options.jobs or os.cpu_count() or 1)
 
     validation_time = f"{plan.end_year}-12-01T00:00:00+07:00"
@@ -313,6 +323,9 @@ def generate_sample(options: SampleOptions) -> SampleSummary:
     record_copy = asdict(summary)
     for volatile in ("seconds", "out"):  # keep sample.json identical across runs and places
         record_copy.pop(volatile)
+    if scan_defects is not None:
+        record_copy["scans"] = {"roster": "scans/roster.csv", "images": "scans/images",
+                                "keys": ["keys/principal.p12", "keys/school.p12"], "defects": scan_defects}
     (out / "sample.json").write_text(json.dumps(record_copy, ensure_ascii=False, indent=2) + "\n",
                                      encoding="utf-8")
     return summary

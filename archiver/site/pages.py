@@ -412,7 +412,13 @@ def render_students(batch: Iterable[tuple[dict[str, Any], dict[str, Any] | None]
     rows: dict[str, ClassRow] = {}
     for entry, package in batch:
         context = student_context(entry, package, archive_path, profiles_dirs, kept_path)
-        size += render("student.html", out_path / entry["url"], root="../../", page="student",
+        template = "student.html"
+        if "pdf_signed" in (entry.get("files") or {}):  # a scanned paper transcript (archiver.site.scans)
+            from .scans import scan_context
+
+            context.update(scan_context(entry, package, archive_path, out_path, context["report"]))
+            template = "scan.html"
+        size += render(template, out_path / entry["url"], root="../../", page="student",
                        title=entry.get("name", ""), **shared, **context)
         pages += 1
         if context["class_row"] is not None:
