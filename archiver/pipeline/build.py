@@ -84,6 +84,7 @@ class ClassSummary:
     counts: Counter = field(default_factory=Counter)
     warnings: int = 0
     written: bool = False
+    level: str = ""  # "Tiểu học", "THCS": an archive may hold several levels
 
 
 @dataclass
@@ -375,6 +376,7 @@ def _finish(run: _Run, *, report: bool = True, kept_folder: Path | None = None) 
         summary.counts = Counter(r.verdict for r in records)
         summary.warnings = sum(r.warnings for r in records)
         summary.written = package.name in result.packages_written
+        summary.level = package.info.level
         result.counts.update(summary.counts)
     # A label is derived from its package: one missing (a run killed between publishing a
     # package and printing its label) is made again, for every version.
@@ -420,8 +422,7 @@ def _site(run: _Run, fingerprint: str, kept_folder: Path | None) -> None:
     else:
         stage = run.progress.stage("site", "Tạo trang tra cứu / site")
         try:
-            run_site(build_site, run.archive.root, run.options.jobs, sum(result.counts.values()), fingerprint,
-                     kept_folder)
+            run_site(build_site, run.archive.root, run.options.jobs, sum(result.counts.values()), kept_folder)
         except OSError:
             raise  # a full disk, say: the build's own message
         except Exception as exc:  # noqa: BLE001 - the packages are safe; say what failed, do not hide it
@@ -436,12 +437,12 @@ SITE_PROCESS_MIN = 2000
 
 
 def run_site(build_site: Callable[..., Any], archive: Path, jobs: int | None, transcripts: int,
-             fingerprint: str = "", kept_folder: Path | None = None) -> None:
+             kept_folder: Path | None = None) -> None:
     if transcripts < SITE_PROCESS_MIN:
-        build_site(archive, jobs=jobs, fingerprint=fingerprint, kept_folder=kept_folder)
+        build_site(archive, jobs=jobs, kept_folder=kept_folder)
         return
     with WorkerPool(1, fresh=True) as pool:
-        pool.submit(build_site, archive, jobs=jobs, fingerprint=fingerprint, kept_folder=kept_folder).result()
+        pool.submit(build_site, archive, jobs=jobs, kept_folder=kept_folder).result()
 
 
 def refresh_archive(archive: Path, *, site: bool = True, now: dt.datetime | None = None) -> BuildResult:

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 from .. import __version__
 from .model import SiteError, SiteModel, build_model, load_index
-from .pages import copy_assets, render, render_students, verdict_chart
+from .pages import class_results, copy_assets, render, render_students, verdict_chart
 from .shards import hash_prefix_length, write_hashes, write_search
 
 __all__ = ["MARKER", "SiteError", "SiteSummary", "build_site", "marker_text", "site_is_current"]
@@ -82,6 +82,13 @@ def _swap(tmp: Path, out: Path) -> None:
         tmp.rename(out)
 
 
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
 def _folder_size(folder: Path) -> tuple[int, int]:
     files = size = 0
     for root, _dirs, names in os.walk(folder):
@@ -106,15 +113,14 @@ def site_is_current(out: Path, index_sha256: str) -> bool:
 
 
 def build_site(archive: Path, out: Path | None = None, *, jobs: int | None = None,
-               profiles_dirs: Sequence[str] = (), fingerprint: str = "",
-               kept_folder: Path | None = None) -> SiteSummary:
+               profiles_dirs: Sequence[str] = (), kept_folder: Path | None = None) -> SiteSummary:
     """Build the lookup site of ``archive`` into ``out`` (default ``archive/site``).
 
     ``jobs`` worker processes render the student pages (default: one per CPU; small
     archives are rendered in this process). Raises :class:`SiteError` when the archive
     has no readable index.json or ``out`` holds something that is not a site.
-    ``fingerprint``, the SHA-256 of the index.json it is made from, is kept in the marker
-    file so that :func:`site_is_current` (and ``archiver check``) can tell it later.
+    The SHA-256 of the index.json it is made from is kept in the marker file, so that
+    :func:`site_is_current` (and ``archiver check``) can tell it later.
     ``kept_folder``: the folder where a build kept what it has just read from each
     transcript (archiver.pipeline.kept), so that their XML is not parsed again.
     """
@@ -122,6 +128,7 @@ def build_site(archive: Path, out: Path | None = None, *, jobs: int | None = Non
     archive = Path(archive)
     out = Path(out) if out is not None else archive / "site"
     model = build_model(load_index(archive))
+    fingerprint = _sha256(archive / "index.json")
     tmp = _prepare_output(out)
     jobs = jobs or os.cpu_count() or 1
     profiles_dirs = tuple(str(d) for d in profiles_dirs)
@@ -157,20 +164,50 @@ def build_site(archive: Path, out: Path | None = None, *, jobs: int | None = Non
 
 def _write_pages(model: SiteModel, archive: Path, out: Path, shared: dict[str, Any], profiles_dirs: tuple[str, ...],
                  kept: str | None, jobs: int) -> int:
-    """Every page; student pages first: they are most of the work, and the workers start at once."""
+    """Every page; student pages first: they are most of the work, and the workers start at
+    once. A class page follows once its pupils' pages are written: it shows their year
+    results, which the workers read for those pages (a class's lines at a time in memory)."""
     from ..pipeline.pool import WorkerPool
+    from .pages import _profiles
 
     batches = [[(e, model.packages.get(e.get("package", ""))) for e in model.transcripts[i:i + BATCH]]
                for i in range(0, len(model.transcripts), BATCH)]
+    remaining = {klass["key"]: len(klass["students"]) for klass in model.classes}
+    by_key = {klass["key"]: klass for klass in model.classes}
+    profiles = _profiles(profiles_dirs)
     with WorkerPool(jobs if len(batches) > 2 else 1) as pool:
         futures = [pool.submit(render_students, b, str(archive), str(out), shared, profiles_dirs, kept)
                    for b in batches]
-        pages = _render_lists(model, out, {**shared, "schools": model.schools})
-        return pages + sum(future.result()[0] for future in futures)
+        shared = {**shared, "schools": model.schools}
+        pages = _render_lists(model, out, shared)
+        rows: dict[str, Any] = {}
+        for batch, future in zip(batches, futures):
+            done, _size, found = future.result()
+            pages += done
+            rows.update(found)
+            for entry, _package in batch:
+                remaining[entry["class_key"]] -= 1
+                if not remaining[entry["class_key"]]:
+                    pages += _render_class(out, shared, model, by_key[entry["class_key"]], rows, profiles)
+        for key, left in remaining.items():  # a class without pupils (none in practice)
+            if left or not by_key[key]["students"]:
+                pages += _render_class(out, shared, model, by_key[key], rows, profiles)
+    return pages
+
+
+def _render_class(out: Path, shared: dict[str, Any], model: SiteModel, klass: dict[str, Any],
+                  rows: dict[str, Any], profiles: dict[str, Any]) -> int:
+    """One class page, with its pupils' year results (their lines are then dropped)."""
+    render("class.html", out / klass["url"], root="../", page="class", title=klass["class_name"], **shared,
+           klass=klass, year=next(y for y in model.years if y["key"] == klass["year_key"]),
+           results=class_results(klass, rows, profiles))
+    for student in klass["students"]:
+        rows.pop(student["url"], None)
+    return 1
 
 
 def _render_lists(model: SiteModel, out: Path, shared: dict[str, Any]) -> int:
-    """Home, year, class, quarantine and check pages (written in the main process)."""
+    """Home, year, quarantine and check pages (written in the main process)."""
     pages = 0
     n_hashes = sum(len(e.get("sha256") or {}) for e in model.transcripts) + len(model.quarantine)
     home_classes = model.classes if len(model.classes) <= 60 else []
@@ -182,10 +219,6 @@ def _render_lists(model: SiteModel, out: Path, shared: dict[str, Any]) -> int:
     for year in model.years:
         render("year.html", out / year["url"], root="../", page="year", title=year["school_year"], **shared,
                year=year, chart=verdict_chart(year["counts"]))
-        pages += 1
-    for klass in model.classes:
-        render("class.html", out / klass["url"], root="../", page="class", title=klass["class_name"], **shared,
-               klass=klass, year=next(y for y in model.years if y["key"] == klass["year_key"]))
         pages += 1
     render("quarantine.html", out / "kiem-duyet.html", root="", page="quarantine", title="Kiểm duyệt",
            title_en="Quarantine", **shared,
