@@ -107,7 +107,8 @@ def site_is_current(out: Path, index_sha256: str) -> bool:
 
 def build_site(archive: Path, out: Path | None = None, *, jobs: int | None = None,
                profiles_dirs: Sequence[str] = (), fingerprint: str = "",
-               kept_folder: Path | None = None) -> SiteSummary:
+               kept_folder: Path | None = None, index_file: Path | None = None,
+               extra_scripts: Sequence[str] = ()) -> SiteSummary:
     """Build the lookup site of ``archive`` into ``out`` (default ``archive/site``).
 
     ``jobs`` worker processes render the student pages (default: one per CPU; small
@@ -121,7 +122,7 @@ def build_site(archive: Path, out: Path | None = None, *, jobs: int | None = Non
     started = time.perf_counter()
     archive = Path(archive)
     out = Path(out) if out is not None else archive / "site"
-    model = build_model(load_index(archive))
+    model = build_model(load_index(archive, index_file))
     tmp = _prepare_output(out)
     jobs = jobs or os.cpu_count() or 1
     profiles_dirs = tuple(str(d) for d in profiles_dirs)
@@ -134,6 +135,7 @@ def build_site(archive: Path, out: Path | None = None, *, jobs: int | None = Non
     shared: dict[str, Any] = {
         "generated": generated, "software": index.get("software", ""), "site_schema": SITE_SCHEMA,
         "schools": [{k: s.get(k, "") for k in ("code", "name", "province")} for s in model.schools],
+        "extra_scripts": list(extra_scripts),
     }
     for entry in model.transcripts:
         entry["replaces_link"] = _link(model, entry["replaces"])

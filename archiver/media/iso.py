@@ -1,0 +1,203 @@
+"""Writing a volume as an ISO 9660 image with Joliet and Rock Ridge, with pycdlib.
+
+pycdlib (pure Python, from PyPI) runs on the clerks' Windows PCs as it does here. No
+UDF: no file of an archive is over 4 GiB, and Joliet (what Windows shows) and Rock Ridge
+(Linux, macOS) keep the archive's names. Interchange level 3, RRIP 1.09 (the version
+every reader knows), Joliet level 3.
+
+Reproducible: pycdlib stamps the time of day into every directory record and volume
+descriptor, in the machine's time zone. While an image is made, pycdlib's clock is the
+set's own date (taken from the archive) and its zone Vietnam's: two runs on any machine
+give the same bytes. Every file is added with fixed permissions (0444, folders 0555),
+in sorted order, under names fixed by :func:`archiver.media.isofs.iso_names`.
+
+Crash-safe: the image is written under a hidden temporary name beside its final one,
+flushed to disk, then renamed; a run killed or stopped by a full disk leaves no
+complete-looking image (:func:`write_image` removes its temporary file on any error).
+"""
+
+from __future__ import annotations
+
+import calendar
+import contextlib
+import datetime as dt
+import hashlib
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Mapping
+
+from ..errors import ArchiveWriteError, InternalError
+from ..fsutil import fsync_dir, public_mode, write_error
+from .isofs import iso_names
+from .medium import SECTOR
+
+VN_OFFSET = 7 * 3600
+FILE_MODE = 0o100444
+FOLDER_MODE = 0o040555
+BLOCK = 1 << 20  # bytes copied per read while the image is written
+_CLOCK_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ImageLabels:
+    """What the image says of itself: the ISO 9660 volume ID (at most 32 of A-Z 0-9 _),
+    the Joliet volume label Windows shows (at most 16), the set it belongs to, who made
+    it, and its date."""
+
+    volume_id: str
+    joliet_label: str
+    volume_set: str
+    publisher: str
+    when: dt.datetime
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    path: Path
+    size: int
+    sha256: str
+
+
+class MissingPycdlib(ArchiveWriteError):
+    pass
+
+
+class _SetClock:
+    """Stands for the ``time`` module inside pycdlib while an image is made: "now" is the
+    set's date, and local time is Vietnam time, whatever the machine's clock and zone."""
+
+    def __init__(self, epoch: float) -> None:
+        self.epoch = epoch
+
+    def time(self) -> float:
+        return self.epoch
+
+    def localtime(self, seconds: float | None = None) -> time.struct_time:
+        return time.gmtime((self.epoch if seconds is None else seconds) + VN_OFFSET)
+
+    def gmtime(self, seconds: float | None = None) -> time.struct_time:
+        return time.gmtime(self.epoch if seconds is None else seconds)
+
+    def __getattr__(self, name: str):
+        return getattr(time, name)
+
+
+@contextlib.contextmanager
+def _set_clock(when: dt.datetime) -> Iterator[None]:
+    import pycdlib.dates
+    import pycdlib.headervd
+    import pycdlib.pycdlib
+    import pycdlib.utils
+
+    modules = [pycdlib.pycdlib, pycdlib.headervd, pycdlib.dates, pycdlib.utils]
+    clock = _SetClock(float(calendar.timegm(when.astimezone(dt.timezone.utc).timetuple())))
+    with _CLOCK_LOCK:
+        saved = [m.time for m in modules]
+        for module in modules:
+            module.time = clock  # type: ignore[attr-defined]
+        try:
+            yield
+        finally:
+            for module, original in zip(modules, saved):
+                module.time = original  # type: ignore[attr-defined]
+
+
+def _pycdlib():
+    try:
+        import pycdlib
+    except ImportError:  # pragma: no cover - a broken install
+        raise MissingPycdlib("Thiếu thư viện pycdlib; cài lại archiver / pycdlib is missing: reinstall archiver "
+                             "(pip install 'pycdlib>=1.14')") from None
+    return pycdlib
+
+
+def temporary_name(target: Path) -> Path:
+    """Where an image or folder is written before it is complete (hidden, ``.part``)."""
+    return target.parent / f".{target.name}.part"
+
+
+def build_image(files: Mapping[str, Path], labels: ImageLabels):
+    """A pycdlib image object holding ``files`` (path on the volume -> file to read),
+    every date set to the set's; nothing is read or written yet."""
+    pycdlib = _pycdlib()
+    names = iso_names(files)
+    iso = pycdlib.PyCdlib()
+    with _set_clock(labels.when):
+        # Joliet's volume label (what Windows shows for the disc) holds 16 characters;
+        # the ISO 9660 volume ID, set afterwards, 32
+        iso.new(interchange_level=3, sys_ident="", vol_ident=labels.joliet_label[:16], set_size=1, seqnum=1,
+                vol_set_ident=labels.volume_set[:64], pub_ident_str=labels.publisher[:64],
+                preparer_ident_str="ARCHIVER", app_ident_str=f"ARCHIVER (PYCDLIB {_version(pycdlib)})",
+                joliet=3, rock_ridge="1.09")
+        iso.pvd.volume_identifier = labels.volume_id[:32].encode("ascii").ljust(32, b" ")
+        for folder in names.folders:
+            iso.add_directory(names.iso[folder], rr_name=folder.rpartition("/")[2], joliet_path="/" + folder,
+                              file_mode=FOLDER_MODE)
+        for rel in sorted(files):
+            iso.add_file(str(files[rel]), names.iso[rel], rr_name=rel.rpartition("/")[2], joliet_path="/" + rel,
+                         file_mode=FILE_MODE)
+        iso.force_consistency()
+    return iso
+
+
+def _version(pycdlib) -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("pycdlib")
+    except Exception:  # noqa: BLE001 - only a label
+        return getattr(pycdlib, "__version__", "")
+
+
+def image_size(iso) -> int:
+    return int(iso.pvd.space_size) * SECTOR
+
+
+def write_image(files: Mapping[str, Path], target: Path, labels: ImageLabels, capacity: int = 0) -> ImageResult:
+    """Write the image of ``files`` to ``target`` (renamed into place when complete) and
+    return its size and SHA-256. ``capacity``: the image may not be larger."""
+    iso = build_image(files, labels)
+    try:
+        size = image_size(iso)
+        if capacity and size > capacity:
+            raise InternalError(f"ảnh {target.name} lớn hơn sức chứa ({size:,} > {capacity:,} B) / the image is larger "
+                                "than the medium: a bug in archiver's size count")
+        temporary = temporary_name(target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with _set_clock(labels.when), open(temporary, "wb") as fh:
+                os.chmod(temporary, public_mode())
+                iso.write_fp(fh, blocksize=BLOCK)
+                fh.flush()
+                os.fsync(fh.fileno())
+            digest = file_sha256(temporary)
+            os.replace(temporary, target)
+            fsync_dir(target.parent)
+        except BaseException as exc:
+            temporary.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise write_error(exc, target.parent, size) from None
+            raise
+    finally:
+        iso.close()
+    return ImageResult(target, size, digest)
+
+
+def file_sha256(path: Path, limit: int | None = None) -> str:
+    """SHA-256 of a file, or of its first ``limit`` bytes (a disc read back from its device)."""
+    digest = hashlib.sha256()
+    left = limit
+    with open(path, "rb", buffering=0) as fh:
+        while left is None or left > 0:
+            chunk = fh.read(BLOCK if left is None else min(BLOCK, left))
+            if not chunk:
+                break
+            digest.update(chunk)
+            if left is not None:
+                left -= len(chunk)
+    if left:
+        raise EOFError(f"{path}: ngắn hơn {limit} byte / shorter than {limit} bytes")
+    return digest.hexdigest()
