@@ -67,7 +67,7 @@ STAGING = ".staging"
 SITE_PER_TRANSCRIPT = 28 * 1024
 #: Per volume, before its site is made: site assets and list pages, hash shards, README,
 #: media.json, the check script, the file system's own sectors.
-FIXED_PER_VOLUME = 1024 * 1024
+FIXED_PER_VOLUME = 512 * 1024
 RECORD_PER_FILE = 320  # ISO 9660 + Rock Ridge and Joliet directory records of a file, and their slack
 
 
@@ -302,15 +302,17 @@ def make_media(request: MediaRequest, say: Say = lambda line: None) -> MediaResu
 
             say("Kiểm tra kho trước khi ghi / checking the archive first…")
             checked = check_archive(archive)
-            if checked.problems and not request.force:
-                raise MediaRefused(_refusal(checked.problems))
-            forced = checked.problems
+            # a package waiting for its TSA is no damage: it is left out, and said so
+            waiting = {p.name for p in store.waiting_folders()}
+            damage = [p for p in checked.problems if p.split(":", 1)[0] not in waiting]
+            if damage and not request.force:
+                raise MediaRefused(_refusal(damage))
+            forced = damage
             lap("check")
         selection = select_packages(store, tuple(request.years), request.include_all)
         if not selection.packages:
             raise NothingToWrite(_nothing(selection, request))
-        result = _make_set(store, out, request, selection, say, seconds, lap)
-        result.forced_problems = forced
+        result = _make_set(store, out, request, selection, forced, say, seconds, lap)
     return result
 
 
@@ -335,7 +337,7 @@ def _nothing(selection: Selection, request: MediaRequest) -> str:
     return "Không có gói nào cần ghi / nothing to write" + (": " + "; ".join(parts) if parts else "")
 
 
-def _make_set(store: Archive, out: Path, request: MediaRequest, selection: Selection, say: Say,
+def _make_set(store: Archive, out: Path, request: MediaRequest, selection: Selection, forced: list[str], say: Say,
               seconds: dict[str, float], lap: Callable[[str], None]) -> MediaResult:
     archive = store.root
     medium = request.medium
@@ -343,7 +345,7 @@ def _make_set(store: Archive, out: Path, request: MediaRequest, selection: Selec
     names = name_set(selection.packages, medium, tags)
     folder = out / names.set_id
     result = MediaResult(names.set_id, folder, medium, pending=selection.pending, already=selection.already,
-                         seconds=seconds)
+                         forced_problems=forced, seconds=seconds)
     problems = check_names(package_files(archive, selection.packages))
     if problems:
         raise UsageError("Tên tệp không ghi được lên đĩa/USB / names no medium can hold:\n  " + "\n  ".join(problems[:20]))

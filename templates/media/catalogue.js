@@ -74,11 +74,14 @@
 
   /* After each search of this disc: the matches on the other discs of the set. */
   HB.afterSearch = function (q, results, current) {
+    var shown = document.getElementById('results');
+    if (shown) { shown.removeAttribute('data-elsewhere'); }
     if (!q) { return; }
     Promise.all([manifest, HB.search(q, SRC)]).then(function (got) {
       var m = got[0], found = got[1];
       var box = document.getElementById('results');
-      if (!m || !box || !current()) { return; }
+      if (!box || !current()) { return; }
+      if (!m) { box.setAttribute('data-elsewhere', '0'); return; }
       var old = document.getElementById('media-elsewhere');
       if (old) { old.parentNode.removeChild(old); }
       var elsewhere = [];
@@ -86,6 +89,7 @@
         var r = typeof rec === 'string' ? rec.split('\t') : rec;
         if (String(r[K.volume]) !== String(m.volume)) { elsewhere.push(r); }
       });
+      box.setAttribute('data-elsewhere', String(elsewhere.length));  // the catalogue has answered
       if (!elsewhere.length) { return; }
       var here = results.total !== undefined ? results.total : (results.records || []).length;
       var section = document.createElement('div');
