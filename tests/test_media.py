@@ -359,3 +359,177 @@ def test_packages_waiting_for_their_timestamp_are_left_out_and_said(media_set, t
     (image,) = images(tmp_path / "out")
     x = extract(image, tmp_path / "x")
     assert waiting.name not in {b.name for b in bags(x)} and len(bags(x)) == len(bags(copy))
+
+
+# -- the site on a disc, in Chromium ------------------------------------------------------------------------
+def _students(volume: Path) -> list[dict]:
+    return json.loads((volume / "index.json").read_text(encoding="utf-8"))["transcripts"]
+
+
+def test_a_volumes_site_finds_its_students_and_names_the_disc_of_the_others(media_set):
+    from .test_site import ARTIFACTS, BROWSER_ARGS, CHROMIUM
+
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed; run scripts/install.sh --test")
+    volumes = media_set["extracted"]
+    here, there = volumes[0], volumes[2]
+    count = len(volumes)
+    mine = _students(here)[0]
+    other = next(t for t in _students(there) if t["name"] not in {s["name"] for s in _students(here)})
+    there_label = json.loads((there / "media.json").read_text(encoding="utf-8"))["name"]
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        requests, errors = [], []
+        page.on("request", lambda r: requests.append(r.url))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto((here / "site" / "index.html").as_uri())
+        page.wait_for_selector("#media-disc")
+        assert f"đĩa 1/{count}" in page.inner_text("#media-disc")
+        assert page.locator("#bo-dia tbody tr").count() == count
+
+        def search(query: str) -> None:
+            page.evaluate("['data-count', 'data-elsewhere'].forEach(a => document.getElementById('results')"
+                          ".removeAttribute(a))")
+            page.fill("#q", query)
+            page.press("#q", "Enter")
+            page.wait_for_selector("#results[data-count][data-elsewhere]")
+
+        search(mine["name"])
+        assert mine["name"] in page.locator("#results > ol.hits .hit-name").all_inner_texts()
+        search(other["name"])
+        assert other["name"] not in page.locator("#results > ol.hits .hit-name").all_inner_texts()
+        elsewhere = page.inner_text("#media-elsewhere")
+        assert other["name"] in elsewhere
+        assert f"trên đĩa 3/{count} (nhãn {there_label})" in elsewhere, elsewhere
+        search(other["student_code"])  # by code too
+        assert f"đĩa 3/{count}" in page.inner_text("#media-elsewhere")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "media-volume-search.png"), full_page=True)
+        page.click("#lang-toggle")
+        assert f"on disc 3 of {count} (label {there_label})" in page.inner_text("#media-elsewhere")
+        # a student page of this disc opens, and says which disc it is on
+        page.goto((here / "site" / "index.html").as_uri())
+        search(mine["name"])
+        page.click("#results > ol.hits .hit-name")
+        page.wait_for_selector("#media-disc")
+        browser.close()
+    assert [u for u in requests if not u.startswith("file://")] == []
+    assert errors == []
+
+
+# -- kills and a full disk --------------------------------------------------------------------------------
+def _fresh_copy(media_set: dict, where: Path) -> Path:
+    copy = shutil.copytree(media_set["archive"], where)
+    shutil.rmtree(copy / "media")  # as before the set was made
+    return copy
+
+
+def _what_a_kill_left(copy: Path, out: Path, reference: dict[str, str], when: str) -> list[str]:
+    """Every image that looks complete is the right one; a recorded set is whole."""
+    wrong = []
+    for image in images(out):
+        if reference.get(image.name) != sha256(image):
+            wrong.append(f"{when}: {image.name} looks complete but is not the image an unkilled run writes")
+    if (copy / "media").is_dir() and any((copy / "media").iterdir()):
+        if sorted(p.name for p in images(out)) != sorted(reference):
+            wrong.append(f"{when}: the set is recorded but its images are not all there")
+    return wrong
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill", ["main process alone", "whole process group"])
+def test_media_killed_at_random_moments_leaves_no_complete_looking_partial_image(media_set, tmp_path, kill):
+    import random
+    import time
+
+    from .test_faults import KILLS, start_and_kill
+
+    reference = {p.name: sha256(p) for p in media_set["images"]}
+    started = time.monotonic()
+    timing = archiver("media", _fresh_copy(media_set, tmp_path / "timing"), "--out", tmp_path / "timing-out",
+                      "--medium", "3M")
+    seconds = time.monotonic() - started
+    assert timing.returncode == 0, said(timing)
+    rng = random.Random(41 + len(kill))
+    failures, landed = [], 0
+    for trial in range(10):
+        copy = _fresh_copy(media_set, tmp_path / f"trial-{trial}")
+        out = tmp_path / f"out-{trial}"
+        if trial % 3 == 2:  # now and then, right after an image is renamed into place
+            once, at = (lambda o=out: bool(images(o))), rng.uniform(0, 0.2)
+        else:
+            once, at = None, rng.uniform(0.2, seconds)
+        command = [sys.executable, "-m", "archiver", "media", str(copy), "--out", str(out), "--medium", "3M"]
+        mid_work, code, left, _ = start_and_kill(command, at, KILLS[kill], once=once)
+        when = f"trial {trial} ({'killed' if mid_work else 'not killed'} {at:.2f} s in)"
+        landed += mid_work
+        if left:
+            failures.append(f"{when}: processes still running 5 s later: {left}")
+            continue
+        failures += _what_a_kill_left(copy, out, reference, when)
+        again = archiver("media", copy, "--out", out, "--medium", "3M")
+        if again.returncode != 0:
+            failures.append(f"{when}: the next run exits {again.returncode}: {said(again)[-500:]}")
+            continue
+        if {p.name: sha256(p) for p in images(out)} != reference:
+            failures.append(f"{when}: the next run did not write the same images")
+        leftovers = [p.name for p in out.rglob(".*")]
+        if leftovers:
+            failures.append(f"{when}: left behind: {leftovers}")
+        if trial % 5 == 0:
+            checked = archiver("check", copy, "--no-evidence")
+            if checked.returncode != 0:
+                failures.append(f"{when}: check after the next run: {said(checked)[-500:]}")
+        shutil.rmtree(copy)
+        shutil.rmtree(out, ignore_errors=True)
+    print(f"\n{kill}: 10 media runs killed, {landed} mid-work (an unkilled run takes {seconds:.1f} s)")
+    assert landed >= 5
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.slow
+def test_a_full_disk_while_writing_an_image_removes_it_and_keeps_the_earlier_ones(media_set, tmp_path):
+    import shlex
+
+    reference = {p.name: sha256(p) for p in media_set["images"]}
+    page = 4096
+    generated = sum(-(-p.stat().st_size // page) * page for v in media_set["extracted"] for p in v.rglob("*")
+                    if p.is_file() and not any(p.relative_to(v).parts[0].startswith(b.name) for b in bags(v)))
+    first, second = (p.stat().st_size for p in media_set["images"][:2])
+    size_kib = (generated + first + second // 2 + 512 * 1024) // 1024
+    copy = _fresh_copy(media_set, tmp_path / "archive")
+    mount, results = tmp_path / "small", tmp_path / "results"
+    mount.mkdir()
+    results.mkdir()
+    out = mount / "out"
+    q = shlex.quote
+    media = shlex.join([sys.executable, "-m", "archiver", "media", str(copy), "--out", str(out), "--medium", "3M",
+                        "--jobs", "1"])
+    script = "\n".join([
+        f"mount -t tmpfs -o size={size_kib}k tmpfs {q(str(mount))} || exit 99",
+        f"trap 'umount {q(str(mount))}' EXIT",
+        f"{media} > {q(str(results / 'first.txt'))} 2>&1; echo $? > {q(str(results / 'first.rc'))}",
+        f"find {q(str(out))} -mindepth 1 > {q(str(results / 'left.txt'))}",
+        f"ls -A {q(str(copy))}/media > {q(str(results / 'recorded.txt'))} 2>/dev/null || true",
+        f"for f in {q(str(out))}/*/*.iso; do [ -f \"$f\" ] && sha256sum \"$f\"; done > {q(str(results / 'kept.txt'))}",
+        f"mount -o remount,size=64m {q(str(mount))} || exit 98",
+        f"{media} > {q(str(results / 'second.txt'))} 2>&1; echo $? > {q(str(results / 'second.rc'))}",
+        f"for f in {q(str(out))}/*/*.iso; do sha256sum \"$f\"; done > {q(str(results / 'final.txt'))}",
+    ])
+    launcher = ["unshare", "-m"] if os.geteuid() == 0 else ["unshare", "-Urm"]
+    proc = subprocess.run([*launcher, "sh", "-c", script], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = (results / "first.txt").read_text(encoding="utf-8")
+    assert (results / "first.rc").read_text().strip() == "1", text
+    assert "Traceback" not in text and re.search(r"disk full", text, re.I) and str(mount) in "".join(text.split())
+    left = (results / "left.txt").read_text().splitlines()
+    assert not [p for p in left if Path(p).name.startswith(".")], left  # no partial image, no staging
+    kept = dict(reversed(line.split("  ", 1)) for line in (results / "kept.txt").read_text().splitlines())
+    assert kept, f"no image was complete before the disk filled: {left}"
+    assert all(reference[Path(p).name] == h for p, h in kept.items())  # the earlier images are intact
+    assert not (results / "recorded.txt").read_text().strip()  # nothing recorded
+    assert (results / "second.rc").read_text().strip() == "0", (results / "second.txt").read_text()
+    final = {Path(p).name: h for h, p in (line.split("  ", 1) for line in (results / "final.txt").read_text().splitlines())}
+    assert final == reference

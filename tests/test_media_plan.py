@@ -105,11 +105,13 @@ def test_planning_is_deterministic_whatever_the_input_order(case):
     assert [[g.key for g in v.groups] for v in a.volumes] == [[g.key for g in v.groups] for v in b.volumes]
 
 
-def test_a_fuller_combination_is_found_when_first_fit_falls_short():
-    g = [Group("A", 50, (1,)), Group("B", 60, (2,)), Group("C", 45, (3,)), Group("D", 5, (4,))]
-    plan = plan_volumes(g, 100, 95)
-    assert [[x.key for x in v.groups] for v in plan.volumes][0] == ["A", "C", "D"]
-    assert plan.volumes[0].size == 100
+def test_a_fuller_combination_is_taken_when_first_fit_falls_short_of_the_target():
+    g = [Group("A", 60, (1,)), Group("B", 30, (2,)), Group("C", 40, (3,))]
+    plan = plan_volumes(g, 100, 95)  # first fit: A + B = 90 %; A + C fills the volume
+    assert [[x.key for x in v.groups] for v in plan.volumes] == [["A", "C"], ["B"]]
+    # a combination that still misses the target is not worth taking a class out of order
+    g = [Group("A", 60, (1,)), Group("B", 25, (2,)), Group("C", 30, (3,))]
+    assert [[x.key for x in v.groups] for v in plan_volumes(g, 100, 95).volumes] == [["A", "B"], ["C"]]
 
 
 def test_a_group_larger_than_a_volume_is_named():

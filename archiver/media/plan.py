@@ -9,7 +9,8 @@ the one before it's) and a volume closes only when no remaining group fits in wh
 left of it: when every group is at most 5 % of the capacity, every volume but the last
 is at least 95 % full. When bigger groups leave a volume short of the fill target, the
 best combination of the next groups that starts with the first waiting one is searched
-(a bounded branch and bound, deterministic).
+(a bounded branch and bound, deterministic), and taken if it reaches the target: a
+fuller volume is then worth a class taken out of order; a little more fill is not.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def plan_volumes(groups: Iterable[Group], capacity: int, target: int = 0) -> Pla
         chosen = _first_fit(waiting, capacity)
         if sum(g.size for g in chosen) < target and len(chosen) < len(waiting):
             better = _best_fill(waiting, capacity)
-            if sum(g.size for g in better) > sum(g.size for g in chosen):
+            if sum(g.size for g in better) >= target:  # else the order is worth more than a little fill
                 chosen = better
         taken = {id(g) for g in chosen}
         volumes.append(Volume(len(volumes) + 1, tuple(chosen)))
