@@ -13,9 +13,11 @@ esac
 # System packages the test suite needs: the reference XML-DSig verifier and OpenSSL
 # (its TSA for timestamps), Java + Apache PDFBox Preflight and poppler/qpdf/zbar for
 # PDF/A, Debian's Chromium and Firefox ESR for the site (Playwright drives Chromium,
-# Marionette drives Firefox; no browser is ever downloaded).
+# Marionette drives Firefox; no browser is ever downloaded), xorriso/osirrox and isoinfo
+# (genisoimage) to read the disc images archiver media writes.
 TEST_PACKAGES=(xmlsec1 openssl default-jre-headless libpdfbox2-java libactivation-java
-               libjaxb-api-java poppler-utils qpdf zbar-tools chromium firefox-esr fonts-noto-core)
+               libjaxb-api-java poppler-utils qpdf zbar-tools chromium firefox-esr fonts-noto-core
+               xorriso genisoimage)
 
 sudo_if_needed() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
