@@ -186,3 +186,21 @@ def test_the_size_count_is_the_size_of_the_real_image(tmp_path_factory, files):
     image = write_image(sources, folder / "out.iso", LABELS)
     assert image.size == iso_sectors({rel: p.stat().st_size for rel, p in sources.items()}) * SECTOR
     assert image.size == (folder / "out.iso").stat().st_size
+
+
+def test_the_image_is_hashed_as_it_is_written_not_read_again(tmp_path, monkeypatch):
+    import hashlib
+
+    import archiver.media.iso as iso
+
+    def read_again(*args, **kwargs):
+        raise AssertionError("the image was read again to hash it")
+
+    monkeypatch.setattr(iso, "file_sha256", read_again)
+    sources = {}
+    for i, size in enumerate([0, 1, 2047, 2048, 70_000, 5, 300_000]):
+        path = tmp_path / f"f{i}"
+        path.write_bytes(bytes((i + k) % 256 for k in range(size)))
+        sources[f"d{i % 3}/file-{i}.bin"] = path
+    image = write_image(sources, tmp_path / "out.iso", LABELS)
+    assert image.sha256 == hashlib.sha256((tmp_path / "out.iso").read_bytes()).hexdigest()

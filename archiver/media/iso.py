@@ -22,12 +22,14 @@ import calendar
 import contextlib
 import datetime as dt
 import hashlib
+import io
 import os
+import queue
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import BinaryIO, Iterator, Mapping
 
 from ..errors import ArchiveWriteError, InternalError
 from ..fsutil import fsync_dir, public_mode, write_error
@@ -156,6 +158,102 @@ def image_size(iso) -> int:
     return int(iso.pvd.space_size) * SECTOR
 
 
+def _data_start(iso) -> int:
+    """Where the first file's data begins (0 when it cannot be told). pycdlib writes the
+    files' data in the order of its inode list: sorted by place, the data is written front
+    to back (the bytes are the same whatever the order)."""
+    def place(ino) -> int:
+        return ino.extent_location() if ino.get_data_length() > 0 else -1  # an empty file has none
+
+    try:
+        iso.inodes.sort(key=place)
+        starts = [place(ino) for ino in iso.inodes if ino.get_data_length() > 0]
+    except Exception:  # noqa: BLE001 - another pycdlib's internals: hash the file afterwards
+        return 0
+    return min(starts) * SECTOR if starts else 0
+
+
+class _HashingWriter(io.RawIOBase):
+    """The image file, hashed while pycdlib writes it, so that it is not read again.
+
+    pycdlib writes the volume descriptors, path tables and directory records first (all
+    below the first file's data), then each file's data in increasing order. At the first
+    write of file data, what lies before it is read back (it is in the page cache) and
+    hashed; from then on each write follows the last, with zeros for what was skipped
+    (padding). A write behind that point (a pycdlib that writes otherwise) only makes the
+    hash be taken from the finished file instead: the result never depends on the order.
+    Hashing runs in a thread of its own (hashlib releases the GIL), beside pycdlib's work.
+    """
+
+    def __init__(self, fh: BinaryIO, data_start: int) -> None:
+        self.fh, self.data_start = fh, data_start
+        self.pos = self.end = 0
+        self.frontier = -1  # bytes hashed so far; -1 until the data starts
+        self.valid = data_start > 0
+        self.digest = hashlib.sha256()
+        self.queue: queue.Queue = queue.Queue(maxsize=16)
+        self.thread = threading.Thread(target=self._hash, daemon=True)
+        self.thread.start()
+
+    def _hash(self) -> None:
+        while (chunk := self.queue.get()) is not None:
+            self.digest.update(chunk)
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.pos = offset if whence == 0 else self.pos + offset if whence == 1 else self.end + offset
+        return self.fh.seek(self.pos)
+
+    def tell(self) -> int:
+        return self.pos
+
+    def write(self, data) -> int:
+        n = self.fh.write(data)
+        if self.valid:
+            if self.frontier < 0 and self.pos >= self.data_start:
+                self.fh.flush()
+                self._zeros_or_file(0, self.data_start)
+                self.frontier = self.data_start
+            if self.frontier >= 0:
+                if self.pos < self.frontier:
+                    self.valid = False
+                else:
+                    self._gap(self.pos)
+                    self.queue.put(bytes(data))
+                    self.frontier = self.pos + n
+        self.pos += n
+        self.end = max(self.end, self.pos)
+        return n
+
+    def _zeros_or_file(self, start: int, stop: int) -> None:
+        while start < stop:
+            chunk = os.pread(self.fh.fileno(), min(BLOCK, stop - start), start)
+            if not chunk:
+                self.valid = False
+                return
+            self.queue.put(chunk)
+            start += len(chunk)
+
+    def _gap(self, upto: int) -> None:
+        while self.frontier < upto:
+            step = min(BLOCK, upto - self.frontier)
+            self.queue.put(bytes(step))
+            self.frontier += step
+
+    def finish(self, size: int) -> str | None:
+        """The image's SHA-256, or None when it must be read from the file."""
+        if self.valid and 0 <= self.frontier <= size:
+            self._gap(size)
+        self.queue.put(None)
+        self.thread.join()
+        return self.digest.hexdigest() if self.valid and self.frontier == size == self.end else None
+
+
 def write_image(files: Mapping[str, Path], target: Path, labels: ImageLabels, capacity: int = 0) -> ImageResult:
     """Write the image of ``files`` to ``target`` (renamed into place when complete) and
     return its size and SHA-256. ``capacity``: the image may not be larger."""
@@ -168,12 +266,16 @@ def write_image(files: Mapping[str, Path], target: Path, labels: ImageLabels, ca
         temporary = temporary_name(target)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            with _set_clock(labels.when), open(temporary, "wb") as fh:
+            with _set_clock(labels.when), open(temporary, "w+b") as fh:
                 os.chmod(temporary, public_mode())
-                iso.write_fp(fh, blocksize=BLOCK)
+                writer = _HashingWriter(fh, _data_start(iso))
+                try:
+                    iso.write_fp(writer, blocksize=BLOCK)
+                finally:
+                    digest = writer.finish(size)
                 fh.flush()
                 os.fsync(fh.fileno())
-            digest = file_sha256(temporary)
+            digest = digest or file_sha256(temporary)
             os.replace(temporary, target)
             fsync_dir(target.parent)
         except BaseException as exc:
