@@ -352,7 +352,8 @@ def _make_set(store: Archive, out: Path, request: MediaRequest, selection: Selec
 
     groups, by_class = make_groups(archive, selection.packages, medium)
     limit = usable(medium)
-    fixed = FIXED_PER_VOLUME + _catalogue_reserve(selection.packages)
+    own_files = _own_files_bound(groups, by_class, names, medium)
+    fixed = FIXED_PER_VOLUME + exact_size(own_files, medium)
     if limit and limit <= fixed:
         raise UsageError(f"--medium {medium.name}: quá nhỏ để chứa cả trang tra cứu của đĩa / too small for a volume's "
                          f"own files ({fixed:,} B)")
@@ -365,7 +366,7 @@ def _make_set(store: Archive, out: Path, request: MediaRequest, selection: Selec
     staging = folder / STAGING
     _clear_leftovers(folder)
     try:
-        volumes = _stage_volumes(store, plan, by_class, staging, names, medium, limit, fixed, request.jobs, say)
+        volumes = _stage_volumes(store, plan, by_class, staging, names, medium, limit, own_files, request.jobs, say)
         lap("sites")
         files = _finish_volumes(store, volumes, by_class, staging, names, medium, tags)
         lap("finish")
@@ -396,12 +397,21 @@ def _too_large(groups, medium: Medium, capacity: int) -> str:
             f"choose a larger --medium")
 
 
-def _catalogue_reserve(packages: list[Package]) -> int:
-    """Room kept on every volume for the set's catalogue: about 700 bytes a student (name
-    shards and code buckets, in whole sectors)."""
-    students = sum(sum(p.info.counts.get(k, 0) for k in ("VALID", "INVALID", "INDETERMINATE"))
-                   for p in current_versions(packages).values())
-    return students * 700 + 64 * SECTOR
+def _own_files_bound(groups: list[Group], by_class: dict[str, list[Package]], names: SetNames,
+                     medium: Medium) -> dict[str, int]:
+    """The files every volume gets whatever its classes, at sizes none of them can exceed:
+    the set's catalogue made as if every class were on a volume of its own with the
+    widest number, README, media.json and the check script."""
+    widest = 10 ** len(str(len(groups))) - 1
+    alone = [Volume(widest, (g,)) for g in groups]
+    descriptions = [_volume_description(v, widest, names, medium, by_class) for v in alone]
+    catalogue = make_catalogue(_catalogue_entries(alone, by_class),
+                               [{k: d[k] for k in ("number", "name", "label", "years", "classes")}
+                                for d in descriptions], names.set_id)
+    files = {f"site/{rel}": size for rel, size in catalogue.files(widest, media_template("catalogue.js")).items()}
+    files.update({README: 16 * 1024, CHECK_SCRIPT: media_template(CHECK_SCRIPT).stat().st_size,
+                  VOLUME_JSON: 64 * 1024 + 400 * len(groups)})
+    return files
 
 
 def _clear_leftovers(folder: Path) -> None:
@@ -419,11 +429,11 @@ def _volume_packages(volume: Volume, by_class: dict[str, list[Package]]) -> list
 
 
 def _stage_volumes(store: Archive, plan: Plan, by_class: dict[str, list[Package]], staging: Path, names: SetNames,
-                   medium: Medium, limit: int, fixed: int, jobs: int | None, say: Say) -> list[Volume]:
+                   medium: Medium, limit: int, own_files: dict[str, int], jobs: int | None, say: Say) -> list[Volume]:
     """Each volume's index and site, made in staging; a volume that is then larger than the
-    medium keeps fewer classes and the rest are planned again."""
+    medium keeps fewer classes and the rest are planned again. ``own_files``: the files
+    made at the end (catalogue, README…), at sizes they cannot exceed."""
     volumes = list(plan.volumes)
-    reserve = fixed - FIXED_PER_VOLUME + 16 * SECTOR  # catalogue, and the files made at the end
     k = 0
     while k < len(volumes):
         volume = volumes[k]
@@ -440,9 +450,9 @@ def _stage_volumes(store: Archive, plan: Plan, by_class: dict[str, list[Package]
             continue
         sizes = {rel: path.stat().st_size for rel, path in package_files(store.root, packages).items()}
         sizes.update({rel: path.stat().st_size for rel, path in staged_files(stage).items()})
-        sizes.update({README: 16 * 1024, VOLUME_JSON: 64 * 1024, CHECK_SCRIPT: 16 * 1024})
-        sizes[SUMS] = sums_size(sizes) + 200 * 100  # with the catalogue's files
-        total = exact_size(sizes, medium) + reserve
+        sizes.update(own_files)
+        sizes[SUMS] = sums_size(sizes)
+        total = exact_size(sizes, medium)
         if total <= limit:
             k += 1
             continue
