@@ -10,10 +10,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archiver.archive.check import check_archive
+from archiver.cli import main
 from archiver.pipeline.build import BuildOptions, build
 
 from .conftest import SAMPLE
@@ -84,3 +86,10 @@ def test_a_record_that_differs_from_its_transcript_is_named(archive: Path, tmp_p
     bagit.Bag(str(bag)).save(manifests=True)  # as a forger would
     problems = check_archive(copy, evidence=False).problems
     assert any("package.json ghi họ tên 'Người Khác'" in p for p in problems), problems
+
+
+def test_a_site_made_again_with_the_site_command_checks(archive: Path, tmp_path: Path):
+    copy = tmp_path / "copy"
+    shutil.copytree(archive, copy)
+    assert CliRunner().invoke(main, ["site", str(copy), "--jobs", "1"]).exit_code == 0
+    assert check_archive(copy).ok, check_archive(copy).problems

@@ -543,7 +543,7 @@ def _check_site(store: Archive, result: CheckResult) -> None:
     scratch = Path(tempfile.mkdtemp(prefix="archiver-check-site-"))
     try:
         try:
-            build_site(store.root, scratch / SITE, fingerprint=fingerprint)
+            build_site(store.root, scratch / SITE)
         except Exception as exc:  # noqa: BLE001 - SiteError, or a damaged file: named, never raised
             problems.append(f"{SITE}: không tạo lại được trang tra cứu để đối chiếu ({type(exc).__name__}: {exc}) / "
                             "the site could not be made again from index.json to compare")

@@ -420,8 +420,7 @@ def _site(run: _Run, fingerprint: str, kept_folder: Path | None) -> None:
     else:
         stage = run.progress.stage("site", "Tạo trang tra cứu / site")
         try:
-            run_site(build_site, run.archive.root, run.options.jobs, sum(result.counts.values()), fingerprint,
-                     kept_folder)
+            run_site(build_site, run.archive.root, run.options.jobs, sum(result.counts.values()), kept_folder)
         except OSError:
             raise  # a full disk, say: the build's own message
         except Exception as exc:  # noqa: BLE001 - the packages are safe; say what failed, do not hide it
@@ -436,12 +435,12 @@ SITE_PROCESS_MIN = 2000
 
 
 def run_site(build_site: Callable[..., Any], archive: Path, jobs: int | None, transcripts: int,
-             fingerprint: str = "", kept_folder: Path | None = None) -> None:
+             kept_folder: Path | None = None) -> None:
     if transcripts < SITE_PROCESS_MIN:
-        build_site(archive, jobs=jobs, fingerprint=fingerprint, kept_folder=kept_folder)
+        build_site(archive, jobs=jobs, kept_folder=kept_folder)
         return
     with WorkerPool(1, fresh=True) as pool:
-        pool.submit(build_site, archive, jobs=jobs, fingerprint=fingerprint, kept_folder=kept_folder).result()
+        pool.submit(build_site, archive, jobs=jobs, kept_folder=kept_folder).result()
 
 
 def refresh_archive(archive: Path, *, site: bool = True, now: dt.datetime | None = None) -> BuildResult:

@@ -82,6 +82,13 @@ def _swap(tmp: Path, out: Path) -> None:
         tmp.rename(out)
 
 
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
 def _folder_size(folder: Path) -> tuple[int, int]:
     files = size = 0
     for root, _dirs, names in os.walk(folder):
@@ -106,16 +113,15 @@ def site_is_current(out: Path, index_sha256: str) -> bool:
 
 
 def build_site(archive: Path, out: Path | None = None, *, jobs: int | None = None,
-               profiles_dirs: Sequence[str] = (), fingerprint: str = "",
-               kept_folder: Path | None = None, index_file: Path | None = None,
-               extra_scripts: Sequence[str] = ()) -> SiteSummary:
+               profiles_dirs: Sequence[str] = (), kept_folder: Path | None = None,
+               index_file: Path | None = None, extra_scripts: Sequence[str] = ()) -> SiteSummary:
     """Build the lookup site of ``archive`` into ``out`` (default ``archive/site``).
 
     ``jobs`` worker processes render the student pages (default: one per CPU; small
     archives are rendered in this process). Raises :class:`SiteError` when the archive
     has no readable index.json or ``out`` holds something that is not a site.
-    ``fingerprint``, the SHA-256 of the index.json it is made from, is kept in the marker
-    file so that :func:`site_is_current` (and ``archiver check``) can tell it later.
+    The SHA-256 of the index.json it is made from is kept in the marker file, so that
+    :func:`site_is_current` (and ``archiver check``) can tell it later.
     ``kept_folder``: the folder where a build kept what it has just read from each
     transcript (archiver.pipeline.kept), so that their XML is not parsed again.
     """
@@ -123,6 +129,7 @@ def build_site(archive: Path, out: Path | None = None, *, jobs: int | None = Non
     archive = Path(archive)
     out = Path(out) if out is not None else archive / "site"
     model = build_model(load_index(archive, index_file))
+    fingerprint = _sha256(index_file or archive / "index.json")
     tmp = _prepare_output(out)
     jobs = jobs or os.cpu_count() or 1
     profiles_dirs = tuple(str(d) for d in profiles_dirs)
