@@ -86,7 +86,7 @@ def write_volume_site(archive: Archive, packages: list[Package], stage: Path, ge
     from ..site import build_site
 
     stage.mkdir(parents=True, exist_ok=True)
-    summary = write_index(Archive(stage), current_versions(packages), archive.path_log(), generated)
+    write_index(Archive(stage), current_versions(packages), archive.path_log(), generated)
     build_site(archive.root, stage / "site", jobs=jobs, index_file=stage / INDEX,
                extra_scripts=(CATALOGUE_SCRIPT,))
 
