@@ -156,6 +156,21 @@ def test_each_volume_extracted_alone_checks_with_bagit_sha256sum_and_its_own_scr
         assert index["schema"] == "archiver.index/1"
         assert {p["path"] for p in index["packages"]} == {b.name for b in bags(volume)}
         assert (volume / "site" / "index.html").is_file() and (volume / "site" / "catalogue" / "index.js").is_file()
+        # its student pages are the archive's own, byte for byte: one for each transcript on it
+        pages = {p.relative_to(volume).as_posix(): sha256(p) for p in (volume / "site" / "hs").rglob("*.html")}
+        assert len(pages) == len(index["transcripts"])
+        assert pages == {rel: sha256(media_set["archive"] / rel) for rel in pages}
+
+
+def test_without_the_archives_own_site_a_volume_makes_the_same_student_pages_itself(media_set, tmp_path):
+    copy = shutil.copytree(media_set["archive"], tmp_path / "archive")
+    shutil.rmtree(copy / "site")  # as `archiver build --no-site` leaves it
+    made = archiver("media", copy, "--out", tmp_path / "out", "--medium", "cd", "--all")
+    assert made.returncode == 0, said(made)
+    (image,) = images(tmp_path / "out")
+    volume = extract(image, tmp_path / "x")
+    pages = {p.relative_to(volume).as_posix(): sha256(p) for p in (volume / "site" / "hs").rglob("*.html")}
+    assert pages and pages == {rel: sha256(media_set["archive"] / rel) for rel in pages}
 
 
 def test_the_volume_script_names_a_damaged_file(media_set, tmp_path):
@@ -277,6 +292,29 @@ def test_media_verify_names_the_file_holding_a_flipped_bit_and_a_truncated_image
     assert not_a_volume.returncode == 2
 
 
+def test_media_verify_reads_a_raw_drive_as_far_as_its_image(media_set, tmp_path):
+    """A burnt disc read as a raw drive (/dev/sr0): a loop device stands for it, holding the
+    image and the padding a burner adds after it; only the image's own bytes are hashed."""
+    if os.geteuid() != 0:
+        pytest.skip("a loop device needs root (CI runs as root)")
+    losetup = require_tool("losetup")
+    disc = tmp_path / "disc.bin"
+    shutil.copyfile(media_set["images"][1], disc)
+    with open(disc, "ab") as fh:
+        fh.write(bytes(150 * 2048))  # run-out sectors after the image
+    attached = subprocess.run([losetup, "--find", "--show", "--read-only", str(disc)], capture_output=True, text=True)
+    assert attached.returncode == 0, attached.stderr
+    device = attached.stdout.strip()
+    try:
+        checked = archiver("media", "verify", device, "--archive", media_set["archive"])
+        assert checked.returncode == 0, said(checked)
+        assert "khớp mã đã ghi" in checked.stdout and media_set["images"][1].stem in checked.stdout, checked.stdout
+        wrong = archiver("media", "verify", device, "--sha256", "0" * 64)
+        assert wrong.returncode == 1 and "khác mã đã ghi" in wrong.stdout, said(wrong)
+    finally:
+        subprocess.run([losetup, "-d", device], check=False)
+
+
 # -- USB --------------------------------------------------------------------------------------------------
 def test_usb_writes_the_same_volume_as_a_fat32_safe_folder(media_set, tmp_path):
     copy = shutil.copytree(media_set["archive"], tmp_path / "archive")
@@ -324,6 +362,25 @@ def test_an_archive_that_does_not_check_is_refused_and_the_package_named(media_s
                                                    capture_output=True, text=True).stdout)
     checked = archiver("media", "verify", holder)
     assert checked.returncode == 1 and xml.name in checked.stdout
+
+
+def test_a_site_made_by_another_version_is_refused_with_the_command_that_makes_it_again(media_set, tmp_path):
+    """An archive built before this version's site (its site.js, say): check names the
+    site's files, and media says to run `archiver site ARCHIVE` first; after it, media runs."""
+    copy = shutil.copytree(media_set["archive"], tmp_path / "archive")
+    shutil.rmtree(copy / "media")
+    script = copy / "site" / "assets" / "site.js"
+    script.write_bytes(script.read_bytes().replace(b"HB.afterSearch", b"HB.laterSearch"))
+    refused = archiver("media", copy, "--out", tmp_path / "out", "--medium", "cd")
+    assert refused.returncode == 1, said(refused)
+    assert f"archiver site {copy}" in said(refused) and "site/assets/site.js" in said(refused), said(refused)
+    assert "damaged" not in said(refused)  # no package is named: the site is only made again
+    assert not images(tmp_path / "out")
+    remade = archiver("site", copy)
+    assert remade.returncode == 0, said(remade)
+    made = archiver("media", copy, "--out", tmp_path / "out", "--medium", "cd")
+    assert made.returncode == 0, said(made)
+    assert len(images(tmp_path / "out")) == 1
 
 
 def test_a_package_larger_than_the_medium_is_named_before_anything_is_written(media_set, tmp_path):
@@ -409,11 +466,16 @@ def test_a_volumes_site_finds_its_students_and_names_the_disc_of_the_others(medi
         page.screenshot(path=str(ARTIFACTS / "media-volume-search.png"), full_page=True)
         page.click("#lang-toggle")
         assert f"on disc 3 of {count} (label {there_label})" in page.inner_text("#media-elsewhere")
-        # a student page of this disc opens, and says which disc it is on
+        # a student page of this disc opens (the archive's own page, as it is), and its
+        # class page says which disc this is
         page.goto((here / "site" / "index.html").as_uri())
         search(mine["name"])
         page.click("#results > ol.hits .hit-name")
+        page.wait_for_selector("h1")
+        assert mine["name"] in page.inner_text("h1")
+        page.click("nav.crumbs li:nth-child(3) a")
         page.wait_for_selector("#media-disc")
+        assert f"disc 1 of {count}" in page.inner_text("#media-disc")  # still in English, as chosen above
         browser.close()
     assert [u for u in requests if not u.startswith("file://")] == []
     assert errors == []

@@ -40,6 +40,7 @@ VN_OFFSET = 7 * 3600
 FILE_MODE = 0o100444
 FOLDER_MODE = 0o040555
 BLOCK = 1 << 20  # bytes copied per read while the image is written
+SYNC_EVERY = 64 << 20  # bytes written between two flushes to disk while an image is written
 _CLOCK_LOCK = threading.Lock()
 
 
@@ -73,15 +74,22 @@ class _SetClock:
 
     def __init__(self, epoch: float) -> None:
         self.epoch = epoch
+        # every record of an image carries this one time (five dates a file): worked out once
+        self._local = time.gmtime(epoch + VN_OFFSET)
+        self._utc = time.gmtime(epoch)
 
     def time(self) -> float:
         return self.epoch
 
     def localtime(self, seconds: float | None = None) -> time.struct_time:
-        return time.gmtime((self.epoch if seconds is None else seconds) + VN_OFFSET)
+        if seconds is None or seconds == self.epoch:
+            return self._local
+        return time.gmtime(seconds + VN_OFFSET)
 
     def gmtime(self, seconds: float | None = None) -> time.struct_time:
-        return time.gmtime(self.epoch if seconds is None else seconds)
+        if seconds is None or seconds == self.epoch:
+            return self._utc
+        return time.gmtime(seconds)
 
     def __getattr__(self, name: str):
         return getattr(time, name)
@@ -173,6 +181,43 @@ def _data_start(iso) -> int:
     return min(starts) * SECTOR if starts else 0
 
 
+class _Flusher:
+    """Flushes the image to disk in the background while it grows (a thread: ``fsync``
+    releases the GIL), so that the disk writes while pycdlib works rather than all at once
+    at the end; on a disk slower than pycdlib, writing then takes as long as the disk does.
+    An error it meets is raised by :meth:`stop` (a later ``fsync`` may not report it again)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.wanted = threading.Event()
+        self.done = False
+        self.error: OSError | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self.wanted.wait()
+            self.wanted.clear()
+            if self.done:
+                return
+            try:
+                os.fsync(self.fd)
+            except OSError as exc:
+                self.error = exc
+                return
+
+    def kick(self) -> None:
+        self.wanted.set()
+
+    def stop(self, raising: bool = True) -> None:
+        self.done = True
+        self.wanted.set()
+        self.thread.join()
+        if self.error is not None and raising:
+            raise self.error
+
+
 class _HashingWriter(io.RawIOBase):
     """The image file, hashed while pycdlib writes it, so that it is not read again.
 
@@ -182,14 +227,18 @@ class _HashingWriter(io.RawIOBase):
     hashed; from then on each write follows the last, with zeros for what was skipped
     (padding). A write behind that point (a pycdlib that writes otherwise) only makes the
     hash be taken from the finished file instead: the result never depends on the order.
-    Hashing runs in a thread of its own (hashlib releases the GIL), beside pycdlib's work.
+    Hashing runs in a thread of its own (hashlib releases the GIL), beside pycdlib's work,
+    fed a mebibyte at a time: a volume's files are small (20 kB on average), and handing
+    each to the thread on its own would cost more than hashing it.
     """
 
-    def __init__(self, fh: BinaryIO, data_start: int) -> None:
-        self.fh, self.data_start = fh, data_start
+    def __init__(self, fh: BinaryIO, data_start: int, flusher: _Flusher | None = None) -> None:
+        self.fh, self.data_start, self.flusher = fh, data_start, flusher
         self.pos = self.end = 0
-        self.frontier = -1  # bytes hashed so far; -1 until the data starts
+        self.next_flush = SYNC_EVERY
+        self.frontier = -1  # bytes hashed (or waiting in ``pending``) so far; -1 until the data starts
         self.valid = data_start > 0
+        self.pending = bytearray()
         self.digest = hashlib.sha256()
         self.queue: queue.Queue = queue.Queue(maxsize=16)
         self.thread = threading.Thread(target=self._hash, daemon=True)
@@ -198,6 +247,11 @@ class _HashingWriter(io.RawIOBase):
     def _hash(self) -> None:
         while (chunk := self.queue.get()) is not None:
             self.digest.update(chunk)
+
+    def _send(self) -> None:
+        if self.pending:
+            self.queue.put(self.pending)
+            self.pending = bytearray()
 
     def writable(self) -> bool:
         return True
@@ -223,35 +277,62 @@ class _HashingWriter(io.RawIOBase):
                 if self.pos < self.frontier:
                     self.valid = False
                 else:
-                    self._gap(self.pos)
-                    self.queue.put(bytes(data))
+                    if self.pos > self.frontier:
+                        self._gap(self.pos)
+                    self.pending += data
                     self.frontier = self.pos + n
+                    if len(self.pending) >= BLOCK:
+                        self._send()
         self.pos += n
         self.end = max(self.end, self.pos)
+        if self.flusher is not None and self.pos >= self.next_flush:
+            self.flusher.kick()
+            self.next_flush = self.pos + SYNC_EVERY
         return n
 
     def _zeros_or_file(self, start: int, stop: int) -> None:
-        while start < stop:
-            chunk = os.pread(self.fh.fileno(), min(BLOCK, stop - start), start)
-            if not chunk:
-                self.valid = False
-                return
-            self.queue.put(chunk)
-            start += len(chunk)
+        """What was written below the data (descriptors, path tables, directory records),
+        read back through a handle of its own (``os.pread`` is not on Windows)."""
+        with open(self.fh.name, "rb") as back:
+            back.seek(start)
+            while start < stop:
+                chunk = back.read(min(BLOCK, stop - start))
+                if not chunk:
+                    self.valid = False
+                    return
+                self.queue.put(chunk)
+                start += len(chunk)
 
     def _gap(self, upto: int) -> None:
+        gap = upto - self.frontier
+        if gap < SECTOR:  # a file's padding to its last sector
+            self.pending += _ZEROS[:gap]
+            self.frontier = upto
+            return
+        self._send()
         while self.frontier < upto:
             step = min(BLOCK, upto - self.frontier)
             self.queue.put(bytes(step))
             self.frontier += step
 
+    def abandon(self) -> None:
+        """Stop hashing (the image is not complete)."""
+        self.valid = False
+        self.pending = bytearray()
+        self.queue.put(None)
+        self.thread.join()
+
     def finish(self, size: int) -> str | None:
         """The image's SHA-256, or None when it must be read from the file."""
         if self.valid and 0 <= self.frontier <= size:
             self._gap(size)
+        self._send()
         self.queue.put(None)
         self.thread.join()
         return self.digest.hexdigest() if self.valid and self.frontier == size == self.end else None
+
+
+_ZEROS = bytes(SECTOR)
 
 
 def write_image(files: Mapping[str, Path], target: Path, labels: ImageLabels, capacity: int = 0) -> ImageResult:
@@ -268,11 +349,16 @@ def write_image(files: Mapping[str, Path], target: Path, labels: ImageLabels, ca
             target.parent.mkdir(parents=True, exist_ok=True)
             with _set_clock(labels.when), open(temporary, "w+b") as fh:
                 os.chmod(temporary, public_mode())
-                writer = _HashingWriter(fh, _data_start(iso))
+                flusher = _Flusher(fh.fileno())
+                writer = _HashingWriter(fh, _data_start(iso), flusher)
                 try:
                     iso.write_fp(writer, blocksize=BLOCK)
-                finally:
-                    digest = writer.finish(size)
+                except BaseException:
+                    writer.abandon()
+                    flusher.stop(raising=False)
+                    raise
+                digest = writer.finish(size)
+                flusher.stop()
                 fh.flush()
                 os.fsync(fh.fileno())
             digest = digest or file_sha256(temporary)

@@ -32,11 +32,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import __version__
-from ..archive.layout import INDEX, MEDIA, PENDING, safe_name
+from ..archive.layout import INDEX, MEDIA, PENDING, SITE, safe_name
 from ..archive.records import PackageManifest, PackageUnreadable
 from ..archive.store import Archive, Package
 from ..errors import ArchiveWriteError, InternalError, UsageError
 from ..fsutil import atomic_write, fsync_tree, write_error
+from ..site import StudentPages, student_pages
 from ..vn import VN
 from .catalogue import CatalogueEntry, make_catalogue
 from .iso import ImageLabels, file_sha256, temporary_name, write_image
@@ -50,7 +51,6 @@ from .volume import (
     SUMS,
     VOLUME_JSON,
     VolumeFiles,
-    current_versions,
     finish_volume,
     known_digests,
     media_template,
@@ -306,7 +306,7 @@ def make_media(request: MediaRequest, say: Say = lambda line: None) -> MediaResu
             waiting = {p.name for p in store.waiting_folders()}
             damage = [p for p in checked.problems if p.split(":", 1)[0] not in waiting]
             if damage and not request.force:
-                raise MediaRefused(_refusal(damage))
+                raise MediaRefused(_refusal(damage, request.archive))
             forced = damage
             lap("check")
         selection = select_packages(store, tuple(request.years), request.include_all)
@@ -316,12 +316,29 @@ def make_media(request: MediaRequest, say: Say = lambda line: None) -> MediaResu
     return result
 
 
-def _refusal(problems: list[str]) -> str:
-    damaged = sorted({p.split(":", 1)[0].split("/", 1)[0] for p in problems})
+def _is_site_problem(problem: str) -> bool:
+    return problem.startswith((f"{SITE}/", f"{SITE}:", f"{INDEX}, {SITE}/"))
+
+
+def _refusal(problems: list[str], archive: Path) -> str:
+    """Why media are not written, and what to do: a site that is not what this version
+    makes from the index (an archive built by an earlier version, or a page changed by
+    hand) is made again with ``archiver site``; damage to a package is named."""
     shown = "\n  ".join(problems[:10]) + (f"\n  … (+{len(problems) - 10})" if len(problems) > 10 else "")
-    return (f"Kho không qua kiểm tra (archiver check): {', '.join(damaged[:10])}. Không ghi đĩa để không mang hư "
-            f"hỏng sang đĩa; sửa kho (hoặc dùng --force nếu chấp nhận) / the archive does not check: damaged "
-            f"{', '.join(damaged[:10])}; media not written (--force to write anyway):\n  {shown}")
+    site = [p for p in problems if _is_site_problem(p)]
+    damaged = sorted({p.split(":", 1)[0].split("/", 1)[0] for p in problems if not _is_site_problem(p)})
+    lines = []
+    if damaged:
+        lines.append(f"Kho không qua kiểm tra (archiver check), hỏng: {', '.join(damaged[:10])}. Không ghi đĩa để không "
+                     f"mang hư hỏng sang đĩa; sửa kho (hoặc dùng --force nếu chấp nhận) / the archive does not check: "
+                     f"damaged {', '.join(damaged[:10])}; media not written (--force to write anyway).")
+    if site:
+        lines.append(f"Trang tra cứu của kho (site/) khác với trang phiên bản này tạo từ index.json ({len(site)} tệp; kho "
+                     f"lập bằng phiên bản cũ, hoặc trang bị sửa). Chạy `archiver site {archive}` rồi chạy lại lệnh này "
+                     f"/ the archive's site is not the one this version makes from its index.json ({len(site)} files: "
+                     f"made by an earlier version, or changed): run `archiver site {archive}`, then this command "
+                     "again.")
+    return "\n".join(lines) + f"\n  {shown}"
 
 
 def _nothing(selection: Selection, request: MediaRequest) -> str:
@@ -365,8 +382,10 @@ def _make_set(store: Archive, out: Path, request: MediaRequest, selection: Selec
 
     staging = folder / STAGING
     _clear_leftovers(folder)
+    reuse = _archive_pages(archive, forced)
     try:
-        volumes = _stage_volumes(store, plan, by_class, staging, names, medium, limit, own_files, request.jobs, say)
+        volumes = _stage_volumes(store, plan, by_class, staging, names, medium, limit, own_files, request.jobs, say,
+                                 reuse)
         lap("sites")
         files = _finish_volumes(store, volumes, by_class, staging, names, medium, tags)
         lap("finish")
@@ -379,6 +398,15 @@ def _make_set(store: Archive, out: Path, request: MediaRequest, selection: Selec
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return result
+
+
+def _archive_pages(archive: Path, forced: list[str]) -> StudentPages | None:
+    """The archive's own student pages, for the volumes' sites to take as they are: only
+    from a site that ``archiver check`` found equal to what the index gives (a site it
+    named, written over with --force, is made again page by page instead)."""
+    if any(_is_site_problem(problem) or problem.startswith(INDEX) for problem in forced):
+        return None
+    return student_pages(archive)
 
 
 def _tag_sha(package: Package) -> str:
@@ -429,7 +457,8 @@ def _volume_packages(volume: Volume, by_class: dict[str, list[Package]]) -> list
 
 
 def _stage_volumes(store: Archive, plan: Plan, by_class: dict[str, list[Package]], staging: Path, names: SetNames,
-                   medium: Medium, limit: int, own_files: dict[str, int], jobs: int | None, say: Say) -> list[Volume]:
+                   medium: Medium, limit: int, own_files: dict[str, int], jobs: int | None, say: Say,
+                   reuse: StudentPages | None = None) -> list[Volume]:
     """Each volume's index and site, made in staging; a volume that is then larger than the
     medium keeps fewer classes and the rest are planned again. ``own_files``: the files
     made at the end (catalogue, README…), at sizes they cannot exceed."""
@@ -442,7 +471,7 @@ def _stage_volumes(store: Archive, plan: Plan, by_class: dict[str, list[Package]
         shutil.rmtree(stage, ignore_errors=True)
         say(f"Dựng trang tra cứu đĩa {k + 1}/{len(volumes)} / making the site of volume {k + 1} of {len(volumes)}…")
         try:
-            write_volume_site(store, packages, stage, names.date, jobs)
+            write_volume_site(store, packages, stage, names.date, jobs, reuse)
         except OSError as exc:
             raise write_error(exc, staging) from None
         if not limit:

@@ -119,6 +119,7 @@ class _AlignedDevice(io.RawIOBase):
     def __init__(self, path: str) -> None:
         self.fh = open(path, "rb", buffering=0)
         self.pos = 0
+        self.end: int | None = None  # the image's end, once its volume descriptor has said it
         self.cache: tuple[int, bytes] = (-1, b"")
 
     def readable(self) -> bool:
@@ -132,6 +133,8 @@ class _AlignedDevice(io.RawIOBase):
             self.pos = offset
         elif whence == 1:
             self.pos += offset
+        elif self.end is not None:
+            self.pos = self.end + offset  # a disc may read longer than its image: the image's end
         else:
             raise io.UnsupportedOperation("a device has no known end")
         return self.pos
@@ -197,18 +200,22 @@ def image_size_of(fp: BinaryIO) -> int:
     return blocks * block
 
 
-def _hash_prefix(fp: BinaryIO, size: int) -> tuple[str, int]:
-    """SHA-256 of the first ``size`` bytes, and how many there were."""
+def _hash_prefix(fp: BinaryIO, size: int) -> tuple[str, int, OSError | None]:
+    """SHA-256 of the first ``size`` bytes, how many could be read, and the read error
+    that stopped it (a scratched disc), if any."""
     digest = hashlib.sha256()
-    fp.seek(0)
     read = 0
-    while read < size:
-        chunk = fp.read(min(BLOCK, size - read))
-        if not chunk:
-            break
-        digest.update(chunk)
-        read += len(chunk)
-    return digest.hexdigest(), read
+    try:
+        fp.seek(0)
+        while read < size:
+            chunk = fp.read(min(BLOCK, size - read))
+            if not chunk:
+                break
+            digest.update(chunk)
+            read += len(chunk)
+    except OSError as exc:
+        return digest.hexdigest(), read, exc
+    return digest.hexdigest(), read, None
 
 
 # -- the checks --------------------------------------------------------------------------------------
@@ -336,7 +343,11 @@ def verify_media(target: str, *, sha256: str = "", archive: Path | None = None,
         raise UsageError(f"--sha256 {sha256!r}: cần 64 chữ số hex (in trên nhãn) / must be 64 hex digits")
     path = Path(target)
     if _is_device(target):
-        fp: BinaryIO = _AlignedDevice(target)
+        try:
+            fp: BinaryIO = _AlignedDevice(target)
+        except OSError as exc:
+            raise UsageError(f"không đọc được ổ {target} (chưa có đĩa trong ổ?): {exc.strerror or exc} / cannot read "
+                             f"the drive {target} (no disc in it?)") from None
         result = VerifyResult(path, "device")
     elif path.is_dir():
         root = _volume_root(path)
@@ -345,7 +356,10 @@ def verify_media(target: str, *, sha256: str = "", archive: Path | None = None,
         _compare_folder_record(root, result, sha256, archive)
         return result
     elif path.is_file():
-        fp = open(path, "rb")
+        try:
+            fp = open(path, "rb")
+        except OSError as exc:
+            raise UsageError(f"không mở được {target}: {exc.strerror or exc} / cannot open {target}") from None
         result = VerifyResult(path, "image")
     else:
         raise UsageError(f"không thấy {target} / {target} does not exist")
@@ -355,8 +369,14 @@ def verify_media(target: str, *, sha256: str = "", archive: Path | None = None,
         except (OSError, ValueError) as exc:
             raise UsageError(f"{target}: {exc}") from None
         result.image_bytes = size
-        digest, read = _hash_prefix(fp, size)
-        if read < size:
+        if isinstance(fp, _AlignedDevice):
+            fp.end = size
+        digest, read, error = _hash_prefix(fp, size)
+        if error is not None:
+            result.problems.append(f"{path.name}: LỖI ĐỌC từ byte {read:,} ({error.strerror or error}); đĩa có thể bị "
+                                   f"xước hoặc hỏng / READ ERROR at byte {read:,} of {size:,}: the disc may be "
+                                   "scratched or failing")
+        elif read < size:
             result.problems.append(f"{path.name}: ẢNH BỊ CẮT NGẮN, chỉ có {read:,} trên {size:,} byte / TRUNCATED: "
                                    f"{read:,} of {size:,} bytes")
         else:

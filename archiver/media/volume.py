@@ -29,6 +29,7 @@ from ..archive.bag import file_digests, read_manifest
 from ..archive.index import write_index
 from ..archive.layout import INDEX, PAYLOAD_MANIFESTS, TAG_MANIFESTS, label_name
 from ..archive.store import Archive, Package
+from ..site import StudentPages
 from ..templating import render_template, templates_dir
 from .catalogue import SCRIPT as CATALOGUE_SCRIPT
 from .catalogue import Catalogue
@@ -80,15 +81,19 @@ def current_versions(packages: Iterable[Package]) -> dict[str, Package]:
 
 
 def write_volume_site(archive: Archive, packages: list[Package], stage: Path, generated: dt.datetime,
-                      jobs: int | None) -> None:
+                      jobs: int | None, reuse: StudentPages | None = None) -> None:
     """``stage/index.json`` and ``stage/site/`` for the packages on a volume (the site's
-    pages read the packages' files from the archive)."""
+    pages read the packages' files from the archive). A volume keeps the archive's layout
+    (packages at its root, ``site/`` beside them), so its student pages are the archive's
+    own, taken from ``reuse`` (the archive's checked site) where there is one; its home,
+    year and class pages, search and hash shards are its own, and they alone load the
+    set's catalogue."""
     from ..site import build_site
 
     stage.mkdir(parents=True, exist_ok=True)
     write_index(Archive(stage), current_versions(packages), archive.path_log(), generated)
     build_site(archive.root, stage / "site", jobs=jobs, index_file=stage / INDEX,
-               extra_scripts=(CATALOGUE_SCRIPT,))
+               extra_scripts=(CATALOGUE_SCRIPT,), reuse=reuse)
 
 
 def staged_files(stage: Path) -> dict[str, Path]:

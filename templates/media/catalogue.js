@@ -1,6 +1,8 @@
 /* Bộ đĩa / media set: what the other discs of this set hold (archiver media).
  *
- * Loaded after assets/site.js on every page of a disc's site. The catalogue under
+ * Loaded after assets/site.js by the pages made for a disc (home, years, classes,
+ * quarantine, check); never by a student page, which is the archive's own page as it
+ * is (archiver/site: student pages depend on nothing but their transcript). The catalogue under
  * catalogue/ is laid out as the site's own search index, so HB.search reads it as it
  * is; its records name the disc that holds each student (archiver/media/catalogue.py):
  * folded name, name, birth date, class, school year, school, verdict, disc, package,
@@ -19,7 +21,7 @@
     return { vi: 'đĩa ' + n + '/' + m.count, en: 'disc ' + n + ' of ' + m.count, label: v.label || '' };
   }
 
-  /* Every page: which disc of which set this is. */
+  /* Every page that loads this: which disc of which set this is. */
   manifest.then(function (m) {
     if (!m) { return; }
     var main = document.getElementById('main');
