@@ -13,7 +13,7 @@ from .errors import ArchiverError, ExitCode
 
 # Modules under archiver.commands, in the order `archiver --help` lists them.
 COMMANDS = ("build", "verify", "render", "site", "check", "timestamp", "renew", "evidence", "media", "sample",
-            "profiles")
+            "profiles", "scans")
 
 
 _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click >= 8.2

@@ -151,13 +151,33 @@ def zip_members(path: Path, keep: Callable[[str], bool] = lambda name: True) -> 
     return items
 
 
+def _is_pdf(name: str) -> bool:
+    return name.lower().endswith(".pdf")
+
+
+def holds_signature(item: InputItem) -> bool:
+    """Whether a PDF carries a signature (a ``/ByteRange``): the signed PDF transcripts
+    (scans, PAdES exports) among the PDFs a class export holds beside its XML. The other
+    PDFs (renderings, unsigned forms) are not transcripts to verify."""
+    tail = b""
+    try:
+        with item.open() as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                if b"/ByteRange" in tail + chunk:
+                    return True
+                tail = chunk[-16:]
+    except OSError:
+        return True  # unreadable: verified, so that it is reported
+    return False
+
+
 def _zip_items(path: Path) -> Iterator[InputItem]:
     try:
-        members = zip_members(path, _is_xml)
+        members = zip_members(path, lambda name: _is_xml(name) or _is_pdf(name))
     except (zipfile.BadZipFile, OSError) as exc:
         yield InputItem(name=shown(path), source=str(path), error=f"Tệp zip hỏng / unreadable zip: {exc}")
         return
-    yield from members
+    yield from (m for m in members if not _is_pdf(m.member or "") or holds_signature(m))
 
 
 LINK_NOT_FOLLOWED = ("là liên kết tượng trưng (symlink), không đọc theo vì có thể trỏ ra ngoài thư mục đầu vào / "
@@ -180,8 +200,8 @@ def folder_files(folder: Path) -> Iterator[tuple[Path, bool]]:
 
 
 def iter_inputs(paths: Iterable[str | os.PathLike]) -> Iterator[InputItem]:
-    """Every transcript candidate under ``paths``: given files as they are, ``*.xml`` in
-    folders (recursively, in name order), ``*.xml`` members of ``.zip`` files."""
+    """Every transcript candidate under ``paths``: given files as they are, ``*.xml`` and
+    signed ``*.pdf`` in folders (recursively, in name order), such members of ``.zip`` files."""
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
@@ -193,6 +213,8 @@ def iter_inputs(paths: Iterable[str | os.PathLike]) -> Iterator[InputItem]:
                     yield from _zip_items(sub)
                 elif _is_xml(sub.name):
                     yield InputItem(name=shown(sub), source=str(sub))
+                elif _is_pdf(sub.name) and holds_signature(InputItem(name=shown(sub), source=str(sub))):
+                    yield InputItem(name=shown(sub), source=str(sub))  # a signed PDF transcript
         elif path.suffix.lower() == ".zip" and path.is_file():
             yield from _zip_items(path)
         elif path.is_file():

@@ -19,6 +19,7 @@ from typing import Iterable, Mapping
 from lxml import etree
 
 from .errors import ConfigError
+from .vn import decimal
 
 PROFILE_FILES = ("profile.toml", "subjects.toml", "signing.toml", "policy.toml")
 
@@ -31,8 +32,95 @@ class ProfileError(ConfigError):
 class Subject:
     code: str
     name: str
-    assessment: str  # "score" | "comment"
+    assessment: str  # a key of the profile's [fields.assessment_values]: "score", "comment", "level"
     required: bool
+    # The grades that study it; empty: every grade of the level.
+    grades: tuple[int, ...] = ()
+    # The grades with periodic test scores beside its level (primary school).
+    test_grades: tuple[int, ...] = ()
+    # Who teaches it: "subject" (its own teacher, who signs it: GVBM) or "homeroom" (the
+    # homeroom teacher, whose signature covers the whole transcript).
+    teacher: str = "subject"
+    short: str = ""  # a short name for narrow tables (the site's class page)
+
+    def in_grade(self, grade: int | str) -> bool:
+        return not self.grades or _int(grade) in self.grades
+
+    def tested_in(self, grade: int | str) -> bool:
+        return _int(grade) in self.test_grades
+
+
+def _int(value: int | str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
+
+
+@dataclass(frozen=True)
+class Assessed:
+    """A quality or competence the profile assesses (PhamChat, NangLuc)."""
+
+    code: str
+    name: str
+    group: str = ""  # e.g. "Năng lực chung", "Năng lực đặc thù"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the subject table after the subject's name (the PDF and the site)."""
+
+    field: str  # a key of [fields.subject]
+    heading: str
+    heading_en: str = ""
+    group: str = ""  # a heading over consecutive columns of the same group
+    group_en: str = ""
+    short: str = ""  # the site's heading (default: the heading)
+    short_en: str = ""
+    format: str = "text"  # "mark": a decimal, shown with a decimal comma; "text": as written
+    scale: str = ""  # the values are codes of this scale, shown as its words
+    strong: bool = False  # the year's value, in bold
+    width_mm: float = 17.5
+    class_page: bool = False  # shown for every pupil on the site's class page
+
+
+@dataclass(frozen=True)
+class SummaryItem:
+    """One line of the year's summary: a field of [fields] and how it is shown."""
+
+    field: str
+    label: str
+    label_en: str = ""
+    scale: str = ""
+    strong: bool = False
+    class_page: bool = False
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How the transcript's results are laid out: the form of its level, as data."""
+
+    subject_heading: str = "Môn học và hoạt động giáo dục"
+    subject_heading_en: str = "Subject"
+    subject_width_mm: float = 54.0
+    comment_heading: str = "Nhận xét và giáo viên môn học"
+    comment_heading_en: str = "Comment and teacher"
+    columns: tuple[Column, ...] = ()
+    table_note: str = ""
+    # Results given per term and for the year (KQHocTap, KQRenLuyen): a table in the summary.
+    ratings: tuple[SummaryItem, ...] = ()
+    summary: tuple[SummaryItem, ...] = ()
+    summary_title: str = "TỔNG KẾT NĂM HỌC"
+    summary_title_en: str = "Year summary"
+    qualities_title: str = "PHẨM CHẤT VÀ NĂNG LỰC"
+    qualities_title_en: str = "Qualities and competences"
+    quality_heading: str = "Phẩm chất chủ yếu"
+    quality_heading_en: str = "Qualities"
+    competence_heading: str = "Năng lực"
+    competence_heading_en: str = "Competences"
+    assessed_scale: str = ""  # the scale of qualities' and competences' levels, if codes
+    # The order of the summary page's sections.
+    sections: tuple[str, ...] = ("summary", "qualities", "comment")
 
 
 @dataclass(frozen=True)
@@ -48,8 +136,11 @@ class RoleRule:
     per_subject: bool = False
     # Must the signer list name this role? A per-subject role: once for every subject
     # code that ``subjects`` (an XPath to attribute values) finds in the document.
+    # A role that is not required must still sign when the list names it.
     required: bool = False
     subjects: str = ""
+    # The title of its signature block on the form ("HIỆU TRƯỞNG"); empty: no block.
+    form_title: str = ""
 
     def region_xpath(self, subject: str | None) -> str:
         if "$subject" in self.region:
@@ -100,6 +191,14 @@ class Profile:
     policy: Policy
     schema_file: str = "schema.xsd"
     extra: Mapping[str, object] = field(default_factory=dict)
+    level_name: str = ""  # "Tiểu học", "THCS": how people name the level
+    level_title: str = ""  # the cover's line: "TIỂU HỌC"
+    # code -> word, per scale ("subject", "quality", "result", …)
+    scales: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    qualities: tuple[Assessed, ...] = ()
+    competences: tuple[Assessed, ...] = ()
+    layout: Layout = Layout()
+    sample: Mapping[str, object] = field(default_factory=dict)  # hints for `archiver sample`
 
     @cached_property
     def schema(self) -> etree.XMLSchema:
@@ -126,6 +225,26 @@ class Profile:
 
     def subject(self, code: str) -> Subject | None:
         return next((s for s in self.subjects if s.code == code), None)
+
+    def word(self, scale: str, value: str) -> str:
+        """A value as people read it: the word of its code in ``scale`` (``T`` -> "Hoàn
+        thành tốt"), else the value as written."""
+        return self.scales.get(scale, {}).get(value, value) if scale else value
+
+    def show(self, value: str, *, scale: str = "", format: str = "text") -> str:
+        """A value of a column or summary item as it is shown (a word, a decimal comma)."""
+        if scale:
+            return self.word(scale, value)
+        return decimal(value) if format == "mark" else value
+
+    def signer_roles(self) -> list[RoleRule]:
+        """The roles that sign the whole transcript, in signing order (not per subject)."""
+        return [r for r in self.signing.ordered_roles() if not r.per_subject]
+
+    @cached_property
+    def subject_role(self) -> RoleRule | None:
+        """The role that signs one subject's results (GVBM), if the profile has one."""
+        return next((r for r in self.signing.ordered_roles() if r.per_subject), None)
 
     def matches(self, root: etree._Element) -> bool:
         """True when every detection XPath yields its expected string."""
@@ -199,6 +318,7 @@ def load_profile(folder: os.PathLike | str) -> Profile:
                 per_subject=bool(r.get("per_subject", False)),
                 required=bool(r.get("required", False)),
                 subjects=str(r.get("subjects", "")),
+                form_title=str(r.get("form_title", "")),
             )
             for name, r in signing_doc["role"].items()
         }
@@ -222,11 +342,14 @@ def load_profile(folder: os.PathLike | str) -> Profile:
         )
         subjects = tuple(
             Subject(code=s["code"], name=s["name"], assessment=s["assessment"],
-                    required=bool(s.get("required", True)))
+                    required=bool(s.get("required", True)),
+                    grades=tuple(int(g) for g in s.get("grades", ())),
+                    test_grades=tuple(int(g) for g in s.get("test_grades", ())),
+                    teacher=str(s.get("teacher", "subject")), short=str(s.get("short", "")))
             for s in subjects_doc["subject"]
         )
         known = {"id", "format", "title", "description", "schema", "level", "grades",
-                 "register_suffix", "detect", "fields"}
+                 "register_suffix", "detect", "fields", "level_name", "level_title", "layout", "sample"}
         return Profile(
             id=meta["id"],
             format=meta.get("format", meta["id"]),
@@ -244,9 +367,34 @@ def load_profile(folder: os.PathLike | str) -> Profile:
             policy=policy,
             schema_file=meta.get("schema", "schema.xsd"),
             extra={k: v for k, v in meta.items() if k not in known},
+            level_name=str(meta.get("level_name", meta.get("level", ""))),
+            level_title=str(meta.get("level_title", "")),
+            scales={name: {str(k): str(v) for k, v in words.items()}
+                    for name, words in subjects_doc.get("scales", {}).items()},
+            qualities=_assessed(subjects_doc.get("quality", ())),
+            competences=_assessed(subjects_doc.get("competence", ())),
+            layout=_layout(meta.get("layout", {})),
+            sample=dict(meta.get("sample", {})),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ProfileError(f"hồ sơ định dạng {folder} thiếu hoặc sai / profile {folder} is incomplete or malformed: {exc!r}") from None
+
+
+def _assessed(items: Iterable[Mapping[str, object]]) -> tuple[Assessed, ...]:
+    return tuple(Assessed(code=str(i["code"]), name=str(i["name"]), group=str(i.get("group", ""))) for i in items)
+
+
+def _layout(doc: Mapping[str, object]) -> Layout:
+    """``[layout]`` of profile.toml: its scalars, ``[[layout.column]]``, ``[[layout.rating]]``
+    and ``[[layout.summary]]`` (see the built-in profiles)."""
+    items = {"column": Column, "rating": SummaryItem, "summary": SummaryItem}
+    scalars = {k: v for k, v in doc.items() if k not in items}
+    if "sections" in scalars:
+        scalars["sections"] = tuple(scalars["sections"])  # type: ignore[arg-type]
+    lists = {("columns" if k == "column" else "ratings" if k == "rating" else k):
+             tuple(kind(**entry) for entry in doc.get(k, ()))  # type: ignore[arg-type]
+             for k, kind in items.items()}
+    return Layout(**scalars, **lists)  # type: ignore[arg-type]
 
 
 def available_profiles(extra_dirs: Iterable[os.PathLike | str] = ()) -> dict[str, Profile]:
@@ -263,9 +411,18 @@ def _profiles_on(path: tuple[str, ...]) -> tuple[tuple[str, Profile], ...]:
         if not base.is_dir():
             continue
         for folder in sorted(p for p in base.iterdir() if (p / "profile.toml").is_file()):
+            if profile_kind(folder) != "xml":
+                continue  # signed-PDF profiles: archiver.scans.profile reads them
             profile = load_profile(folder)
             found.setdefault(profile.id, profile)
     return tuple(found.items())
+
+
+@lru_cache(maxsize=256)
+def profile_kind(folder: Path) -> str:
+    """What a profile folder describes: ``xml`` (the profiles of this module) unless its
+    ``profile.toml`` says otherwise (``kind = "signed-pdf"``: :mod:`archiver.scans.profile`)."""
+    return str(_read_toml(Path(folder) / "profile.toml").get("kind", "xml"))
 
 
 def get_profile(profile_id: str, extra_dirs: Iterable[os.PathLike | str] = ()) -> Profile:

@@ -50,15 +50,25 @@ class HistoryItem:
 
 @dataclass(frozen=True)
 class SubjectResult:
+    """One subject's results as written (a mark ``8.5``, ``Đ``, a level code ``T``); how
+    each is shown is the profile's layout (:meth:`archiver.profiles.Profile.show`)."""
+
     id: str
     code: str
     name: str
-    assessment: str  # "score" | "comment"
-    term1: str
-    term2: str
-    year: str
-    comment: str
-    teacher: str
+    assessment: str  # a key of the profile's assessment values: "score", "comment", "level"
+    term1: str = ""
+    term2: str = ""
+    year: str = ""
+    comment: str = ""
+    teacher: str = ""
+    # The profile's further fields of a subject (a primary subject's test scores…), by name.
+    values: dict[str, str] = field(default_factory=dict)
+
+    def value(self, name: str) -> str:
+        """A field of the profile's subject map, by name ('' when absent)."""
+        found = getattr(self, name, None) if name in _SUBJECT_FIELDS else None
+        return found if isinstance(found, str) else self.values.get(name, "")
 
 
 @dataclass(frozen=True)
@@ -116,10 +126,33 @@ class Transcript:
     homeroom_comment: str = ""
     signers: tuple[SignerEntry, ...] = ()
     replaces: Replacement | None = None
+    # The fields of the profile's map that have no attribute above, by name.
     extra: dict[str, Any] = field(default_factory=dict)
+    year_result: str = ""  # the year's overall result (primary: HTXS, HTT, HT, CHT)
+    awards: str = ""  # khen thưởng
+    # Every result given per term and for the year, by field name (learning_result…).
+    ratings: dict[str, TermRatings] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def value(self, name: str) -> str:
+        """A single-valued field of the profile's map, by name ('' when absent)."""
+        found = getattr(self, name, None) if name in _SCALARS else None
+        if isinstance(found, str):
+            return found
+        found = self.extra.get(name, "")
+        return found if isinstance(found, str) else ""
+
+
+# Fields of the profile's map that read_transcript() reads into attributes of their own.
+_SUBJECT_FIELDS = frozenset({"id", "code", "name", "assessment", "term1", "term2", "year", "comment", "teacher"})
+_SCALARS = frozenset({"lookup_code", "register_number", "level", "school_year", "effective_date", "class_name",
+                      "grade", "days_absent", "promotion", "title", "homeroom_comment", "year_result", "awards"})
+_READ = _SCALARS | {"school_code", "school_name", "province", "replaces_lookup_code", "replaces_reason",
+                    "citizen_id", "student_code", "student_name", "birth_date", "gender", "ethnicity", "birth_place",
+                    "father_name", "mother_name", "history", "subjects", "qualities", "competences",
+                    "learning_result", "conduct_result"}
 
 
 _compiled = threading.local()
@@ -162,17 +195,24 @@ def read_transcript(tree: etree._ElementTree | etree._Element, profile: Profile)
 
     assessment_values = {v: k for k, v in profile.field_map("assessment_values").items()}
     subject_map = dict(profile.field_map("subject"))
+    own = {k: v for k, v in subject_map.items() if k in _SUBJECT_FIELDS}
+    further = {k: v for k, v in subject_map.items() if k not in _SUBJECT_FIELDS}
     subjects = []
     for node in elements("subjects"):
-        values = _read_map(node, subject_map)
-        values["assessment"] = assessment_values.get(values["assessment"], values["assessment"])
-        subjects.append(SubjectResult(**values))
+        values = _read_map(node, own)
+        values["assessment"] = assessment_values.get(values.get("assessment", ""), values.get("assessment", ""))
+        subjects.append(SubjectResult(**values, values=_read_map(node, further) if further else {}))
 
-    rating_map = dict(profile.field_map("rating"))
+    rating_map = profile.fields.get("rating")
+    rating_fields = dict.fromkeys(["learning_result", "conduct_result", *(r.field for r in profile.layout.ratings)])
 
     def ratings(name: str) -> TermRatings | None:
-        nodes = elements(name)
-        return TermRatings(**_read_map(nodes[0], rating_map)) if nodes else None
+        nodes = elements(name) if isinstance(rating_map, dict) else []
+        return TermRatings(**_read_map(nodes[0], dict(rating_map))) if nodes else None  # type: ignore[arg-type]
+
+    rated = {name: r for name in rating_fields if (r := ratings(name)) is not None}
+    extra = {name: f(name) for name, path in profile.fields.items()
+             if isinstance(path, str) and name not in _READ and name not in rating_fields}
 
     assessed_map = dict(profile.field_map("assessed"))
     history_map = dict(profile.field_map("history_item"))
@@ -204,8 +244,8 @@ def read_transcript(tree: etree._ElementTree | etree._Element, profile: Profile)
         grade=f("grade"),
         history=tuple(HistoryItem(**_read_map(n, history_map)) for n in elements("history")),
         subjects=tuple(subjects),
-        learning=ratings("learning_result"),
-        conduct=ratings("conduct_result"),
+        learning=rated.get("learning_result"),
+        conduct=rated.get("conduct_result"),
         days_absent=f("days_absent"),
         promotion=f("promotion"),
         title=f("title"),
@@ -214,4 +254,8 @@ def read_transcript(tree: etree._ElementTree | etree._Element, profile: Profile)
         homeroom_comment=f("homeroom_comment"),
         signers=signers,
         replaces=Replacement(replaces_code.lower(), f("replaces_reason")) if replaces_code else None,
+        extra=extra,
+        year_result=f("year_result"),
+        awards=f("awards"),
+        ratings=rated,
     )

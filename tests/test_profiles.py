@@ -73,19 +73,19 @@ def test_detection_failure_names_the_candidates():
 
 def test_a_new_profile_is_a_new_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     builtin = get_profile("hocba-1-thcs").path
-    new = tmp_path / "profiles" / "hocba-1-th"
+    new = tmp_path / "profiles" / "hocba-1-gdtx"
     shutil.copytree(builtin, new)
     toml = (new / "profile.toml").read_text(encoding="utf-8")
-    toml = toml.replace('id = "hocba-1-thcs"', 'id = "hocba-1-th"').replace(
-        '"/HocBa/DLHocBa/TTChung/CapHoc" = "THCS"', '"/HocBa/DLHocBa/TTChung/CapHoc" = "TH"')
+    toml = toml.replace('id = "hocba-1-thcs"', 'id = "hocba-1-gdtx"').replace(
+        '"/HocBa/DLHocBa/TTChung/CapHoc" = "THCS"', '"/HocBa/DLHocBa/TTChung/CapHoc" = "GDTX"')
     (new / "profile.toml").write_text(toml, encoding="utf-8")
     monkeypatch.setenv("ARCHIVER_PROFILES", str(tmp_path / "profiles"))
-    assert "hocba-1-th" in available_profiles()
+    assert "hocba-1-gdtx" in available_profiles()
     result = CliRunner().invoke(main, ["profiles"])
-    assert result.exit_code == 0 and "hocba-1-th " in result.output
-    primary = parse_bytes((FIXTURES / "spec" / "sample-transcript.xml").read_bytes()
-                          .replace(b"<CapHoc>THCS</CapHoc>", b"<CapHoc>TH</CapHoc>"))
-    assert detect_profile(primary.getroot(), available_profiles()).id == "hocba-1-th"
+    assert result.exit_code == 0 and "hocba-1-gdtx " in result.output
+    other = parse_bytes((FIXTURES / "spec" / "sample-transcript.xml").read_bytes()
+                        .replace(b"<CapHoc>THCS</CapHoc>", b"<CapHoc>GDTX</CapHoc>"))
+    assert detect_profile(other.getroot(), available_profiles()).id == "hocba-1-gdtx"
 
 
 def test_profiles_command_lists_ids_and_descriptions():

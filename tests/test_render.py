@@ -429,7 +429,7 @@ def test_replacement_transcript_says_what_it_replaces(sample_xml: bytes,
 
 def test_no_matching_profile_still_renders_with_a_note(sample_xml: bytes,
                                                        tmp_path: Path) -> None:
-    xml = sample_xml.replace(b"<CapHoc>THCS</CapHoc>", b"<CapHoc>TH</CapHoc>")
+    xml = sample_xml.replace(b"<CapHoc>THCS</CapHoc>", b"<CapHoc>GDTX</CapHoc>")  # a level no profile reads
     path = tmp_path / "noprofile.pdf"
     path.write_bytes(render_transcript(
         xml, verification={"verdict": "REJECTED",

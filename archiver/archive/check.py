@@ -279,8 +279,11 @@ def _check_member(folder: Path, record: TranscriptRecord, quarantine: bool, file
         problems.append(f"{label}: báo cáo không khớp tệp gốc / report is for other bytes")
     if report.get("verdict") != record.verdict:
         problems.append(f"{label}: kết luận trong báo cáo khác danh mục / verdict differs from the index")
+    if record.profile and report.get("profile") != record.profile:
+        problems.append(f"{label}: hồ sơ định dạng trong báo cáo ({report.get('profile')!r}) khác danh mục "
+                        f"({record.profile!r}) / the report's profile differs from the record")
     if not quarantine:
-        if "pdf" not in record.files:
+        if "pdf" not in record.files and record.original != "pdf_signed":  # a signed PDF is its own rendering
             problems.append(f"{label}: không có bản PDF/A ({record.render_error or 'không rõ lý do / no reason'}) "
                             "/ no rendering")
         if intact:
@@ -295,6 +298,9 @@ def _check_content(folder: Path, record: TranscriptRecord, report: dict, label: 
     from ..safexml import UnsafeXml, parse_bytes
     from ..transcript import read_transcript
 
+    if record.original == "pdf_signed":
+        _check_pdf_content(folder, record, report, label, problems)
+        return
     try:
         profile = get_profile(str(report.get("profile") or ""))
     except ProfileError:
@@ -308,6 +314,26 @@ def _check_content(folder: Path, record: TranscriptRecord, report: dict, label: 
         if getattr(record, key) != value:
             problems.append(f"{label}: package.json ghi {_FIELD_VI.get(key, key)} {getattr(record, key)!r}, tệp XML "
                             f"ghi {value!r} / the record's {key} differs from the transcript")
+
+
+def _check_pdf_content(folder: Path, record: TranscriptRecord, report: dict, label: str, problems: list[str]) -> None:
+    """What package.json says of a signed PDF transcript against the digitisation record
+    inside the PDF (read through its signed-PDF profile)."""
+    from ..scans.profile import get_pdf_profile, record_facts
+    from ..scans.record import read_pdf_record
+
+    profile = get_pdf_profile(str(report.get("profile") or ""))
+    if profile is None:
+        return  # a profile not installed here: nothing to read the content with
+    content = read_pdf_record((folder / record.files["pdf_signed"]).read_bytes())
+    if content is None:
+        problems.append(f"{label}: không đọc được bản ghi số hóa trong tệp PDF / the signed PDF's digitisation record "
+                        "cannot be read")
+        return
+    for key, value in record_facts(content, profile).items():
+        if getattr(record, key) != value:
+            problems.append(f"{label}: package.json ghi {_FIELD_VI.get(key, key)} {getattr(record, key)!r}, tệp PDF "
+                            f"ghi {value!r} / the record's {key} differs from the signed PDF")
 
 
 def _check_evidence(folder: Path, record: TranscriptRecord, label: str, problems: list[str]) -> list[bytes] | None:

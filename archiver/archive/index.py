@@ -45,7 +45,7 @@ def package_entry(package: Package) -> dict[str, Any]:
         "id": package.name, "path": package.name, "version": package.version, "current": True,
         "quarantine": bool(info.quarantine),
         "school_code": info.school_code, "school_year": info.school_year, "class_name": info.class_name,
-        "grade": _grade(info.class_name),
+        "grade": _grade(info.class_name), "profile": info.profile, "level": info.level,
         "counts": info.counts, "created": info.created,
         "timestamp": {k: ts.get(k) for k in ("time", "tsa", "local", "status")},
         "label": label_name(package.name),
@@ -63,8 +63,11 @@ def transcript_entry(package: Package, record: TranscriptRecord, paths: list[str
         "student_code": r.student_code, "citizen_id": r.citizen_id, "name": r.name,
         "birth_date": r.birth_date, "gender": r.gender, "school_code": r.school_code,
         "school_year": r.school_year, "class_name": r.class_name, "verdict": r.verdict,
-        "files": {k: v for k, v in r.files.items() if k in {"xml", "pdf", "report_json", "report_html", "evidence"}},
-        "sha256": {"xml": r.hashes.get("xml", ""), "pdf": r.hashes.get("pdf", "")},
+        "files": {k: v for k, v in r.files.items()
+                  if k in {"xml", "pdf", "pdf_signed", "report_json", "report_html", "evidence"}},
+        # a signed PDF transcript (a scan) is its own rendering: one file to recognise
+        "sha256": {"pdf_signed": r.hashes.get("pdf_signed", "")} if "pdf_signed" in r.files else
+        {"xml": r.hashes.get("xml", ""), "pdf": r.hashes.get("pdf", "")},
         "replaces": r.replaces or None, "superseded_by": r.superseded_by or None,
         "input_paths": paths,
         "timestamp": {k: ts.get(k) for k in ("time", "tsa", "local")},
@@ -88,7 +91,7 @@ def _entries(package: Package, input_paths: dict[str, list[str]],
             summary.quarantine.append(entry)
             summary.where.extend((p, package.name, entry["file"], "REJECTED", r.reason) for p in paths)
             continue
-        summary.where.extend((p, package.name, r.files.get("xml", ""), r.verdict,
+        summary.where.extend((p, package.name, r.files.get(r.original, ""), r.verdict,
                               "superseded" if r.superseded_by else "") for p in paths)
         if r.verdict != "VALID":
             summary.not_valid.append({"file": paths[0] if paths else r.stem, "name": r.name,

@@ -46,6 +46,9 @@ def label_pdf(info: PackageInfo, tag_sha256: str) -> bytes:
     counts = info.counts
     count_text = " · ".join(f"{VERDICT_LABELS.get(k, k)}: {v}" for k, v in counts.items()) or "—"
     title = (f"Lớp {info.class_name}" if info.class_name else "Tệp bị từ chối (kiểm duyệt)")
+    # the level, for an archive that holds several (a trường liên cấp)
+    heading = f"HỌC BẠ SỐ {info.level.upper()} – LƯU TRỮ" if info.level else "HỌC BẠ SỐ – LƯU TRỮ"
+    tag_title = f"{title} · {info.level}" if info.level else title
 
     # CD/DVD sleeve, top of the page.
     x, y = (page_w - SLEEVE) / 2, page_h - 25 * mm - SLEEVE
@@ -56,7 +59,7 @@ def label_pdf(info: PackageInfo, tag_sha256: str) -> bytes:
     c.setDash()
     pad = 8 * mm
     c.setFont(fonts.bold, 11)
-    c.drawString(x + pad, y + SLEEVE - pad - 4 * mm, "HỌC BẠ SỐ – LƯU TRỮ")
+    c.drawString(x + pad, y + SLEEVE - pad - 4 * mm, heading)
     c.setFont(fonts.regular, 10)
     c.drawString(x + pad, y + SLEEVE - pad - 10 * mm, (info.school_name or "")[:60])
     c.setFont(fonts.bold, 20)
@@ -83,7 +86,7 @@ def label_pdf(info: PackageInfo, tag_sha256: str) -> bytes:
     c.rect(tx, ty, TAG_W, TAG_H)
     c.setDash()
     c.setFont(fonts.bold, 10)
-    c.drawString(tx + 4 * mm, ty + TAG_H - 7 * mm, f"{title} · {info.school_year}")
+    c.drawString(tx + 4 * mm, ty + TAG_H - 7 * mm, f"{tag_title} · {info.school_year}")
     c.setFont(fonts.regular, 7)
     c.drawString(tx + 4 * mm, ty + TAG_H - 12 * mm, (info.school_name or "")[:48])
     c.drawString(tx + 4 * mm, ty + TAG_H - 17 * mm, info.package_id)

@@ -91,6 +91,7 @@ def label_name(folder: str) -> str:
 def member_files(stem: str) -> dict[str, str]:
     return {
         "xml": f"data/transcripts/{stem}.xml",
+        "pdf_signed": f"data/transcripts/{stem}.pdf",  # a signed PDF transcript: its own rendering
         "pdf": f"data/renderings/{stem}.pdf",
         "report_json": f"data/reports/{stem}.json",
         "report_html": f"data/reports/{stem}.html",

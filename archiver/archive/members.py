@@ -58,6 +58,8 @@ def write_member(job: MemberJob) -> tuple[TranscriptRecord, Written]:
                                 "verification kept for this build is gone: run again")
     report = job.report if job.report is not None else kept.report
     _annotate(report, record)
+    if not job.quarantine:
+        record.profile = str(report.get("profile") or "")
     names = member_files(record.stem)
     files: dict[str, str] = {}
     hashes: dict[str, str] = {}
@@ -78,9 +80,9 @@ def write_member(job: MemberJob) -> tuple[TranscriptRecord, Written]:
     else:
         if original is None:
             original = job.source.read()
-        put("xml", names["xml"], original)
+        put(_original_kind(original), names[_original_kind(original)], original)
     verified = report.get("sha256") or record.sha256  # what the verifier read (none if it could not)
-    if hashes["original" if job.quarantine else "xml"] != record.sha256 or verified != record.sha256:
+    if hashes[next(iter(files))] != record.sha256 or verified != record.sha256:
         # read again for the package after it was verified: a file changed meanwhile
         raise ArchiveWriteError(
             f"{record.input_paths[0] if record.input_paths else record.stem}: tệp đầu vào đã thay đổi trong khi "
@@ -90,7 +92,7 @@ def write_member(job: MemberJob) -> tuple[TranscriptRecord, Written]:
     put("report_html", names["report_html"], _report_html(report, record))
     put("validation", names["validation"], _validation_der(report))
     _write_trust(staging, report)
-    if not job.quarantine:
+    if not job.quarantine and "xml" in files:  # a signed PDF transcript is its own rendering
         if job.render or not job.previous_pdf:
             pdf = _render(original, report, kept, record)
             if pdf is not None:
@@ -99,6 +101,12 @@ def write_member(job: MemberJob) -> tuple[TranscriptRecord, Written]:
             put("pdf", names["pdf"], Path(job.previous_pdf).read_bytes())
     record.files, record.hashes = files, hashes
     return record, written
+
+
+def _original_kind(original: bytes) -> str:
+    """``pdf_signed`` for a signed PDF transcript (what the verifier accepted as one),
+    else ``xml``."""
+    return "pdf_signed" if b"%PDF-" in original[:1024] else "xml"
 
 
 def _render(original: bytes, report: dict[str, Any], kept: Any, record: TranscriptRecord) -> bytes | None:

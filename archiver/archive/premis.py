@@ -96,14 +96,14 @@ def package_premis(folder_name: str, created: dt.datetime, members: list[Transcr
 
     root = new_document()
     for m in members:
-        kind = "xml" if "xml" in m.files else "original"
+        kind = m.original
         links = []
         if m.replaces:
             links.append(("reference", "thay thế / replaces", "MaTraCuu", m.replaces))
         if m.superseded_by:
             links.append(("reference", "bị thay thế bởi / is superseded by", "MaTraCuu", m.superseded_by))
         premis_object(root, m.sha256, size(m.files[kind]),
-                       _MEDIA_TYPES["xml"] if kind == "xml" else "application/octet-stream",
+                       {"xml": _MEDIA_TYPES["xml"], "pdf_signed": _MEDIA_TYPES["pdf"]}.get(kind, "application/octet-stream"),
                        m.input_paths[0] if m.input_paths else "", links)
         if "pdf" in m.hashes:
             premis_object(root, m.hashes["pdf"], size(m.files["pdf"]),

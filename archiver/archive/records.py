@@ -28,11 +28,20 @@ class PackageUnreadable(Exception):
     """``data/package.json`` is missing, not JSON, or not a package record."""
 
 
+#: The kinds a member's original can have: a transcript's signed XML, a signed PDF
+#: transcript (a scanned paper transcript, which is its own rendering), a rejected file.
+ORIGINAL_KINDS = ("xml", "pdf_signed", "original")
+
+
+def original_kind(files: Mapping[str, str]) -> str:
+    return next((k for k in ORIGINAL_KINDS if k in files), "original")
+
+
 def item_kinds(files: Mapping[str, str]) -> list[str]:
     """A member's data objects that its evidence record covers, in order: the original
-    (``xml``, or ``original`` in a quarantine), its report JSON, its validation data.
-    ``files`` is the member's ``files`` or ``hashes`` mapping."""
-    return [k for k in ("xml" if "xml" in files else "original", "report_json", "validation") if k in files]
+    (``xml``, ``pdf_signed``, or ``original`` in a quarantine), its report JSON, its
+    validation data. ``files`` is the member's ``files`` or ``hashes`` mapping."""
+    return [k for k in (original_kind(files), "report_json", "validation") if k in files]
 
 
 @dataclass(slots=True)
@@ -66,11 +75,14 @@ class TranscriptRecord:
     input_paths: list[str] = field(default_factory=list)
     # Why the transcript has no rendering (the rendering failed); written only when set.
     render_error: str = ""
+    # The format profile its content was read with (its report's); written only when set.
+    profile: str = ""
 
     @property
     def original(self) -> str:
-        """The kind of its original file: ``xml``, or ``original`` for a rejected file."""
-        return "xml" if "xml" in self.files else "original"
+        """The kind of its original file: ``xml``, ``pdf_signed`` (a signed PDF transcript),
+        or ``original`` for a rejected file."""
+        return original_kind(self.files)
 
     @property
     def evidence_kinds(self) -> list[str]:
@@ -84,6 +96,8 @@ class TranscriptRecord:
         out = {f: getattr(self, f) for f in _RECORD_FIELDS}
         if not self.render_error:
             del out["render_error"]
+        if not self.profile:
+            del out["profile"]
         return out
 
     @classmethod
@@ -169,6 +183,10 @@ class PackageInfo:
     timestamp: dict[str, Any]  # archiver.timestamps.package: status, time, tsa, local, token…
     evidence_item: str = EVIDENCE_ITEM
     renewals: list[dict[str, Any]] = field(default_factory=list)  # written only when any
+    # The format profile of its transcripts and the level it names ("Tiểu học", "THCS"):
+    # one archive may hold several levels (a trường liên cấp). Written only when known.
+    profile: str = ""
+    level: str = ""
     schema: str = PACKAGE_SCHEMA
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know, kept
 
@@ -184,6 +202,9 @@ class PackageInfo:
         out: dict[str, Any] = {"schema": self.schema}
         for f in _INFO_ORDER:
             out[f] = getattr(self, f)
+        for f in ("profile", "level"):
+            if getattr(self, f):
+                out[f] = getattr(self, f)
         if self.renewals:
             out["renewals"] = self.renewals
         out.update(self.extra)

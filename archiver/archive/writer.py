@@ -102,7 +102,7 @@ def _member_jobs(plan: PackagePlan, staging: Path) -> list[MemberJob]:
             rel = old.files["original"]
             source = InputItem(name=rel, source=str(folder / rel))
         else:
-            original = (folder / old.files["xml"]).read_bytes()
+            original = (folder / old.files[old.original]).read_bytes()
         jobs.append(MemberJob(
             record=record, staging=str(staging), quarantine=plan.quarantine, source=source, original=original,
             report=json.loads((folder / old.files["report_json"]).read_bytes()),
@@ -191,7 +191,8 @@ def seal(archive: Archive, staged: Path, manifest: PackageManifest, *, known: Di
     is_bag = (staged / "bagit.txt").is_file()
     data = staged / "data" if is_bag else staged
     write_file(data / "package.json", manifest.to_bytes())
-    write_file(data / "README.txt", readme(info, len(manifest.members)))
+    write_file(data / "README.txt", readme(info, len(manifest.members),
+                                           sum(1 for m in manifest.members if m.original == "pdf_signed")))
     (data / "timestamp").mkdir(exist_ok=True)
     write_file(data / "timestamp" / "tree_root.py", _tree_root_script())
     if is_bag:
@@ -216,12 +217,12 @@ def _tree_root_script() -> bytes:
     return (templates_dir() / "package" / "tree_root.py").read_bytes()
 
 
-def readme(info: PackageInfo, members: int) -> bytes:
+def readme(info: PackageInfo, members: int, signed_pdfs: int = 0) -> bytes:
     """The package's README (how to check it by hand), from its package.json facts."""
     from ..templating import render_template
 
     return render_template("package/README.txt.j2", meta=info, members=range(members),
-                           labels=VERDICT_LABELS).encode("utf-8")
+                           labels=VERDICT_LABELS, signed_pdfs=signed_pdfs).encode("utf-8")
 
 
 def bag_info(info: PackageInfo) -> dict[str, str]:
@@ -246,6 +247,9 @@ def bag_info(info: PackageInfo) -> dict[str, str]:
         "Timestamp-Status": "pending" if stamp.get("status") == "pending" else (
             "local" if stamp.get("local") else "tsa"),
     }
+    if info.profile:
+        fields["Transcript-Profile"] = info.profile
+        fields["Level"] = info.level
     for verdict in ("VALID", "INVALID", "INDETERMINATE", "REJECTED"):
         fields[f"Count-{verdict}"] = str(info.counts.get(verdict, 0))
     return fields
@@ -264,9 +268,27 @@ def _package_info(plan: PackagePlan, records: list[TranscriptRecord], timestamp:
     school_year = (first.school_year if first else "") or plan.name.rsplit("_", 1)[-1]
     title = (f"Học bạ số lớp {class_name}, năm học {school_year}, {name}" if not plan.quarantine
              else f"Tệp bị từ chối (kiểm duyệt), năm học {school_year}")
+    profile, level = _level(records) if not plan.quarantine else ("", "")
     return PackageInfo(
         package_id=plan.folder_name, base_name=plan.name, version=plan.version,
         previous_version=plan.previous.name if plan.previous else None, quarantine=plan.quarantine, title=title,
         school_code=code, school_name=name, province=province, school_year=school_year, class_name=class_name,
         created=plan.created.isoformat(timespec="seconds"), software=f"archiver {__version__}",
-        counts=verdict_counts(records), timestamp=timestamp)
+        counts=verdict_counts(records), timestamp=timestamp, profile=profile, level=level)
+
+
+def _level(records: list[TranscriptRecord]) -> tuple[str, str]:
+    """(profile id, level name) of a class's transcripts: the profile most of them were
+    read with, and the level that profile names (the id itself when it is not installed)."""
+    from collections import Counter
+
+    from ..profiles import ProfileError, get_profile
+
+    found = Counter(r.profile for r in records if r.profile).most_common(1)
+    if not found:
+        return "", ""
+    profile_id = found[0][0]
+    try:
+        return profile_id, get_profile(profile_id).level_name or profile_id
+    except ProfileError:
+        return profile_id, profile_id

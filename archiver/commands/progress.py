@@ -63,13 +63,14 @@ def _pending_reason(folder) -> str:
 def print_summary(console: Console, result) -> None:
     table = Table(title="Kết quả theo lớp / per class", header_style="bold")
     table.add_column("Gói / package", no_wrap=True)
+    table.add_column("Cấp học / level")
     for v in VERDICTS:
         table.add_column(VERDICT_LABELS[v], justify="right", style=STYLE[v])
     table.add_column("Cảnh báo", justify="right")
     table.add_column("Ghi lần này", justify="center")
     for name in sorted(result.classes):
         s = result.classes[name]
-        table.add_row(s.package, *[str(s.counts.get(v, "")) for v in VERDICTS], str(s.warnings or ""),
+        table.add_row(s.package, s.level, *[str(s.counts.get(v, "")) for v in VERDICTS], str(s.warnings or ""),
                       "✓" if s.written else "")
     console.print(table)
     console.print(

@@ -27,12 +27,17 @@ def _year(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.option("--year", default="2025-2026", show_default=True, callback=_year, help="School year.")
 @click.option("--seed", default="1", show_default=True, help="Seed: the same seed gives the same school.")
 @click.option("--defects", is_flag=True, help="Also write labelled broken variants and defects.json.")
-@click.option("--profile", "profile_id", default="hocba-1-thcs", show_default=True,
-              help="Format profile (hocba-1-thcs or hocba-1-thpt).")
+@click.option("--profile", "profile_ids", multiple=True, default=("hocba-1-thcs",), show_default=True,
+              help="Format profile (see `archiver profiles`: hocba-1-tieuhoc, hocba-1-thcs, hocba-1-thpt). "
+                   "Repeat it for a school of several levels (trường liên cấp), e.g. --profile "
+                   "hocba-1-tieuhoc --profile hocba-1-thcs: --classes classes of each.")
 @click.option("--jobs", type=click.IntRange(1, 256), default=None,
               help="Worker processes for signing (default: all cores).")
+@click.option("--scans", is_flag=True,
+              help="Also scanned paper transcripts to import (scans/roster.csv, scans/images) and the test keys "
+                   "keys/principal.p12, keys/school.p12.")
 def command(out: Path, students: int, classes: int, year: str, seed: str, defects: bool,
-            profile_id: str, jobs: int | None) -> None:
+            profile_ids: tuple[str, ...], jobs: int | None, scans: bool) -> None:
     """Tạo một trường mẫu đã ký số để thử nghiệm / generate a signed sample school.
 
     Writes DIR/trust (CA certificates and CRLs), DIR/tsa, DIR/keys (TEST-ONLY private
@@ -43,7 +48,7 @@ def command(out: Path, students: int, classes: int, year: str, seed: str, defect
     try:
         summary = generate_sample(SampleOptions(
             out=out, students=students, classes=classes, year=year, seed=seed,
-            defects=defects, profile_id=profile_id, jobs=jobs))
+            defects=defects, profile_id=",".join(dict.fromkeys(profile_ids)), jobs=jobs, scans=scans))
     except ProfileError as exc:
         raise click.UsageError(str(exc)) from None
     except OSError as exc:
@@ -53,3 +58,6 @@ def command(out: Path, students: int, classes: int, year: str, seed: str, defect
         click.echo(f"  lớp {name}: {count} học bạ")
     extra = f", {summary.defects} mẫu lỗi (defects)" if defects else ""
     click.echo(f"{summary.transcripts} học bạ đã ký{extra} -> {out} ({summary.seconds:.1f} s)")
+    if scans:
+        click.echo(f"Học bạ giấy để số hóa / paper transcripts to digitise: {out / 'scans' / 'roster.csv'}; "
+                   f"khoá thử nghiệm / test keys: {out / 'keys'} (mật khẩu trong keys/README.txt)")

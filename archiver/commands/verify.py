@@ -14,7 +14,6 @@ import click
 from .. import vn
 from . import writes_utf8
 
-ROLE_LABELS = {"GVBM": "GVBM", "GVCN": "GVCN", "HT": "HT", "TC": "TC"}
 VERDICT_STYLE = {"VALID": "bold green", "INVALID": "bold red", "INDETERMINATE": "bold yellow",
                  "REJECTED": "bold magenta"}
 STATUS_STYLE = {"TOTAL_PASSED": "green", "TOTAL_FAILED": "red", "INDETERMINATE": "yellow"}
@@ -54,7 +53,7 @@ def command(paths: tuple[Path, ...], trust_dir: Path | None, profile_id: str | N
             as_json: bool, jobs: int, quiet: bool) -> None:
     """Kiểm tra lại chữ ký số của học bạ / re-verify transcripts.
 
-    PATHS are files, folders (every *.xml inside, recursively) or .zip exports. Exit
+    PATHS are files, folders (every *.xml and signed *.pdf inside, recursively) or .zip exports. Exit
     code: 0 when every input is VALID, 1 when any is not, 2 on usage or configuration
     errors. Inputs are only read, never modified.
     """
@@ -98,7 +97,7 @@ def command(paths: tuple[Path, ...], trust_dir: Path | None, profile_id: str | N
             _print_report(console, report, quiet)
         _print_summary(console, counts)
     if not counts:
-        click.echo("Không tìm thấy tệp học bạ nào (*.xml, *.zip) / no transcripts found in "
+        click.echo("Không tìm thấy tệp học bạ nào (*.xml, *.pdf có chữ ký, *.zip) / no transcripts found in "
                    + ", ".join(str(p) for p in paths), err=True)
         sys.exit(2)
     sys.exit(0 if set(counts) == {"VALID"} else 1)

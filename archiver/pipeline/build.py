@@ -84,6 +84,7 @@ class ClassSummary:
     counts: Counter = field(default_factory=Counter)
     warnings: int = 0
     written: bool = False
+    level: str = ""  # "Tiểu học", "THCS": an archive may hold several levels
 
 
 @dataclass
@@ -375,6 +376,7 @@ def _finish(run: _Run, *, report: bool = True, kept_folder: Path | None = None) 
         summary.counts = Counter(r.verdict for r in records)
         summary.warnings = sum(r.warnings for r in records)
         summary.written = package.name in result.packages_written
+        summary.level = package.info.level
         result.counts.update(summary.counts)
     # A label is derived from its package: one missing (a run killed between publishing a
     # package and printing its label) is made again, for every version.

@@ -61,10 +61,22 @@ def verify_one(job: tuple[str, InputItem, str]) -> NewTranscript:
     record = TranscriptRecord(
         stem="", sha256=sha, verdict=report.verdict, lookup_code=report.lookup_code, name=report.student_name,
         warnings=len(report.warnings), reason="; ".join(r.message for r in report.reasons),
+        profile=report.profile,
         reason_code=report.reasons[0].code if report.reasons and report.verdict == REJECTED else "")
     out = NewTranscript(record, str(kept_path(work_dir, sha)),
                         first_reason=report.reasons[0].code if report.reasons else "")
-    if report.verdict != REJECTED:
+    if report.verdict != REJECTED and report.profile in _pdf_profiles(settings):
+        # a signed PDF transcript (a scan): its facts come from the record the verifier read
+        from ..scans.profile import record_facts, record_school
+        from ..verify import pdf_verifier
+
+        profile = _pdf_profiles(settings)[report.profile]
+        record_json = pdf_verifier(verifier, settings).last_record or {}
+        for key, value in record_facts(record_json, profile).items():
+            setattr(record, key, value)
+        out.school = School(*record_school(record_json, profile))
+        kept.qr = qr_matrix(record.lookup_code) if record.lookup_code else None
+    elif report.verdict != REJECTED:
         # The worker reads the content once, here, for everything the packaging needs.
         document = verifier.last_document if verifier.last_document is not None else parse_bytes(item.read())
         t = read_transcript(document, verifier.profiles.get(report.profile) or get_profile(report.profile))
@@ -79,6 +91,12 @@ def verify_one(job: tuple[str, InputItem, str]) -> NewTranscript:
         record.school_year = match[1].decode() if match else ""
     keep(out.kept_path, kept)
     return out
+
+
+def _pdf_profiles(settings: VerifySettings):  # type: ignore[no-untyped-def]
+    from ..scans.profile import pdf_profiles
+
+    return pdf_profiles(settings.profiles_dirs)
 
 
 class Spool:

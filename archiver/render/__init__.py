@@ -1,7 +1,8 @@
 """Stage 4, render: PDF/A renderings of transcripts (bản thể hiện).
 
-A rendering shows a signed transcript as the official học bạ form (Circular 22/2021) so
-a person can read it; the signed XML stays the original. PDF/A-3b (the default) carries
+A rendering shows a signed transcript as the official học bạ form of its level (Circular
+22/2021 for THCS and THPT, Circular 27/2020 for primary school; the profile's layout) so a
+person can read it; the signed XML stays the original. PDF/A-3b (the default) carries
 that XML, bit-exact, as an associated file; PDF/A-1b is the same pages without it.
 
     pdf = render_transcript(xml_bytes, verification=result.to_dict())
@@ -11,7 +12,7 @@ bytes, so an archive can be re-rendered and compared, and a fixity audit is mean
 
 Inside: :mod:`.words` (the Vietnamese wording: verdicts, statuses, dates), :mod:`.fonts`
 (the bundled fonts), :mod:`.text` (every text on a page), :mod:`.grid` (every table),
-:mod:`.pages` (the pages of the học bạ form, Circular 22/2021) and :mod:`.pdfa` (PDF/A-1b
+:mod:`.pages` (the pages of the học bạ form, laid out as the profile says) and :mod:`.pdfa` (PDF/A-1b
 or -3b with pikepdf).
 """
 

@@ -1,7 +1,11 @@
-"""Page layout of a transcript rendering, modelled on the học bạ form of Circular 22/2021.
+"""Page layout of a transcript rendering, modelled on the học bạ form of its level.
 
 Pages: cover; personal details and study history; the year's results; summary,
 qualities and competences, homeroom comment; and "Thông tin xác thực" (verification).
+What the results pages show and how is the profile's layout (``[layout]`` of its
+profile.toml: the form of Circular 22/2021 for THCS and THPT, of Circular 27/2020 for
+primary school): the subject table's columns, a mark with a decimal comma or a level as
+its word, the summary's lines, the order of the sections, which roles sign the form.
 Every page carries a footer saying this is a rendering of the signed XML, with page x/y,
 and every page after the cover a running header (school; student, class, year).
 
@@ -45,7 +49,6 @@ from reportlab.platypus import (
     Spacer,
 )
 
-from .. import vn
 from ..profiles import Profile
 from ..qr import draw_qr
 from ..transcript import SignerEntry, SubjectResult, Transcript
@@ -193,6 +196,22 @@ def _dn(value: str) -> str:
     return re.sub(r"(?<!\\),(?=\S)", ", ", value)
 
 
+def _level_title(profile: Profile, level: str) -> str:
+    """The cover's level line ("TRUNG HỌC CƠ SỞ"): the profile's, or that of the installed
+    profile of the level the document names, when it was read with another profile."""
+    code = level.strip().upper()
+    if code == profile.level.upper() and profile.level_title:
+        return profile.level_title
+    from ..profiles import available_profiles
+
+    try:
+        found = next((p.level_title for p in available_profiles().values()
+                      if p.level.upper() == code and p.level_title), "")
+    except Exception:  # noqa: BLE001 - a broken extra profile folder must not stop a rendering
+        found = ""
+    return found or code
+
+
 def _dict(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
@@ -310,7 +329,7 @@ class _Layout:
 
     def cover(self) -> list[Flowable]:
         t, s, x = self.t, self.s, self.x
-        level = words.LEVELS.get(t.level.upper(), t.level.upper())
+        level = _level_title(self.d.profile, t.level)
         years = [h.school_year for h in t.history if h.school_year] or [t.school_year]
         span = years[0] if len(years) == 1 else f"{years[0]} đến {years[-1]}"
         rows: list[tuple[str, object]] = [
@@ -399,7 +418,10 @@ class _Layout:
         return story
 
     def results(self) -> list[Flowable]:
+        """The subject table, as the profile's layout says: its columns, their headings and
+        how each value is shown (a mark with a decimal comma, a level as its word)."""
         t, s, x = self.t, self.s, self.x
+        layout, profile = self.d.profile.layout, self.d.profile
         story: list[Flowable] = [
             x.markup("KẾT QUẢ HỌC TẬP NĂM HỌC {y}", s.title, y=t.school_year or "—"),
             x.markup("Họ và tên: <b>{n}</b>" + _GAP + "Lớp: <b>{c}</b>" + _GAP
@@ -407,33 +429,49 @@ class _Layout:
                      s.subtitle, n=t.student.name or "—", c=t.class_name or "—",
                      g=t.grade or "—"),
         ]
-        head_rows: list[list[Any]] = [
-            [Line("TT", s.head), Line("Môn học và hoạt động giáo dục", s.head),
-             Line("Điểm trung bình hoặc mức đánh giá", s.head), "", "",
-             Line("Nhận xét và giáo viên môn học", s.head)],
-            ["", "", Line("Học kì I", s.head), Line("Học kì II", s.head),
-             Line("Cả năm", s.head), ""],
-        ]
+        columns = layout.columns
+        grouped = any(c.group for c in columns)
+        last = 2 + len(columns)  # the comment column
+        top: list[Any] = [Line("TT", s.head), x.p(layout.subject_heading, s.head)]
+        below: list[Any] = ["", ""]
+        spans: list[tuple[int, int, int, int]] = []
+        for i, column in enumerate(columns):
+            if column.group and (i == 0 or columns[i - 1].group != column.group):
+                end = i
+                while end + 1 < len(columns) and columns[end + 1].group == column.group:
+                    end += 1
+                top.append(x.p(column.group, s.head))
+                spans.append((2 + i, 0, 2 + end, 0))
+            elif column.group:
+                top.append("")
+            else:
+                top.append(x.p(column.heading, s.head))
+                if grouped:
+                    spans.append((2 + i, 0, 2 + i, 1))
+            below.append(x.p(column.heading, s.head) if column.group else "")
+        top.append(x.p(layout.comment_heading, s.head))
+        below.append("")
+        head_rows: list[list[Any]] = [top, below] if grouped else [top]
+        if grouped:
+            spans += [(0, 0, 0, 1), (1, 0, 1, 1), (last, 0, last, 1)]
         rows = list(head_rows)
         for i, subj in enumerate(t.subjects, start=1):
             rows.append([
                 Line(str(i), s.cell_c),
                 x.p(subj.name or subj.code, s.cell),
-                x.p(vn.decimal(subj.term1), s.cell_c),
-                x.p(vn.decimal(subj.term2), s.cell_c),
-                x.p(vn.decimal(subj.year), s.cell_cb),
+                *(x.p(profile.show(subj.value(c.field), scale=c.scale, format=c.format),
+                      s.cell_cb if c.strong else s.cell_c) for c in columns),
                 self._teacher_cell(subj),
             ])
         if not t.subjects:
-            rows.append(["", x.p("Không có dữ liệu kết quả môn học", s.cell), "", "", "", ""])
-        num_w, val_w = 9 * mm, 17.5 * mm
-        name_w = 54 * mm
-        widths = [num_w, name_w, val_w, val_w, val_w, BODY_W - num_w - name_w - 3 * val_w]
-        table = Grid(rows, widths, GridStyle(header_rows=len(head_rows), zebra=True),
-                     spans=[(2, 0, 4, 0), (0, 0, 0, 1), (1, 0, 1, 1), (5, 0, 5, 1)])
-        story += [table, Spacer(1, 1.5 * mm), para(
-            "Môn học đánh giá bằng nhận xét: Đ – Đạt; CĐ – Chưa đạt. "
-            "Điểm trung bình làm tròn đến một chữ số thập phân.", s.small_grey)]
+            rows.append(["", x.p("Không có dữ liệu kết quả môn học", s.cell), *([""] * len(columns)), ""])
+        num_w, name_w = 9 * mm, layout.subject_width_mm * mm
+        value_ws = [c.width_mm * mm for c in columns]
+        widths = [num_w, name_w, *value_ws, BODY_W - num_w - name_w - sum(value_ws)]
+        table = Grid(rows, widths, GridStyle(header_rows=len(head_rows), zebra=True), spans=spans)
+        story.append(table)
+        if layout.table_note:
+            story += [Spacer(1, 1.5 * mm), para(escape(layout.table_note), s.small_grey)]
         return story
 
     def _teacher_cell(self, subj: SubjectResult) -> list[Flowable]:
@@ -441,7 +479,8 @@ class _Layout:
         parts: list[Flowable] = []
         if subj.comment:
             parts.append(x.p(subj.comment, s.cell_small))
-        entry = self.signer_for("GVBM", subj.code)
+        role = self.d.profile.subject_role
+        entry = self.signer_for(role.role, subj.code) if role else None
         teacher = clean(subj.teacher or (entry.name if entry else ""), self.missing)
         runs: list[Run] = [("GV: ", s.cell_small), (teacher or "—", s.cell_small_b)]
         status = self.signature_status(entry.signature_id) if entry else None
@@ -452,52 +491,97 @@ class _Layout:
         return parts
 
     def summary(self) -> list[Flowable]:
+        """The year's summary, qualities and competences, and the homeroom teacher's
+        comment with the signature blocks, in the order and the words of the layout."""
+        layout = self.d.profile.layout
+        parts = {"summary": self._year_summary, "qualities": self._qualities, "comment": self._comment}
+        story: list[Flowable] = []
+        for name in layout.sections:
+            if name in parts:
+                story += parts[name]()
+        return story
+
+    def _year_summary(self) -> list[Flowable]:
         t, s, x = self.t, self.s, self.x
-        story: list[Flowable] = [Line("TỔNG KẾT NĂM HỌC", s.section)]
-        rows: list[list[Any]] = [[
-            Line("", s.head), Line("Học kì I", s.head),
-            Line("Học kì II", s.head), Line("Cả năm", s.head),
-        ]]
-        for title, ratings in (("Kết quả học tập", t.learning), ("Kết quả rèn luyện", t.conduct)):
-            r = ratings
-            rows.append([
-                para(title, s.cell_b),
-                x.p(r.term1 if r else "", s.cell_c, empty="—"),
-                x.p(r.term2 if r else "", s.cell_c, empty="—"),
-                x.p(r.year if r else "", s.cell_cb, empty="—"),
-            ])
-        col = (BODY_W - 56 * mm) / 3
-        table = Grid(rows, [56 * mm, col, col, col])
-        block: list[Flowable] = [table, Spacer(1, 3 * mm), self.kv_table([
-            ("Tổng số ngày nghỉ học cả năm:", t.days_absent),
-            ("Lên lớp / hoàn thành chương trình:", t.promotion),
-            ("Danh hiệu, khen thưởng:", t.title),  # "—" when the XML says nothing
-        ], 66 * mm)]
-        story.append(KeepTogether(block))
-
-        if t.qualities or t.competences:
-            heading = Line("PHẨM CHẤT VÀ NĂNG LỰC", s.section)
-            rows = [[Line("Phẩm chất chủ yếu", s.head), Line("Mức đạt", s.head),
-                     Line("Năng lực", s.head), Line("Mức đạt", s.head)]]
-            for i in range(max(len(t.qualities), len(t.competences))):
-                q = t.qualities[i] if i < len(t.qualities) else None
-                c = t.competences[i] if i < len(t.competences) else None
+        layout, profile = self.d.profile.layout, self.d.profile
+        story: list[Flowable] = [x.p(layout.summary_title, s.section)]
+        block: list[Flowable] = []
+        if layout.ratings:
+            rows: list[list[Any]] = [[
+                Line("", s.head), Line("Học kì I", s.head),
+                Line("Học kì II", s.head), Line("Cả năm", s.head),
+            ]]
+            for item in layout.ratings:
+                r = t.ratings.get(item.field)
                 rows.append([
-                    x.p(q.name if q else "", s.cell), x.p(q.level if q else "", s.cell_c),
-                    x.p(c.name if c else "", s.cell), x.p(c.level if c else "", s.cell_c),
+                    para(escape(item.label), s.cell_b),
+                    x.p(profile.word(item.scale, r.term1) if r else "", s.cell_c, empty="—"),
+                    x.p(profile.word(item.scale, r.term2) if r else "", s.cell_c, empty="—"),
+                    x.p(profile.word(item.scale, r.year) if r else "", s.cell_cb, empty="—"),
                 ])
-            lvl_w = 20 * mm
-            name_w = (BODY_W - 2 * lvl_w) / 2
-            table = Grid(rows, [name_w, lvl_w, name_w, lvl_w], GridStyle(rule_after_column=1))
-            story.append(KeepTogether([heading, table]))
+            col = (BODY_W - 56 * mm) / 3
+            block += [Grid(rows, [56 * mm, col, col, col]), Spacer(1, 3 * mm)]
+        # "—" when the XML says nothing
+        block.append(self.kv_table([(f"{item.label}:", profile.show(t.value(item.field), scale=item.scale))
+                                    for item in layout.summary], 66 * mm))
+        story.append(KeepTogether(block))
+        return story
 
+    def _qualities(self) -> list[Flowable]:
+        t, s, x = self.t, self.s, self.x
+        layout, profile = self.d.profile.layout, self.d.profile
+        if not (t.qualities or t.competences):
+            return []
+        heading = x.p(layout.qualities_title, s.section)
+        # competences under the headings of their groups (general, specific), when the
+        # profile groups them
+        groups = {c.code: c.group for c in profile.competences}
+        right: list[tuple[str, Any]] = []
+        current = ""
+        for c in t.competences:
+            group = groups.get(c.code, "")
+            if group and group != current:
+                right.append(("group", group))
+            current = group or current
+            right.append(("item", c))
+        scale = layout.assessed_scale
+        if current:
+            # grouped competences make a longer list: two tables side by side, each as long
+            # as its own list
+            gap = 4 * mm
+            half = (BODY_W - gap) / 2
+            lvl_w = 24 * mm
+            left_rows: list[list[Any]] = [[x.p(layout.quality_heading, s.head), Line("Mức đạt", s.head)]]
+            left_rows += [[x.p(q.name, s.cell), x.p(profile.word(scale, q.level), s.cell_c)] for q in t.qualities]
+            right_rows: list[list[Any]] = [[x.p(layout.competence_heading, s.head), Line("Mức đạt", s.head)]]
+            for kind, c in right:
+                right_rows.append([x.p(c, s.cell_b), ""] if kind == "group" else
+                                  [x.p(c.name, s.cell), x.p(profile.word(scale, c.level), s.cell_c)])  # type: ignore[union-attr]
+            both = Grid([[Grid(left_rows, [half - lvl_w, lvl_w]), Grid(right_rows, [half - lvl_w, lvl_w])]],
+                        [half + gap, half], GridStyle(pad=(0, gap, 0, 0), valign="TOP", ruled=False, header_rows=0))
+            return [KeepTogether([heading, both])]
+        rows: list[list[Any]] = [[x.p(layout.quality_heading, s.head), Line("Mức đạt", s.head),
+                                  x.p(layout.competence_heading, s.head), Line("Mức đạt", s.head)]]
+        for i in range(max(len(t.qualities), len(t.competences))):
+            q = t.qualities[i] if i < len(t.qualities) else None
+            c = t.competences[i] if i < len(t.competences) else None
+            rows.append([
+                x.p(q.name if q else "", s.cell), x.p(profile.word(scale, q.level) if q else "", s.cell_c),
+                x.p(c.name if c else "", s.cell), x.p(profile.word(scale, c.level) if c else "", s.cell_c),
+            ])
+        lvl_w = 20 * mm if not scale else 24 * mm
+        name_w = (BODY_W - 2 * lvl_w) / 2
+        table = Grid(rows, [name_w, lvl_w, name_w, lvl_w], GridStyle(rule_after_column=1))
+        return [KeepTogether([heading, table])]
+
+    def _comment(self) -> list[Flowable]:
+        t, s, x = self.t, self.s, self.x
         comment_box = Grid([[x.p(t.homeroom_comment, s.body, empty="(Không có nhận xét)")]], [BODY_W],
                            GridStyle(pad=(6, 6, 5, 7), frame=0.6, header_rows=0))
-        story.append(KeepTogether([
+        return [KeepTogether([
             Line("NHẬN XÉT CỦA GIÁO VIÊN CHỦ NHIỆM", s.section), comment_box,
             Spacer(1, 6 * mm), self._signature_blocks(),
-        ]))
-        return story
+        ])]
 
     def _signature_blocks(self) -> Grid:
         """The form's signature area: who signed, as listed in the signed data."""
@@ -526,12 +610,17 @@ class _Layout:
                 x.p(entry.name if entry else "", s.center_b, empty="—"),
             ]
 
-        half = BODY_W / 2
+        # the roles the profile gives a block on the form (the homeroom teacher, the principal)
+        blocks = [block(r.role, r.form_title) for r in self.d.profile.signer_roles() if r.form_title]
+        if not blocks:
+            return Grid([[date_line]], [BODY_W], GridStyle(pad=(0, 4, 1.2, 3), valign="TOP", ruled=False,
+                                                           header_rows=0))
+        share = BODY_W / max(len(blocks), 2)
         return Grid([
-            ["", date_line],
-            [block("GVCN", "GIÁO VIÊN CHỦ NHIỆM"), block("HT", "HIỆU TRƯỞNG")],
-        ], [half, half], GridStyle(pad=(0, 4, 1.2, 3), body_pad=UNRULED.pad, valign="TOP", ruled=False,
-                                   shade_header=False))
+            [*([""] * (max(len(blocks), 2) - 1)), date_line],
+            [*blocks, *([""] * (2 - len(blocks)))],
+        ], [share] * max(len(blocks), 2), GridStyle(pad=(0, 4, 1.2, 3), body_pad=UNRULED.pad, valign="TOP",
+                                                     ruled=False, shade_header=False))
 
     def verification_page(self) -> list[Flowable]:
         s, x, t, d = self.s, self.x, self.t, self.d

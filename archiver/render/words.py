@@ -80,16 +80,6 @@ SUB_INDICATIONS: dict[str, str] = {
     "SIG_CONSTRAINTS_FAILURE": "Vai trò hoặc danh tính người ký không khớp danh sách người ký",
 }
 
-LEVELS: dict[str, str] = {
-    "TH": "TIỂU HỌC",
-    "THCS": "TRUNG HỌC CƠ SỞ",
-    "THPT": "TRUNG HỌC PHỔ THÔNG",
-}
-
-# Comment-assessed subjects use the abbreviations of Circular 22/2021; the table's note
-# spells them out.
-COMMENT_VALUES = {"Đ": "Đạt", "CĐ": "Chưa đạt"}
-
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _ISO_DATETIME = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})?$"

@@ -76,16 +76,28 @@ def make_defects(plan: SchoolPlan, pkis: SamplePKI, out: Path) -> list[dict]:
     def sig(root: etree._Element, sig_id: str) -> etree._Element:
         return next(s for s in root.iter(f"{DS}Signature") if s.get("Id") == sig_id)
 
-    first_scored = next(m for m in cls.subjects if m.assessment == "score").code
+    # The first subject its own teacher signs (GVBM) and that has a mark or a level: in a
+    # primary school the homeroom teacher's subjects carry no GVBM signature.
+    first_scored = next(m for m in cls.subjects if m.teacher == "subject" and m.assessment != "comment").code
     gvbm = f"CKS-GVBM-{first_scored}"
     region_sigs = ["CKS-GVCN", "CKS-HT", "CKS-TC"]
+    value_fields = plan.profile.field_map("subject")
+    levels = list(plan.profile.scales.get("subject", {}))
 
-    # 1. Content changed after signing: a score of the first scored subject.
+    def changed(value: str | None) -> str:
+        """Another value of the same kind: a mark, or another level."""
+        if value in levels:
+            return next(v for v in levels if v != value)
+        return "10.0" if value != "10.0" else "9.0"
+
+    # 1. Content changed after signing: a mark (a level) of the first signed subject.
     record, _, specs = student("tampered-content")
     root = signed(record, specs)
-    mark = root.find(f"DLHocBa/KetQua/BangDiem/MonHoc[@Ma='{first_scored}']/HK1")
-    mark.text = "10.0" if mark.text != "10.0" else "9.0"
+    mark = root.find(f"DLHocBa/KetQua/BangDiem/MonHoc[@Ma='{first_scored}']/{value_fields['term1']}")
+    is_level = mark.text in levels
+    mark.text = changed(mark.text)
     emit(Defect("tampered-content",
+                "Sửa mức đạt sau khi ký / a level changed after signing" if is_level else
                 "Sửa điểm sau khi ký / a score changed after signing",
                 "INVALID", {s: (FAILED, "HASH_FAILURE") for s in [gvbm, *region_sigs]}),
          serialise(root), record.student_code)
@@ -183,7 +195,10 @@ def make_defects(plan: SchoolPlan, pkis: SamplePKI, out: Path) -> list[dict]:
     original = etree.tostring(real, encoding="UTF-8", with_tail=False)
     tampered = copy.deepcopy(real)
     tampered.set("Id", f"{real.get('Id')}-1")
-    tampered.find("HK2").text = "10.0" if real.find("HK2").text != "10.0" else "9.5"
+    later = value_fields.get("term2") or value_fields["year"]
+    tampered.find(later).text = "10.0" if real.find(later).text != "10.0" else "9.5"
+    if real.find(later).text in levels:
+        tampered.find(later).text = changed(real.find(later).text)
     changed = etree.tostring(tampered, encoding="UTF-8", with_tail=False)
     data = serialise(root)
     hidden = b"<Object>" + original.replace(b"<MonHoc ", b'<MonHoc xmlns="" ', 1) + b"</Object>"

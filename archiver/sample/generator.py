@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .. import __version__
-from ..profiles import Profile, get_profile
+from ..profiles import get_profile
 from . import pki, school
 from .school import ClassPlan, Person, SchoolPlan, StudentRecord
 from .signing import SignatureSpec, Signer, serialise, sign_document, wrapper
@@ -37,6 +37,7 @@ class SampleOptions:
     defects: bool = False
     profile_id: str = "hocba-1-thcs"
     jobs: int | None = None
+    scans: bool = False  # also paper transcripts to digitise, and PKCS#12 keys (archiver.sample.scans)
 
 
 @dataclass
@@ -190,7 +191,7 @@ def default_specs(pkis: SamplePKI, plan: SchoolPlan, cls: ClassPlan, record: Stu
     specs = [
         SignatureSpec(f"CKS-GVBM-{m.subject.code}", "GVBM", m.subject.code, f"#{m.element_id}",
                       times[f"CKS-GVBM-{m.subject.code}"], pkis.person(m.teacher))
-        for m in record.marks
+        for m in record.marks if m.signs
     ]
     specs.append(SignatureSpec("CKS-GVCN", "GVCN", None, "#DLHocBa", times["CKS-GVCN"],
                                pkis.person(cls.homeroom)))
@@ -236,42 +237,50 @@ def run_jobs(jobs: list[DocumentJob], key_table: dict[bytes, str], workers: int)
 
 
 def generate_sample(options: SampleOptions) -> SampleSummary:
+    """Write the sample school. ``options.profile_id`` may name several profiles separated
+    by commas: one school teaching each of those levels (a trường liên cấp), with
+    ``options.classes`` classes of each."""
     started = time.perf_counter()
     out = Path(options.out)
-    profile: Profile = get_profile(options.profile_id)
-    plan = school.plan_school(profile, str(options.seed), options.year, options.classes, options.students)
+    profiles = tuple(get_profile(pid.strip()) for pid in options.profile_id.split(",") if pid.strip())
+    plans = [school.plan_school(p, str(options.seed), options.year, options.classes, options.students,
+                                levels=profiles) for p in profiles]
+    plan = plans[0]  # every level's plan is the same school: one PKI for all
     out.mkdir(parents=True, exist_ok=True)
     keys_dir = out / "keys"
     pkis = SamplePKI(plan, keys_dir)
-    id_elements = profile.signing.id_elements
 
     jobs: list[DocumentJob] = []
     key_table: dict[bytes, str] = {}
     class_counts: dict[str, int] = {}
-    for cls in plan.classes:
-        for number in range(1, cls.student_count + 1):
-            record = school.make_student(plan, cls, number)
-            times = signing_times(plan, cls, number)
-            specs = default_specs(pkis, plan, cls, record, times)
-            path = out / "input" / cls.name / f"{record.student_code}.xml"
-            if cls.index == 0 and number == 1:
-                # A revoked-and-replaced pair (000 Art. 13): the first version is kept too.
-                jobs.append(document_job(path.with_name(f"{record.student_code}-thu-hoi.xml"),
-                                         unsigned_document(plan, cls, record, specs), specs,
+    for level in plans:
+        id_elements = level.profile.signing.id_elements
+        for cls in level.classes:
+            for number in range(1, cls.student_count + 1):
+                record = school.make_student(level, cls, number)
+                times = signing_times(level, cls, number)
+                specs = default_specs(pkis, level, cls, record, times)
+                path = out / "input" / cls.name / f"{record.student_code}.xml"
+                if level is plan and cls.index == 0 and number == 1:
+                    # A revoked-and-replaced pair (000 Art. 13): the first version is kept too.
+                    jobs.append(document_job(path.with_name(f"{record.student_code}-thu-hoi.xml"),
+                                             unsigned_document(level, cls, record, specs), specs,
+                                             id_elements, key_table))
+                    corrected = school.make_student(level, cls, number, tag="/replacement")
+                    corrected.person, corrected.student_code = record.person, record.student_code
+                    corrected.birth_date, corrected.birth_place = record.birth_date, record.birth_place
+                    corrected.father, corrected.mother = record.father, record.mother
+                    corrected.ethnicity = record.ethnicity
+                    corrected.replaces = (record.lookup_code,
+                                          "Điều chỉnh mức đạt do nhập sai kết quả đánh giá"
+                                          if school.by_levels(level.profile) else
+                                          "Điều chỉnh kết quả học tập do nhập sai điểm")
+                    record = corrected
+                    times = signing_times(level, cls, number, shift_days=5)
+                    specs = default_specs(pkis, level, cls, record, times)
+                jobs.append(document_job(path, unsigned_document(level, cls, record, specs), specs,
                                          id_elements, key_table))
-                corrected = school.make_student(plan, cls, number, tag="/replacement")
-                corrected.person, corrected.student_code = record.person, record.student_code
-                corrected.birth_date, corrected.birth_place = record.birth_date, record.birth_place
-                corrected.father, corrected.mother = record.father, record.mother
-                corrected.ethnicity = record.ethnicity
-                corrected.replaces = (record.lookup_code,
-                                      "Điều chỉnh kết quả học tập do nhập sai điểm")
-                record = corrected
-                times = signing_times(plan, cls, number, shift_days=5)
-                specs = default_specs(pkis, plan, cls, record, times)
-            jobs.append(document_job(path, unsigned_document(plan, cls, record, specs), specs,
-                                     id_elements, key_table))
-        class_counts[cls.name] = sum(1 for j in jobs if j.path.parent.name == cls.name)
+            class_counts[cls.name] = sum(1 for j in jobs if j.path.parent.name == cls.name)
 
     defect_entries: list[dict] = []
     if options.defects:
@@ -279,13 +288,22 @@ def generate_sample(options: SampleOptions) -> SampleSummary:
 
         defect_entries = make_defects(plan, pkis, out)
 
+    scan_defects: list[dict] | None = None
+    if options.scans:
+        from .scans import write_scans  # only with --scans
+
+        scan_defects = write_scans(out, plan, pkis)
     # CRLs and certificates are written after every revocation is known.
     _write_trust(out, plan, pkis)
+    if options.scans:
+        from .scans import README as SCANS_README
+
+        (out / "keys" / "README.txt").write_text(pki.KEYS_README + SCANS_README, encoding="utf-8")
     run_jobs(jobs, key_table, options.jobs or os.cpu_count() or 1)
 
     validation_time = f"{plan.end_year}-12-01T00:00:00+07:00"
     summary = SampleSummary(
-        out=str(out), profile=profile.id, school_code=plan.school_code,
+        out=str(out), profile=",".join(p.id for p in profiles), school_code=plan.school_code,
         school_name=plan.school_name, school_year=plan.school_year, seed=str(options.seed),
         classes=class_counts, transcripts=len(jobs), defects=len(defect_entries),
         validation_time=validation_time,
@@ -305,6 +323,9 @@ def generate_sample(options: SampleOptions) -> SampleSummary:
     record_copy = asdict(summary)
     for volatile in ("seconds", "out"):  # keep sample.json identical across runs and places
         record_copy.pop(volatile)
+    if scan_defects is not None:
+        record_copy["scans"] = {"roster": "scans/roster.csv", "images": "scans/images",
+                                "keys": ["keys/principal.p12", "keys/school.p12"], "defects": scan_defects}
     (out / "sample.json").write_text(json.dumps(record_copy, ensure_ascii=False, indent=2) + "\n",
                                      encoding="utf-8")
     return summary

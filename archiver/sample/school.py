@@ -1,22 +1,25 @@
 """An invented school year: staff, classes, students and their results.
 
-Results follow Circular 22/2021: the year mark of a scored subject is
+Secondary results follow Circular 22/2021: the year mark of a scored subject is
 (HK1 + 2 x HK2) / 3 rounded to one decimal; learning results per term and for the year
 follow Article 9 (Tốt / Khá / Đạt / Chưa đạt); titles follow Article 15; promotion
-Article 16. Every value is drawn from a ``random.Random`` seeded per student, so a
-student's content does not depend on how the work is split across processes.
+Article 16. A profile whose subjects are assessed by levels is a primary school: its
+results follow Circular 27/2020 (:mod:`.primary`). Every value is drawn from a
+``random.Random`` seeded per student, so a student's content does not depend on how the
+work is split across processes.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from typing import Callable
 from decimal import ROUND_HALF_UP, Decimal
 
 from lxml import etree
 
 from ..profiles import Profile, Subject
-from . import names
+from . import names, primary
 
 RATINGS = ("Tốt", "Khá", "Đạt", "Chưa đạt")
 
@@ -80,6 +83,9 @@ class SubjectMarks:
     year: str
     comment: str | None
     teacher: Person
+    signs: bool = True  # the subject teacher signs the subject (GVBM); else the homeroom teacher covers it
+    term1_score: str | None = None  # primary: periodic test scores, where the grade has tests
+    year_score: str | None = None
 
 
 @dataclass
@@ -102,6 +108,12 @@ class StudentRecord:
     competences: list[tuple[str, str, str]]
     homeroom_comment: str
     replaces: tuple[str, str] | None = None  # (lookup code, reason)
+    year_result: str = ""  # primary: HTXS, HTT, HT, CHT (learning and conduct stay empty)
+
+
+def by_levels(profile: Profile) -> bool:
+    """A profile whose subjects are assessed by levels: a primary school (Circular 27)."""
+    return any(s.assessment == "level" for s in profile.subjects)
 
 
 def round1(value: float) -> str:
@@ -124,12 +136,20 @@ def learning_result(scores: list[float], comments: list[str]) -> str:
     return "Chưa đạt"
 
 
-def plan_school(profile: Profile, seed: str, school_year: str, classes: int, students: int) -> SchoolPlan:
+def plan_school(profile: Profile, seed: str, school_year: str, classes: int, students: int,
+                levels: tuple[Profile, ...] = ()) -> SchoolPlan:
+    """The school's staff and classes. ``levels``: every profile of a school that teaches
+    several levels (a trường liên cấp), whose name names them all; the school's identity
+    (code, place, principal, teachers) depends on the seed alone, so each level's plan is
+    the same school."""
     rng = random.Random(f"{seed}/school")
     start_year = int(school_year.split("-")[0])
     province, province_code, districts = rng.choice(names.PROVINCES)
     district = rng.choice(districts)
-    school_name = f"Trường {profile.level} {rng.choice(names.SCHOOL_NAMES)}"
+    prefix = str(profile.sample.get("school_prefix") or f"Trường {profile.level}")
+    if len(levels) > 1:
+        prefix = "Trường " + " và ".join(p.level_name or p.level for p in levels)
+    school_name = f"{prefix} {rng.choice(names.SCHOOL_NAMES)}"
     school_code = f"{province_code[1:]}{rng.randrange(10**5):05d}"
 
     def staff(tag: str) -> Person:
@@ -141,7 +161,8 @@ def plan_school(profile: Profile, seed: str, school_year: str, classes: int, stu
 
     # One teacher of each subject per four classes, at least one.
     per_subject = max(1, -(-classes // 4))
-    teachers = {s.code: [staff(f"{s.code}/{i}") for i in range(per_subject)] for s in profile.subjects}
+    teachers = {s.code: [staff(f"{s.code}/{i}") for i in range(per_subject)] for s in profile.subjects
+                if s.teacher == "subject"}
     plan = SchoolPlan(
         seed=seed, profile=profile, start_year=start_year, school_code=school_code,
         school_name=school_name, province=province, province_code=province_code,
@@ -151,21 +172,40 @@ def plan_school(profile: Profile, seed: str, school_year: str, classes: int, stu
     required = [s for s in profile.subjects if s.required]
     electives = [s for s in profile.subjects if not s.required]
     homerooms: set[str] = set()
+    pattern = str(profile.sample.get("class_name") or "{grade}A{number}")
     for index in range(classes):
         grade = grades[-1 - index % len(grades)]  # final-year classes first
-        name = f"{grade}A{index // len(grades) + 1}"
+        number = index // len(grades) + 1
+        name = pattern.format(grade=grade, number=number, letter=_letters(number))
         crng = random.Random(f"{seed}/class/{name}")
         chosen = required + sorted(crng.sample(electives, profile.electives),
                                    key=profile.subjects.index) if electives else required
-        subject_teachers = {s.code: teachers[s.code][index % per_subject] for s in chosen}
-        # The homeroom teacher teaches the class and leads no other class when possible.
-        candidates = [t for t in subject_teachers.values() if t.citizen_id not in homerooms]
-        homeroom = crng.choice(candidates or list(subject_teachers.values()))
+        chosen = [s for s in chosen if s.in_grade(grade)]
+        subject_teachers = {s.code: teachers[s.code][index % per_subject] for s in chosen if s.code in teachers}
+        if any(s.teacher == "homeroom" for s in chosen):
+            # Primary school: the class's own teacher is its homeroom teacher and teaches
+            # most of its subjects.
+            homeroom = primary.homeroom_teacher(seed, name, province_code, Person)
+            subject_teachers.update({s.code: homeroom for s in chosen if s.teacher == "homeroom"})
+            subject_teachers = {s.code: subject_teachers[s.code] for s in chosen}
+        else:
+            # The homeroom teacher teaches the class and leads no other class when possible.
+            candidates = [t for t in subject_teachers.values() if t.citizen_id not in homerooms]
+            homeroom = crng.choice(candidates or list(subject_teachers.values()))
         homerooms.add(homeroom.citizen_id)
         plan.classes.append(ClassPlan(name=name, grade=grade, homeroom=homeroom, subjects=chosen,
                                       subject_teachers=subject_teachers, student_count=students,
                                       index=index))
     return plan
+
+
+def _letters(number: int) -> str:
+    """1 -> A, 2 -> B, …, 27 -> AA: classes 5A, 5B, …"""
+    out = ""
+    while number > 0:
+        number, rest = divmod(number - 1, 26)
+        out = chr(65 + rest) + out
+    return out
 
 
 def make_student(plan: SchoolPlan, cls: ClassPlan, number: int, *, tag: str = "") -> StudentRecord:
@@ -174,6 +214,8 @@ def make_student(plan: SchoolPlan, cls: ClassPlan, number: int, *, tag: str = ""
     birth_year = plan.end_year - cls.grade - 6
     person = Person(names.person_name(rng, female), female, birth_year,
                     names.citizen_id(rng, plan.province_code, female, birth_year))
+    if by_levels(plan.profile):
+        return _primary_student(plan, cls, rng, person, birth_year)
     ability = min(9.6, max(3.8, rng.gauss(7.2, 1.15)))
     marks: list[SubjectMarks] = []
     for subject in cls.subjects:
@@ -217,6 +259,36 @@ def make_student(plan: SchoolPlan, cls: ClassPlan, number: int, *, tag: str = ""
         i = RATINGS.index(base) if base != "Chưa đạt" else 2
         return RATINGS[min(2, max(0, i + rng.choice((-1, 0, 0, 0, 1))))]
 
+    qualities = [(q.code, q.name) for q in plan.profile.qualities] or names.QUALITIES
+    competences = [(c.code, c.name) for c in plan.profile.competences] or names.COMPETENCES
+    return _personal(plan, rng, person, birth_year, lambda: dict(
+        marks=marks,
+        learning=learning,
+        conduct=conduct,
+        days_absent=days_absent,
+        promotion=promotion,
+        title=title,
+        qualities=[(c, n, level(conduct[2])) for c, n in qualities],
+        competences=[(c, n, level(learning[2])) for c, n in competences],
+        homeroom_comment=rng.choice(names.HOMEROOM_COMMENTS[learning[2]]),
+    ))
+
+
+def _primary_student(plan: SchoolPlan, cls: ClassPlan, rng: random.Random, person: Person,
+                     birth_year: int) -> StudentRecord:
+    marks, qualities, competences, result, award, promotion, comment = primary.make_results(
+        rng, plan, cls, SubjectMarks)
+    days_absent = min(15, int(rng.expovariate(0.5)))
+    return _personal(plan, rng, person, birth_year, lambda: dict(
+        marks=marks, learning=("", "", ""), conduct=("", "", ""), days_absent=days_absent,
+        promotion=promotion, title=award, qualities=qualities, competences=competences,
+        homeroom_comment=comment, year_result=result))
+
+
+def _personal(plan: SchoolPlan, rng: random.Random, person: Person, birth_year: int,
+              results: Callable[[], dict]) -> StudentRecord:
+    """The record: the personal facts, then what ``results`` draws last (the order of the
+    draws is what makes a seed give the same school again)."""
     province, _, districts = rng.choice(names.PROVINCES)
     month, day = rng.randint(1, 12), rng.randint(1, 28)
     father = names.person_name(rng, False) if rng.random() < 0.95 else None
@@ -224,24 +296,20 @@ def make_student(plan: SchoolPlan, cls: ClassPlan, number: int, *, tag: str = ""
     if father:  # children carry the father's family name
         person = Person(father.split()[0] + person.name[person.name.index(" "):], person.female,
                         person.birth_year, person.citizen_id)
+    lookup_code = f"{rng.getrandbits(128):032x}"
+    student_code = f"{plan.school_code[:2]}{rng.randrange(10**8):08d}"
+    ethnicity = names.weighted(rng, names.ETHNICITIES)
+    birth_place = f"{rng.choice(districts)}, {province}"
     return StudentRecord(
-        lookup_code=f"{rng.getrandbits(128):032x}",
-        student_code=f"{plan.school_code[:2]}{rng.randrange(10**8):08d}",
+        lookup_code=lookup_code,
+        student_code=student_code,
         person=person,
-        ethnicity=names.weighted(rng, names.ETHNICITIES),
-        birth_place=f"{rng.choice(districts)}, {province}",
+        ethnicity=ethnicity,
+        birth_place=birth_place,
         birth_date=f"{birth_year}-{month:02d}-{day:02d}",
         father=father,
         mother=mother,
-        marks=marks,
-        learning=learning,
-        conduct=conduct,
-        days_absent=days_absent,
-        promotion=promotion,
-        title=title,
-        qualities=[(c, n, level(conduct[2])) for c, n in names.QUALITIES],
-        competences=[(c, n, level(learning[2])) for c, n in names.COMPETENCES],
-        homeroom_comment=rng.choice(names.HOMEROOM_COMMENTS[learning[2]]),
+        **results(),
     )
 
 
@@ -259,7 +327,7 @@ def signer_entries(plan: SchoolPlan, cls: ClassPlan, record: StudentRecord) -> l
     """(role, subject, name, signer id, signature Id) for every required signature."""
     rows: list[tuple[str, str | None, str, str, str]] = [
         ("GVBM", m.subject.code, m.teacher.name, m.teacher.citizen_id, f"CKS-GVBM-{m.subject.code}")
-        for m in record.marks
+        for m in record.marks if m.signs
     ]
     rows.append(("GVCN", None, cls.homeroom.name, cls.homeroom.citizen_id, "CKS-GVCN"))
     rows.append(("HT", None, plan.principal.name, plan.principal.citizen_id, "CKS-HT"))
@@ -309,6 +377,22 @@ def business_xml(plan: SchoolPlan, cls: ClassPlan, record: StudentRecord,
     for year, class_name in history(plan, cls):
         sub(qt, "NamHocItem", NamHoc=year, Lop=class_name, TenTruong=plan.school_name)
     kq = sub(dl, "KetQua", NamHoc=plan.school_year, Lop=cls.name, Khoi=str(cls.grade))
+    if by_levels(plan.profile):
+        primary.results_xml(kq, record, sub)
+    else:
+        _results_xml(plan, kq, record, sub)
+    ds = sub(dl, "DSTTKy")
+    for role, subject, name, signer_id, sig_id in signers:
+        attrs = {"VaiTro": role}
+        if subject:
+            attrs["MonHoc"] = subject
+        attrs.update(HoTen=name, MaDinhDanh=signer_id, ChuKy=sig_id)
+        sub(ds, "TTKy", **attrs)
+    return etree.tostring(dl, encoding="UTF-8", xml_declaration=False)
+
+
+def _results_xml(plan: SchoolPlan, kq: etree._Element, record: StudentRecord, sub) -> None:
+    """The results of ``KetQua`` of a secondary transcript (spec section 1)."""
     bd = sub(kq, "BangDiem")
     values = plan.profile.field_map("assessment_values")
     for m in record.marks:
@@ -333,11 +417,3 @@ def business_xml(plan: SchoolPlan, cls: ClassPlan, record: StudentRecord,
     for code, name, level in record.competences:
         sub(nl, "NangLuc", Ma=code, Ten=name, MucDat=level)
     sub(kq, "NhanXetChung", record.homeroom_comment)
-    ds = sub(dl, "DSTTKy")
-    for role, subject, name, signer_id, sig_id in signers:
-        attrs = {"VaiTro": role}
-        if subject:
-            attrs["MonHoc"] = subject
-        attrs.update(HoTen=name, MaDinhDanh=signer_id, ChuKy=sig_id)
-        sub(ds, "TTKy", **attrs)
-    return etree.tostring(dl, encoding="UTF-8", xml_declaration=False)

@@ -25,7 +25,8 @@ from typing import Any, Sequence
 
 from .. import __version__
 from .model import SiteError, SiteModel, build_model, load_index
-from .pages import copy_assets, render, render_students, verdict_chart
+from .pages import class_results, copy_assets, render, render_students, verdict_chart
+from .scans import is_scan
 from .shards import hash_prefix_length, write_hashes, write_search
 
 __all__ = ["MARKER", "SiteError", "SiteSummary", "StudentPages", "build_site", "marker_text", "site_is_current",
@@ -167,24 +168,49 @@ def _write_pages(model: SiteModel, archive: Path, out: Path, shared: dict[str, A
     """Every page; student pages first: they are most of the work, and the workers start at once.
     A student page that ``reuse`` holds, made from the same inputs, is taken from there."""
     from ..pipeline.pool import WorkerPool
+    from .pages import _profiles
 
-    to_render = model.transcripts
-    reused = 0
+    in_place: set[str] = set()
     if reuse is not None:
-        to_render = []
         for entry in model.transcripts:
-            if reuse.keys.get(entry["url"]) == page_key(entry, model, students) and \
-                    reuse.take(entry["url"], out / entry["url"]):
-                reused += 1
-            else:
-                to_render.append(entry)
-    batches = [[(e, model.packages.get(e.get("package", ""))) for e in to_render[i:i + BATCH]]
-               for i in range(0, len(to_render), BATCH)]
+            if not is_scan(entry) and reuse.keys.get(entry["url"]) == page_key(entry, model, students) and \
+                    reuse.take(entry["url"], out / entry["url"]):  # a scan's page has its previews beside it
+                in_place.add(entry["url"])
+    batches = [[(e, model.packages.get(e.get("package", ""))) for e in model.transcripts[i:i + BATCH]]
+               for i in range(0, len(model.transcripts), BATCH)]
+    remaining = {klass["key"]: len(klass["students"]) for klass in model.classes}
+    by_key = {klass["key"]: klass for klass in model.classes}
+    profiles = _profiles(profiles_dirs)
     with WorkerPool(jobs if len(batches) > 2 else 1) as pool:
-        futures = [pool.submit(render_students, b, str(archive), str(out), students, profiles_dirs, kept)
+        futures = [pool.submit(render_students, b, str(archive), str(out), students, profiles_dirs, kept,
+                               in_place & {e["url"] for e, _p in b})
                    for b in batches]
-        pages = _render_lists(model, out, {**shared, "schools": model.schools})
-        return pages + reused + sum(future.result()[0] for future in futures)
+        shared = {**shared, "schools": model.schools}
+        pages = _render_lists(model, out, shared) + len(in_place)
+        rows: dict[str, Any] = {}
+        for batch, future in zip(batches, futures):
+            done, _size, found = future.result()
+            pages += done
+            rows.update(found)
+            for entry, _package in batch:
+                remaining[entry["class_key"]] -= 1
+                if not remaining[entry["class_key"]]:
+                    pages += _render_class(out, shared, model, by_key[entry["class_key"]], rows, profiles)
+        for key, left in remaining.items():  # a class without pupils (none in practice)
+            if left or not by_key[key]["students"]:
+                pages += _render_class(out, shared, model, by_key[key], rows, profiles)
+    return pages
+
+
+def _render_class(out: Path, shared: dict[str, Any], model: SiteModel, klass: dict[str, Any],
+                  rows: dict[str, Any], profiles: dict[str, Any]) -> int:
+    """One class page, with its pupils' year results (their lines are then dropped)."""
+    render("class.html", out / klass["url"], root="../", page="class", title=klass["class_name"], **shared,
+           klass=klass, year=next(y for y in model.years if y["key"] == klass["year_key"]),
+           results=class_results(klass, rows, profiles))
+    for student in klass["students"]:
+        rows.pop(student["url"], None)
+    return 1
 
 
 # -- student pages made once, shown in several sites -------------------------------------------------
@@ -257,7 +283,7 @@ def student_pages(archive: Path, site: Path | None = None) -> StudentPages | Non
 
 
 def _render_lists(model: SiteModel, out: Path, shared: dict[str, Any]) -> int:
-    """Home, year, class, quarantine and check pages (written in the main process)."""
+    """Home, year, quarantine and check pages (written in the main process)."""
     pages = 0
     n_hashes = sum(len(e.get("sha256") or {}) for e in model.transcripts) + len(model.quarantine)
     home_classes = model.classes if len(model.classes) <= 60 else []
@@ -269,10 +295,6 @@ def _render_lists(model: SiteModel, out: Path, shared: dict[str, Any]) -> int:
     for year in model.years:
         render("year.html", out / year["url"], root="../", page="year", title=year["school_year"], **shared,
                year=year, chart=verdict_chart(year["counts"]))
-        pages += 1
-    for klass in model.classes:
-        render("class.html", out / klass["url"], root="../", page="class", title=klass["class_name"], **shared,
-               klass=klass, year=next(y for y in model.years if y["key"] == klass["year_key"]))
         pages += 1
     render("quarantine.html", out / "kiem-duyet.html", root="", page="quarantine", title="Kiểm duyệt",
            title_en="Quarantine", **shared,

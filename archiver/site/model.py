@@ -178,6 +178,7 @@ def build_model(index: dict[str, Any]) -> SiteModel:
             "year_key": year_keys[(school, year)], "url": f"lop/{class_key}.html",
             "counts": dict(class_counts), "total": len(members), "students": members,
             "grade": next((p.get("grade", "") for p in class_packages.values() if p.get("grade")), ""),
+            "level": next((p.get("level", "") for p in class_packages.values() if p.get("level")), ""),
             "packages": sorted(class_packages.values(), key=lambda p: (int(p.get("version") or 0), p["id"])),
         })
 

@@ -11,7 +11,7 @@ import json
 import shutil
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Collection, Iterable
 from urllib.parse import quote
 
 import jinja2
@@ -38,8 +38,6 @@ STATUS_TEXT = {
     "TOTAL_FAILED": ("Không đạt", "Failed", "bad"),
     "INDETERMINATE": ("Chưa xác định", "Indeterminate", "warn"),
 }
-ROLE_FALLBACK = {"GVBM": ("Giáo viên bộ môn", "Subject teacher"), "GVCN": ("Giáo viên chủ nhiệm", "Homeroom teacher"),
-                 "HT": ("Hiệu trưởng", "Principal"), "TC": ("Tổ chức (con dấu điện tử)", "School (organisation)")}
 CHECK_TEXT = {"format": "cấu trúc / format", "hash": "toàn vẹn nội dung / content hash",
               "crypto": "giá trị chữ ký / signature value", "policy": "thuật toán / algorithms",
               "chain": "chuỗi chứng thư / certificate chain", "revocation": "thu hồi / revocation",
@@ -193,16 +191,29 @@ def read_content(path: Path, profile_id: str, profiles_dirs: tuple[str, ...],
         return None, profile
 
 
-def _signatures(report: dict[str, Any] | None, profile: Any, transcript: Any) -> list[dict[str, Any]]:
+@lru_cache(maxsize=4)
+def _role_labels(dirs: tuple[str, ...]) -> dict[str, tuple[str, str]]:
+    """Every installed profile's roles, (Vietnamese, English) by role: the words for a
+    signature whose own profile could not be told (its transcript could not be read)."""
+    labels: dict[str, tuple[str, str]] = {}
+    for profile in _profiles(dirs).values():
+        for role, rule in profile.signing.roles.items():
+            labels.setdefault(role, (rule.label, rule.label_en))
+    return labels
+
+
+def _signatures(report: dict[str, Any] | None, profile: Any, transcript: Any,
+                profiles_dirs: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     if not report:
         return []
     roles = getattr(getattr(profile, "signing", None), "roles", {}) or {}
+    fallback = _role_labels(profiles_dirs) if not roles else {}
     subjects = {s.code: s.name for s in getattr(transcript, "subjects", ())}
     rows = []
     for sig in report.get("signatures", []):
         role = sig.get("role", "")
         rule = roles.get(role)
-        role_vi, role_en = (rule.label, rule.label_en) if rule else ROLE_FALLBACK.get(role, (role, role))
+        role_vi, role_en = (rule.label, rule.label_en) if rule else fallback.get(role, (role, role))
         status_vi, status_en, status_cls = STATUS_TEXT.get(sig.get("status", ""), (sig.get("status", ""),) * 2 + ("warn",))
         sub = sig.get("sub_indication", "")
         reason_vi, reason_en = split_bilingual(SUB_INDICATION_TEXT.get(sub, "")) if sub else ("", "")
@@ -225,8 +236,140 @@ def _signatures(report: dict[str, Any] | None, profile: Any, transcript: Any) ->
     return rows
 
 
-def student_context(entry: dict[str, Any], package: dict[str, Any] | None, archive: Path,
-                    profiles_dirs: tuple[str, ...], kept: Path | None = None) -> dict[str, Any]:
+_LAYOUT_VIEWS: dict[str, dict[str, Any]] = {}
+
+
+def _layout_view(profile: Any) -> dict[str, Any]:
+    """What every student page of a profile shows alike: headings, titles, each column's
+    cell class. Worked out once per profile and process."""
+    view = _LAYOUT_VIEWS.get(profile.id)
+    if view is None or view["profile"] is not profile:
+        layout = profile.layout
+        view = _LAYOUT_VIEWS[profile.id] = {
+            "profile": profile,
+            "columns": [(c.short or c.heading, c.short_en or c.heading_en or c.short or c.heading,
+                         Markup(' class="num"') if c.format == "mark" else Markup(""))
+                        for c in layout.columns],
+            # (field, scale, format, the cell's class)
+            "cells": [(c.field, c.scale, c.format, ("num" if c.format == "mark" else "level") + (" strong" if c.strong
+                                                                                               else ""))
+                      for c in layout.columns],
+            "note": layout.table_note,
+            "summary_title": layout.summary_title.capitalize(), "summary_title_en": layout.summary_title_en,
+            "qualities_title": layout.qualities_title.capitalize(), "qualities_title_en": layout.qualities_title_en,
+            "quality_heading": layout.quality_heading, "quality_heading_en": layout.quality_heading_en,
+            "competence_heading": layout.competence_heading, "competence_heading_en": layout.competence_heading_en,
+            "groups": {c.code: c.group for c in profile.competences},
+        }
+    return view
+
+
+def results_view(t: Any, profile: Any) -> dict[str, Any]:
+    """What the student page shows of the results, as the profile's layout says: the
+    subject table's columns and each value as it is shown (a mark with a decimal comma,
+    a level as its word), the year's ratings and summary, qualities and competences."""
+    layout = profile.layout
+    view = _layout_view(profile)
+    show = profile.show
+    cells = view["cells"]
+    # a row's value cells as one piece of markup (escaped here): a hundred small template
+    # outputs per page cost more than the rest of the table
+    rows = [(s.name or s.code,
+             Markup("".join(f'<td class="{cls}">{escape(show(s.value(name), scale=scale, format=fmt))}</td>'
+                            for name, scale, fmt, cls in cells)),
+             s.comment, s.teacher) for s in t.subjects]
+    ratings = []
+    for item in layout.ratings:
+        r = t.ratings.get(item.field)
+        if r is not None:
+            ratings.append((item.label, item.label_en or item.label,
+                            [profile.word(item.scale, v) for v in (r.term1, r.term2, r.year)]))
+    summary = []
+    for item in layout.summary:
+        value = t.value(item.field)
+        if value:
+            summary.append((item.label, item.label_en or item.label,
+                            show(value, scale=item.scale), Markup(' class="strong"') if item.strong else Markup("")))
+    scale, groups = layout.assessed_scale, view["groups"]
+    competences, current = [], ""
+    for c in t.competences:
+        group = groups.get(c.code, "")
+        competences.append((group if group and group != current else "", c.name, profile.word(scale, c.level)))
+        current = group or current
+    return {**view, "rows": rows, "ratings": ratings, "summary": summary, "competences": competences,
+            "qualities": [(q.name, profile.word(scale, q.level)) for q in t.qualities]}
+
+
+ClassRow = tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+def class_row(t: Any, profile: Any) -> ClassRow:
+    """One pupil's line on the class page, kept small (the main process holds a class's
+    lines at a time): (profile id, subject codes, each subject's year value as written,
+    the year results the layout marks for the class page). :func:`class_results` shows
+    them as the profile says."""
+    layout = profile.layout
+    column = next((c for c in layout.columns if c.class_page), None)
+    codes = tuple(s.code for s in t.subjects) if column else ()
+    values = tuple(s.value(column.field) for s in t.subjects) if column else ()
+    results = tuple((t.ratings[item.field].year if item.field in t.ratings else t.value(item.field))
+                    for item in (*layout.ratings, *layout.summary) if item.class_page)
+    return profile.id, codes, values, results
+
+
+def class_results(klass: dict[str, Any], rows: dict[str, ClassRow], profiles: dict[str, Any]) -> dict[str, Any] | None:
+    """The class page's results table: a column per subject of its pupils (in their order),
+    then the year results as words; a line per pupil. A level is shown as its code with its
+    word in the title and the legend (a row of eleven subjects' words would not fit), a mark
+    with a decimal comma. None when no pupil's content was read."""
+    found = [rows[s["url"]] for s in klass["students"] if s["url"] in rows]
+    profile = next((profiles[r[0]] for r in found if r[0] in profiles), None)
+    if profile is None:
+        return None
+    layout = profile.layout
+    column = next((c for c in layout.columns if c.class_page), None)
+    items = [item for item in (*layout.ratings, *layout.summary) if item.class_page]
+    subjects: dict[str, None] = {}
+    for _pid, codes, _values, _results in found:
+        subjects.update(dict.fromkeys(codes))
+
+    cell = '<td class="num strong">' if column is not None and column.strong else '<td class="num">'
+    shown_cache: dict[str, str] = {}
+
+    def shown(value: str) -> str:
+        """A cell's markup (escaped here), made once per value in the class."""
+        found = shown_cache.get(value)
+        if found is None:
+            if column is None or not value:
+                found = f"{cell}{escape(value)}</td>"
+            elif column.scale:
+                found = f'{cell}<abbr title="{escape(profile.word(column.scale, value))}">{escape(value)}</abbr></td>'
+            else:
+                found = f"{cell}{escape(profile.show(value, format=column.format))}</td>"
+            shown_cache[value] = found
+        return found
+
+    lines = []
+    for student in klass["students"]:
+        row = rows.get(student["url"])
+        by_code = dict(zip(row[1], row[2])) if row else {}
+        # a pupil's cells as one piece of markup, like the student page's
+        lines.append({"s": student, "cells": Markup("".join(shown(by_code.get(code, "")) for code in subjects)),
+                      "results": [profile.word(item.scale, v) for item, v in zip(items, row[3])] if row else
+                      [""] * len(items)})
+    names = []
+    for code in subjects:
+        subject = profile.subject(code)
+        names.append((code, (subject.short if subject else "") or code, subject.name if subject else code))
+    legend = list(profile.scales.get(column.scale, {}).items()) if column is not None and column.scale else []
+    return {"subjects": names, "results": [(i.label, i.label_en or i.label) for i in items], "lines": lines,
+            "legend": legend, "heading": column.heading if column else "", "strong": bool(column and column.strong)}
+
+
+def _content(entry: dict[str, Any], package: dict[str, Any] | None, archive: Path,
+             profiles_dirs: tuple[str, ...], kept: Path | None) -> tuple[Any, Any, Any, Any]:
+    """What a student's page is made of besides the index: (its report, what the build
+    kept of it, its transcript, its profile)."""
     files = entry.get("files") or {}
     base = archive / (package.get("path") or package["id"]) if package else archive / entry.get("package", "")
     report = read_report(base / files["report_json"]) if files.get("report_json") else None
@@ -234,6 +377,13 @@ def student_context(entry: dict[str, Any], package: dict[str, Any] | None, archi
     found = load_kept(kept_path(kept, sha)) if kept and sha else None
     transcript, profile = (read_content(base / files["xml"], (report or {}).get("profile", ""), profiles_dirs, found)
                            if files.get("xml") else (None, None))
+    return report, found, transcript, profile
+
+
+def student_context(entry: dict[str, Any], package: dict[str, Any] | None, archive: Path,
+                    profiles_dirs: tuple[str, ...], kept: Path | None = None) -> dict[str, Any]:
+    files = entry.get("files") or {}
+    report, found, transcript, profile = _content(entry, package, archive, profiles_dirs, kept)
     if found is not None and found.qr and transcript is not None and transcript.lookup_code:
         remember_matrix(transcript.lookup_code, found.qr)  # the code drawn in its PDF
     links = [(key, vi, en, package_href(package or {"id": entry.get("package", "")}, files.get(key)))
@@ -245,7 +395,9 @@ def student_context(entry: dict[str, Any], package: dict[str, Any] | None, archi
     timestamp = (package or {}).get("timestamp") or {}
     return {
         "e": entry, "package": package or {}, "report": report, "t": transcript,
-        "signatures": _signatures(report, profile, transcript),
+        "results": results_view(transcript, profile) if transcript is not None and profile is not None else None,
+        "class_row": class_row(transcript, profile) if transcript is not None and profile is not None else None,
+        "signatures": _signatures(report, profile, transcript, profiles_dirs),
         "reasons": [split_bilingual(f.get("message", "")) + (f.get("code", ""),) for f in (report or {}).get("reasons", [])],
         "warnings": [split_bilingual(f.get("message", "")) + (f.get("code", ""),) for f in (report or {}).get("warnings", [])],
         "links": [link for link in links if link[3]],
@@ -260,14 +412,30 @@ def student_context(entry: dict[str, Any], package: dict[str, Any] | None, archi
 
 def render_students(batch: Iterable[tuple[dict[str, Any], dict[str, Any] | None]], archive: str, out: str,
                     shared: dict[str, Any], profiles_dirs: tuple[str, ...] = (),
-                    kept: str | None = None) -> tuple[int, int]:
-    """Render one batch of student pages; returns (pages, bytes). Runs in workers."""
+                    kept: str | None = None, in_place: Collection[str] = ()) -> tuple[int, int, dict[str, ClassRow]]:
+    """Render one batch of student pages; returns (pages, bytes, each pupil's line on its
+    class page by page URL). Runs in workers. A page whose URL is ``in_place`` is already
+    written (taken from another site): only its pupil's line is read."""
     pages = size = 0
     archive_path, out_path = Path(archive), Path(out)
     kept_path = Path(kept) if kept else None
+    rows: dict[str, ClassRow] = {}
     for entry, package in batch:
+        if entry["url"] in in_place:
+            _report, _found, transcript, profile = _content(entry, package, archive_path, profiles_dirs, kept_path)
+            if transcript is not None and profile is not None:
+                rows[entry["url"]] = class_row(transcript, profile)
+            continue
         context = student_context(entry, package, archive_path, profiles_dirs, kept_path)
-        size += render("student.html", out_path / entry["url"], root="../../", page="student",
+        template = "student.html"
+        if "pdf_signed" in (entry.get("files") or {}):  # a scanned paper transcript (archiver.site.scans)
+            from .scans import scan_context
+
+            context.update(scan_context(entry, package, archive_path, out_path, context["report"]))
+            template = "scan.html"
+        size += render(template, out_path / entry["url"], root="../../", page="student",
                        title=entry.get("name", ""), **shared, **context)
         pages += 1
-    return pages, size
+        if context["class_row"] is not None:
+            rows[entry["url"]] = context["class_row"]
+    return pages, size, rows

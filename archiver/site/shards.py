@@ -54,8 +54,10 @@ def search_record(entry: dict[str, Any]) -> list[str]:
 
 
 def _flags(entry: dict[str, Any]) -> str:
-    """``s``: revoked and superseded by another transcript; ``r``: replaces one."""
-    return ("s" if entry.get("superseded_by") else "") + ("r" if entry.get("replaces") else "")
+    """``s``: revoked and superseded by another transcript; ``r``: replaces one; ``q``: a
+    scanned paper transcript (a signed PDF)."""
+    return ("s" if entry.get("superseded_by") else "") + ("r" if entry.get("replaces") else "") + \
+        ("q" if "pdf_signed" in (entry.get("files") or {}) else "")
 
 
 _LINE_BREAKS = str.maketrans({"\t": " ", "\n": " ", "\r": " "})

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from ..inputs import InputItem, iter_inputs
 from ..profiles import available_profiles, get_profile
@@ -55,7 +56,9 @@ class VerifySettings:
 
     def build(self) -> Verifier:
         profiles = available_profiles(self.profiles_dirs)
-        profile = get_profile(self.profile_id, self.profiles_dirs) if self.profile_id else None
+        # a signed-PDF profile (hocba-scan-1) forces nothing on XML transcripts
+        xml_profile = self.profile_id and self.profile_id not in _pdf_profile_ids(self.profiles_dirs)
+        profile = get_profile(self.profile_id, self.profiles_dirs) if xml_profile else None
         return Verifier(load_trust(self.trust_dir), profiles=profiles, profile=profile,
                         validation_time=self.validation_time, stop_on_internal_error=self.stop_on_internal_error)
 
@@ -75,6 +78,8 @@ def verify_item(verifier: Verifier, item: InputItem, settings: VerifySettings) -
                                     validation_time=verifier.validation_time.isoformat())
         report.reasons.append(Finding("UNREADABLE", f"Không đọc được tệp / cannot read: {exc.strerror or exc}"))
         return report
+    if data[:5] == b"%PDF-" or b"%PDF-" in data[:1024]:  # a signed PDF transcript (archiver.verify.pdf)
+        return _verify_pdf(verifier, item, settings, data, limit)
     report = verifier.verify_bytes(data, item.name, proof_of_existence=settings.proof_of_existence)
     if len(data) > limit:  # only the first limit + 1 bytes were read: hash and count them all
         try:
@@ -85,6 +90,56 @@ def verify_item(verifier: Verifier, item: InputItem, settings: VerifySettings) -
             if finding.code == "TOO_LARGE":
                 finding.message = (f"Tệp quá lớn ({report.size:,} byte, giới hạn {limit:,}) / "
                                    f"the file is larger than the {limit:,}-byte limit")
+    if not settings.validation_data:
+        report.certificates, report.crls = {}, {}
+    return report
+
+
+# -- signed PDF transcripts (scans; PAdES exports of school software) -----------------------
+def _pdf_profile_ids(dirs: tuple[str, ...]) -> set[str]:
+    from ..scans.profile import pdf_profiles
+
+    return set(pdf_profiles(dirs))
+
+
+_PDF_VERIFIERS: "weakref.WeakKeyDictionary[Verifier, Any]" = weakref.WeakKeyDictionary()
+
+
+def pdf_verifier(verifier: Verifier, settings: VerifySettings):  # type: ignore[no-untyped-def]
+    """The signed-PDF verifier that goes with ``verifier``: same trust store, validation
+    time and internal-error rule; made once."""
+    found = _PDF_VERIFIERS.get(verifier)
+    if found is None:
+        from ..scans.profile import pdf_profiles
+        from .pdf import PdfVerifier
+
+        profiles = pdf_profiles(settings.profiles_dirs)
+        forced = profiles.get(settings.profile_id or "")
+        if settings.profile_id and forced is None:
+            profiles = {}  # an XML profile was asked for: no PDF fits it
+        found = PdfVerifier(verifier.trust, profiles, profile=forced, validation_time=verifier.validation_time,
+                            stop_on_internal_error=verifier.stop_on_internal_error)
+        _PDF_VERIFIERS[verifier] = found
+    return found
+
+
+def _verify_pdf(verifier: Verifier, item: InputItem, settings: VerifySettings, data: bytes,
+                xml_limit: int) -> VerificationReport:
+    checker = pdf_verifier(verifier, settings)
+    if len(data) > xml_limit:  # read as far as a PDF may go
+        try:
+            data = item.read(checker.max_bytes)
+        except OSError as exc:
+            report = VerificationReport(path=item.name, sha256="", size=0, verdict=REJECTED,
+                                        validation_time=verifier.validation_time.isoformat())
+            report.reasons.append(Finding("UNREADABLE", f"Không đọc được tệp / cannot read: {exc.strerror or exc}"))
+            return report
+    report = checker.verify_bytes(data, item.name, proof_of_existence=settings.proof_of_existence)
+    if len(data) > checker.max_bytes:
+        try:
+            report.sha256, report.size = item.digest()
+        except OSError:
+            pass
     if not settings.validation_data:
         report.certificates, report.crls = {}, {}
     return report

@@ -297,10 +297,17 @@ class Verifier:
 
     def _allowed_regions(self, tree: etree._ElementTree, profile: Profile,
                          listed: list[Listed]) -> set[etree._Element]:
-        subjects = {e.subject for e in listed if e.subject}
+        """The elements at a place the profile lets a region Reference point to: the signed
+        data, and the subject of every listed per-subject signer and every subject the
+        role's ``subjects`` XPath finds (in a primary school most subjects have no subject
+        teacher's signature; theirs are still the document's subjects, not look-alikes)."""
+        listed_subjects = {e.subject for e in listed if e.subject}
         found: set[etree._Element] = set()
         for rule in profile.signing.roles.values():
-            for subject in (subjects if "$subject" in rule.region else {""}):
+            subjects = {""}
+            if "$subject" in rule.region:
+                subjects = listed_subjects | ({str(v) for v in xpath(rule.subjects)(tree)} if rule.subjects else set())
+            for subject in subjects:
                 found.update(xpath(rule.region.replace("$subject", "$s"))(tree, s=subject))
         return found
 

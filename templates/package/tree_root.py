@@ -22,7 +22,8 @@ meta = json.loads((here / "data" / "package.json").read_text(encoding="utf-8"))
 level = []
 for member in meta["members"]:
     files = member["files"]
-    kinds = [k for k in ("xml" if "xml" in files else "original", "report_json", "validation") if k in files]
+    original = next((k for k in ("xml", "pdf_signed", "original") if k in files), "original")
+    kinds = [k for k in (original, "report_json", "validation") if k in files]
     digests = sorted(hashlib.sha256((here / files[k]).read_bytes()).digest() for k in kinds)
     level.append(digests[0] if len(digests) == 1 else hashlib.sha256(b"".join(digests)).digest())
 while len(level) > 1:

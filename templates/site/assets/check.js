@@ -12,6 +12,7 @@
   var KINDS = {
     xml: ['original', 'Bản gốc XML đã lưu trữ', 'Archived original XML'],
     pdf: ['rendering', 'Bản kết xuất PDF/A đã lưu trữ', 'Archived PDF/A rendering'],
+    pdf_signed: ['original', 'Bản quét học bạ giấy có chữ ký số đã lưu trữ', 'Archived signed scan of a paper transcript'],
     rejected: ['rejected', 'Tệp bị từ chối khi lưu trữ (kiểm duyệt)', 'File rejected at archiving (quarantine)']
   };
 

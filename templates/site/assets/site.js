@@ -262,6 +262,10 @@
         li.appendChild(document.createTextNode(' '));
         li.appendChild(HB.el('span', 'bản thay thế', 'replacement', 'tag'));
       }
+      if (r[R.flags].indexOf('q') >= 0) {  /* a scanned paper transcript */
+        li.appendChild(document.createTextNode(' '));
+        li.appendChild(HB.el('span', 'bản quét', 'scan', 'tag tag-scan'));
+      }
       var meta = document.createElement('p');
       meta.className = 'hit-meta';
       meta.appendChild(HB.el('span', 'Ngày sinh', 'Born'));
