@@ -12,8 +12,8 @@ from . import __version__
 from .errors import ArchiverError, ExitCode
 
 # Modules under archiver.commands, in the order `archiver --help` lists them.
-COMMANDS = ("build", "verify", "render", "site", "check", "timestamp", "renew", "evidence", "replicate", "audit",
-            "repair", "sample", "profiles", "scans")
+COMMANDS = ("build", "verify", "render", "site", "check", "timestamp", "renew", "evidence", "media",
+            "replicate", "audit", "repair", "sample", "profiles", "scans")
 
 
 _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click >= 8.2

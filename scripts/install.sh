@@ -13,12 +13,13 @@ esac
 # System packages the test suite needs: the reference XML-DSig verifier and OpenSSL
 # (its TSA for timestamps), Java + Apache PDFBox Preflight and poppler/qpdf/zbar for
 # PDF/A, Debian's Chromium and Firefox ESR for the site (Playwright drives Chromium,
-# Marionette drives Firefox; no browser is ever downloaded); rclone and OpenSSH's server
+# Marionette drives Firefox; no browser is ever downloaded); xorriso/osirrox and isoinfo
+# (genisoimage) to read the disc images archiver media writes; rclone and OpenSSH's server
 # for replication (the tests start sshd and `rclone serve webdav` on 127.0.0.1 themselves).
 # SoftHSM2 is the USB token the tests of PKCS#11 signing keys make (archiver scans import).
 TEST_PACKAGES=(xmlsec1 openssl default-jre-headless libpdfbox2-java libactivation-java
                libjaxb-api-java poppler-utils qpdf zbar-tools chromium firefox-esr fonts-noto-core
-               rclone openssh-server openssh-client softhsm2)
+               xorriso genisoimage rclone openssh-server openssh-client softhsm2)
 
 sudo_if_needed() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

@@ -88,10 +88,22 @@ def check_archive(archive: Path, *, evidence: bool = True, progress: Callable[[]
                                f"/ waiting for its timestamp")
     if _check_index(store, result, unreadable):
         _check_site(store, result)
+    _check_media_records(archive, result)
     from ..replication.log import log_problems  # the audit log and PREMIS events beside the packages
 
     result.problems += log_problems(archive)
     return result
+
+
+def _check_media_records(archive: Path, result: CheckResult) -> None:
+    """The records of the media sets written from the archive (``media/<set>.json``)."""
+    from ..media.record import record_problems
+
+    try:
+        result.problems.extend(record_problems(archive))
+    except Exception as exc:  # noqa: BLE001 - a damaged record is named, never raised
+        result.problems.append(f"media: không kiểm tra được bản ghi bộ đĩa ({type(exc).__name__}: {exc}) / the media "
+                               "records could not be checked")
 
 
 def package_problems(folder: Path, *, evidence: bool = True) -> list[str]:

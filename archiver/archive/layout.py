@@ -20,6 +20,7 @@ INDEX = "index.json"
 PATH_LOG = "input-paths.jsonl"  # paths under which archived content turned up again later
 REPORT_JSON, REPORT_HTML = "report.json", "report.html"
 SITE = "site"
+MEDIA = "media"  # one record per media set written from the archive (archiver.media.record)
 
 # -- a package ----------------------------------------------------------------------------------
 QUARANTINE_PREFIX = "_KiemDuyet_"

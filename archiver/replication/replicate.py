@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..archive.layout import INDEX, PATH_LOG, REPORT_HTML, REPORT_JSON, SITE, label_name
+from ..archive.layout import INDEX, MEDIA, PATH_LOG, REPORT_HTML, REPORT_JSON, SITE, label_name
 from .audit import MISSING, Finding, anchors_of, audit_package, check_copy, CopyResult
 from .locations import REPLACED, FileFacts, LocalFolder, Location
 from .log import AUDIT_DIR, AUDIT_LOG
@@ -173,7 +173,7 @@ def _replicate_package(source: LocalFolder, dest: Location, package: str, anchor
 
 # -- the archive's own files -------------------------------------------------------------------
 def _archive_files(source: LocalFolder) -> dict[str, tuple[int, int]]:
-    """Labels, index, path log, report, site, audit log: path -> (size, mtime_ns)."""
+    """Labels, index, path log, report, site, audit log, media records: path -> (size, mtime_ns)."""
     out: dict[str, tuple[int, int]] = {}
     names = [INDEX, PATH_LOG, REPORT_JSON, REPORT_HTML] + [label_name(p) for p in source.packages()]
     for name in names:
@@ -187,6 +187,9 @@ def _archive_files(source: LocalFolder) -> dict[str, tuple[int, int]]:
     for rel, facts in source.list_tree(AUDIT_DIR).items():
         if not rel.startswith(".") and "/" not in rel:  # not a file being written (atomic_writer's)
             out[f"{AUDIT_DIR}/{rel}"] = (facts.size, facts.mtime_ns)
+    for rel, facts in source.list_tree(MEDIA).items():  # which disc holds which package (archiver.media)
+        if not rel.startswith(".") and "/" not in rel and rel.endswith(".json"):
+            out[f"{MEDIA}/{rel}"] = (facts.size, facts.mtime_ns)
     return out
 
 

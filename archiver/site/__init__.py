@@ -15,6 +15,7 @@ The output is deterministic: the same archive gives the same bytes.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import time
@@ -25,9 +26,11 @@ from typing import Any, Sequence
 from .. import __version__
 from .model import SiteError, SiteModel, build_model, load_index
 from .pages import class_results, copy_assets, render, render_students, verdict_chart
+from .scans import is_scan
 from .shards import hash_prefix_length, write_hashes, write_search
 
-__all__ = ["MARKER", "SiteError", "SiteSummary", "build_site", "marker_text", "site_is_current"]
+__all__ = ["MARKER", "SiteError", "SiteSummary", "StudentPages", "build_site", "marker_text", "site_is_current",
+           "student_pages"]
 
 MARKER = ".archiver-site"  # written into every site folder; only such folders are replaced
 SITE_SCHEMA = "archiver.site/1"
@@ -83,8 +86,6 @@ def _swap(tmp: Path, out: Path) -> None:
 
 
 def _sha256(path: Path) -> str:
-    import hashlib
-
     with path.open("rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
@@ -113,7 +114,9 @@ def site_is_current(out: Path, index_sha256: str) -> bool:
 
 
 def build_site(archive: Path, out: Path | None = None, *, jobs: int | None = None,
-               profiles_dirs: Sequence[str] = (), kept_folder: Path | None = None) -> SiteSummary:
+               profiles_dirs: Sequence[str] = (), kept_folder: Path | None = None,
+               index_file: Path | None = None, extra_scripts: Sequence[str] = (),
+               reuse: StudentPages | None = None) -> SiteSummary:
     """Build the lookup site of ``archive`` into ``out`` (default ``archive/site``).
 
     ``jobs`` worker processes render the student pages (default: one per CPU; small
@@ -123,31 +126,29 @@ def build_site(archive: Path, out: Path | None = None, *, jobs: int | None = Non
     :func:`site_is_current` (and ``archiver check``) can tell it later.
     ``kept_folder``: the folder where a build kept what it has just read from each
     transcript (archiver.pipeline.kept), so that their XML is not parsed again.
+    ``index_file``: the index to read instead of ``archive/index.json`` (a disc's own,
+    archiver.media). ``extra_scripts``: scripts (relative to the site) that the pages made
+    for this index load (home, years, classes, quarantine, check); student pages never
+    do, so that a student page is the same bytes in every site that shows it.
+    ``reuse``: the student pages of a site already made (:func:`student_pages`); a page
+    whose inputs are the same there is linked or copied instead of rendered again.
     """
     started = time.perf_counter()
     archive = Path(archive)
     out = Path(out) if out is not None else archive / "site"
-    model = build_model(load_index(archive))
-    fingerprint = _sha256(archive / "index.json")
+    model = build_model(load_index(archive, index_file))
+    fingerprint = _sha256(index_file or archive / "index.json")
     tmp = _prepare_output(out)
     jobs = jobs or os.cpu_count() or 1
     profiles_dirs = tuple(str(d) for d in profiles_dirs)
     kept = str(kept_folder) if kept_folder else None
 
-    index = model.index
-    generated = index.get("generated", "")
-    # What every page needs. Kept small: it is pickled once per batch of student pages
-    # (the schools' own year and class lists stay in this process).
-    shared: dict[str, Any] = {
-        "generated": generated, "software": index.get("software", ""), "site_schema": SITE_SCHEMA,
-        "schools": [{k: s.get(k, "") for k in ("code", "name", "province")} for s in model.schools],
-    }
-    for entry in model.transcripts:
-        entry["replaces_link"] = _link(model, entry["replaces"])
-        entry["superseded_link"] = _link(model, entry["superseded_by"])
+    students = _student_shared(model)
+    # The pages made for this index: also when it was made, and any extra scripts.
+    shared = {**students, "generated": model.index.get("generated", ""), "extra_scripts": list(extra_scripts)}
 
     try:
-        pages = _write_pages(model, archive, tmp, shared, profiles_dirs, kept, jobs)
+        pages = _write_pages(model, archive, tmp, shared, students, profiles_dirs, kept, jobs, reuse)
         search = write_search(model, tmp)
         hashes = write_hashes(model, tmp)
         copy_assets(tmp)
@@ -162,24 +163,30 @@ def build_site(archive: Path, out: Path | None = None, *, jobs: int | None = Non
                        hash_bytes=hashes["bytes"])
 
 
-def _write_pages(model: SiteModel, archive: Path, out: Path, shared: dict[str, Any], profiles_dirs: tuple[str, ...],
-                 kept: str | None, jobs: int) -> int:
-    """Every page; student pages first: they are most of the work, and the workers start at
-    once. A class page follows once its pupils' pages are written: it shows their year
-    results, which the workers read for those pages (a class's lines at a time in memory)."""
+def _write_pages(model: SiteModel, archive: Path, out: Path, shared: dict[str, Any], students: dict[str, Any],
+                 profiles_dirs: tuple[str, ...], kept: str | None, jobs: int, reuse: StudentPages | None) -> int:
+    """Every page; student pages first: they are most of the work, and the workers start at once.
+    A student page that ``reuse`` holds, made from the same inputs, is taken from there."""
     from ..pipeline.pool import WorkerPool
     from .pages import _profiles
 
+    in_place: set[str] = set()
+    if reuse is not None:
+        for entry in model.transcripts:
+            if not is_scan(entry) and reuse.keys.get(entry["url"]) == page_key(entry, model, students) and \
+                    reuse.take(entry["url"], out / entry["url"]):  # a scan's page has its previews beside it
+                in_place.add(entry["url"])
     batches = [[(e, model.packages.get(e.get("package", ""))) for e in model.transcripts[i:i + BATCH]]
                for i in range(0, len(model.transcripts), BATCH)]
     remaining = {klass["key"]: len(klass["students"]) for klass in model.classes}
     by_key = {klass["key"]: klass for klass in model.classes}
     profiles = _profiles(profiles_dirs)
     with WorkerPool(jobs if len(batches) > 2 else 1) as pool:
-        futures = [pool.submit(render_students, b, str(archive), str(out), shared, profiles_dirs, kept)
+        futures = [pool.submit(render_students, b, str(archive), str(out), students, profiles_dirs, kept,
+                               in_place & {e["url"] for e, _p in b})
                    for b in batches]
         shared = {**shared, "schools": model.schools}
-        pages = _render_lists(model, out, shared)
+        pages = _render_lists(model, out, shared) + len(in_place)
         rows: dict[str, Any] = {}
         for batch, future in zip(batches, futures):
             done, _size, found = future.result()
@@ -204,6 +211,75 @@ def _render_class(out: Path, shared: dict[str, Any], model: SiteModel, klass: di
     for student in klass["students"]:
         rows.pop(student["url"], None)
     return 1
+
+
+# -- student pages made once, shown in several sites -------------------------------------------------
+def _student_shared(model: SiteModel) -> dict[str, Any]:
+    """What every student page is rendered with besides its own entry and package; kept
+    small (it is pickled once per batch). Nothing of the index as a whole (when it was
+    made, which scripts its pages load): a student page depends only on its transcript,
+    so a disc's site (archiver.media) can take the archive's own pages as they are.
+    Each entry gets the links to the transcript it replaces or is replaced by."""
+    for entry in model.transcripts:
+        entry["replaces_link"] = _link(model, entry["replaces"])
+        entry["superseded_link"] = _link(model, entry["superseded_by"])
+    return {"software": model.index.get("software", ""), "site_schema": SITE_SCHEMA,
+            "schools": [{k: s.get(k, "") for k in ("code", "name", "province")} for s in model.schools]}
+
+
+def page_key(entry: dict[str, Any], model: SiteModel, students: dict[str, Any]) -> str:
+    """A digest of everything a student page is made from (its entry with its page's
+    address and links, its package's index entry, its school, the software): two pages
+    with the same key are the same bytes."""
+    import json
+
+    package = model.packages.get(entry.get("package", ""))
+    school = next((s for s in students["schools"] if s["code"] == entry.get("school_code")), None)
+    facts = [entry, package, school, students["software"], students["site_schema"], __version__]
+    return hashlib.sha256(json.dumps(facts, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class StudentPages:
+    """The student pages of a site already made, each with the key of what it was made
+    from (:func:`page_key`)."""
+
+    folder: Path
+    keys: dict[str, str]  # page address (hs/<class>/<stem>.html) -> key
+
+    def take(self, url: str, target: Path) -> bool:
+        """Put the page at ``target`` (a hard link, else a copy); False if it is gone."""
+        source = self.folder / url
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(source, target)
+            return True
+        except FileNotFoundError:
+            return False
+        except OSError:
+            pass  # another drive, a file system without links: copy
+        try:
+            shutil.copyfile(source, target)
+            return True
+        except FileNotFoundError:
+            return False
+
+
+def student_pages(archive: Path, site: Path | None = None) -> StudentPages | None:
+    """The student pages of ``archive``'s site (default ``archive/site``) when it is a
+    complete site made by this version from the archive's index.json as it is now
+    (:func:`site_is_current`), else None. ``archiver check`` compares such a site with
+    the one the index gives; whoever reuses its pages should have checked it first."""
+    site = Path(site) if site is not None else Path(archive) / "site"
+    index = Path(archive) / "index.json"
+    try:
+        if not site_is_current(site, _sha256(index)):
+            return None
+        model = build_model(load_index(Path(archive)))
+    except (OSError, SiteError):
+        return None
+    students = _student_shared(model)
+    return StudentPages(site, {e["url"]: page_key(e, model, students) for e in model.transcripts})
 
 
 def _render_lists(model: SiteModel, out: Path, shared: dict[str, Any]) -> int:

@@ -38,8 +38,8 @@ class SiteModel:
     counts: Counter[str] = field(default_factory=Counter)
 
 
-def load_index(archive: Path) -> dict[str, Any]:
-    path = archive / "index.json"
+def load_index(archive: Path, path: Path | None = None) -> dict[str, Any]:
+    path = path or archive / "index.json"
     try:
         with path.open(encoding="utf-8") as fh:
             index = load_object(fh, object_hook=_Sharing())

@@ -11,7 +11,7 @@ import json
 import shutil
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Collection, Iterable
 from urllib.parse import quote
 
 import jinja2
@@ -366,8 +366,10 @@ def class_results(klass: dict[str, Any], rows: dict[str, ClassRow], profiles: di
             "legend": legend, "heading": column.heading if column else "", "strong": bool(column and column.strong)}
 
 
-def student_context(entry: dict[str, Any], package: dict[str, Any] | None, archive: Path,
-                    profiles_dirs: tuple[str, ...], kept: Path | None = None) -> dict[str, Any]:
+def _content(entry: dict[str, Any], package: dict[str, Any] | None, archive: Path,
+             profiles_dirs: tuple[str, ...], kept: Path | None) -> tuple[Any, Any, Any, Any]:
+    """What a student's page is made of besides the index: (its report, what the build
+    kept of it, its transcript, its profile)."""
     files = entry.get("files") or {}
     base = archive / (package.get("path") or package["id"]) if package else archive / entry.get("package", "")
     report = read_report(base / files["report_json"]) if files.get("report_json") else None
@@ -375,6 +377,13 @@ def student_context(entry: dict[str, Any], package: dict[str, Any] | None, archi
     found = load_kept(kept_path(kept, sha)) if kept and sha else None
     transcript, profile = (read_content(base / files["xml"], (report or {}).get("profile", ""), profiles_dirs, found)
                            if files.get("xml") else (None, None))
+    return report, found, transcript, profile
+
+
+def student_context(entry: dict[str, Any], package: dict[str, Any] | None, archive: Path,
+                    profiles_dirs: tuple[str, ...], kept: Path | None = None) -> dict[str, Any]:
+    files = entry.get("files") or {}
+    report, found, transcript, profile = _content(entry, package, archive, profiles_dirs, kept)
     if found is not None and found.qr and transcript is not None and transcript.lookup_code:
         remember_matrix(transcript.lookup_code, found.qr)  # the code drawn in its PDF
     links = [(key, vi, en, package_href(package or {"id": entry.get("package", "")}, files.get(key)))
@@ -403,14 +412,20 @@ def student_context(entry: dict[str, Any], package: dict[str, Any] | None, archi
 
 def render_students(batch: Iterable[tuple[dict[str, Any], dict[str, Any] | None]], archive: str, out: str,
                     shared: dict[str, Any], profiles_dirs: tuple[str, ...] = (),
-                    kept: str | None = None) -> tuple[int, int, dict[str, ClassRow]]:
+                    kept: str | None = None, in_place: Collection[str] = ()) -> tuple[int, int, dict[str, ClassRow]]:
     """Render one batch of student pages; returns (pages, bytes, each pupil's line on its
-    class page by page URL). Runs in workers."""
+    class page by page URL). Runs in workers. A page whose URL is ``in_place`` is already
+    written (taken from another site): only its pupil's line is read."""
     pages = size = 0
     archive_path, out_path = Path(archive), Path(out)
     kept_path = Path(kept) if kept else None
     rows: dict[str, ClassRow] = {}
     for entry, package in batch:
+        if entry["url"] in in_place:
+            _report, _found, transcript, profile = _content(entry, package, archive_path, profiles_dirs, kept_path)
+            if transcript is not None and profile is not None:
+                rows[entry["url"]] = class_row(transcript, profile)
+            continue
         context = student_context(entry, package, archive_path, profiles_dirs, kept_path)
         template = "student.html"
         if "pdf_signed" in (entry.get("files") or {}):  # a scanned paper transcript (archiver.site.scans)

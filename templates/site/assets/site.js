@@ -118,30 +118,33 @@
   var R = { folded: 0, name: 1, birth: 2, cls: 3, year: 4, school: 5, verdict: 6, cid: 7,
             student: 8, lookup: 9, url: 10, flags: 11 };
 
-  function manifest() { return HB.load('search/index.js', 'm', 'index'); }
+  // Where a search looks: this site's own index, or another one laid out the same way
+  // (a disc's catalogue of its whole media set, archiver/media/catalogue.py).
+  var OWN = { dir: 'search/', kind: '' };
+  function manifest(src) { return HB.load(src.dir + 'index.js', src.kind + 'm', 'index'); }
 
   function isCodeQuery(q) {
     var key = HB.codeKey(q);
     return /[0-9]/.test(q) || (key.length === 32 && /^[0-9a-f]+$/.test(key));
   }
 
-  function byCode(q) {
+  function byCode(q, src) {
     var key = HB.codeKey(q);
-    return manifest().then(function (m) {
+    return manifest(src).then(function (m) {
       if (!m || !key) { return { records: [] }; }
       var bucket = (HB.fnv1a(key) & (m.buckets - 1)).toString(16);
       while (bucket.length < 3) { bucket = '0' + bucket; }
-      return HB.load('search/c-' + bucket + '.js', 'c', bucket).then(function (data) {
+      return HB.load(src.dir + 'c-' + bucket + '.js', src.kind + 'c', bucket).then(function (data) {
         return { records: (data && data[key]) || [] };
       });
     });
   }
 
-  function byName(q) {
+  function byName(q, src) {
     var words = [];
     HB.fold(q).split(' ').forEach(function (w) { if (w && words.indexOf(w) < 0) { words.push(w); } });
     if (!words.length) { return Promise.resolve({ records: [] }); }
-    return manifest().then(function (m) {
+    return manifest(src).then(function (m) {
       if (!m) { return { records: [] }; }
       var chars = m.token_chars, tokens = m.tokens;
       // Cheapest set of shards: a complete word's own shard (all words but the last must
@@ -172,7 +175,7 @@
         var n = firstChunkOnly ? 1 : ((m.chunks || {})[k] || 1);
         for (var i = 0; i < n; i++) { files.push(i ? k + '-' + i : k); }
       });
-      return Promise.all(files.map(function (k) { return HB.load('search/n-' + k + '.js', 'n', k); }))
+      return Promise.all(files.map(function (k) { return HB.load(src.dir + 'n-' + k + '.js', src.kind + 'n', k); }))
         .then(function (shards) {
           // Name shards are strings, one record per line, the folded name first: one
           // regular expression finds every matching line without parsing the others,
@@ -209,10 +212,11 @@
     return new RegExp('^' + ahead + '[^\\n]*', 'gm');
   }
 
-  HB.search = function (q) {
+  HB.search = function (q, src) {
     q = String(q || '').trim();
+    src = src || OWN;
     if (!q) { return Promise.resolve({ records: [] }); }
-    return isCodeQuery(q) ? byCode(q) : byName(q);
+    return isCodeQuery(q) ? byCode(q, src) : byName(q, src);
   };
 
   function show(results, q, ms) {
@@ -285,7 +289,11 @@
     var run = function () {
       var mine = ++seq, q = input.value, t0 = performance.now();
       HB.search(q).then(function (results) {
-        if (mine === seq) { show(results, q.trim(), performance.now() - t0); }
+        if (mine === seq) {
+          show(results, q.trim(), performance.now() - t0);
+          // a script added to the site (extra_scripts) may add to the results
+          if (HB.afterSearch) { HB.afterSearch(q.trim(), results, function () { return mine === seq; }); }
+        }
       });
     };
     form.addEventListener('submit', function (ev) { ev.preventDefault(); clearTimeout(timer); run(); });
