@@ -162,8 +162,12 @@ def test_each_volume_extracted_alone_checks_with_bagit_sha256sum_and_its_own_scr
         assert pages == {rel: sha256(media_set["archive"] / rel) for rel in pages}
 
 
-def test_without_the_archives_own_site_a_volume_makes_the_same_student_pages_itself(media_set, tmp_path):
+def test_without_the_archives_own_site_a_volume_makes_the_same_pages_itself(media_set, tmp_path):
+    """Taking the archive's student pages changes no byte of any page: not theirs, and not
+    the class pages, which show each pupil's year results."""
     copy = shutil.copytree(media_set["archive"], tmp_path / "archive")
+    made = archiver("media", copy, "--out", tmp_path / "reused", "--medium", "cd", "--all")
+    assert made.returncode == 0, said(made)
     shutil.rmtree(copy / "site")  # as `archiver build --no-site` leaves it
     made = archiver("media", copy, "--out", tmp_path / "out", "--medium", "cd", "--all")
     assert made.returncode == 0, said(made)
@@ -171,6 +175,13 @@ def test_without_the_archives_own_site_a_volume_makes_the_same_student_pages_its
     volume = extract(image, tmp_path / "x")
     pages = {p.relative_to(volume).as_posix(): sha256(p) for p in (volume / "site" / "hs").rglob("*.html")}
     assert pages and pages == {rel: sha256(media_set["archive"] / rel) for rel in pages}
+    (image,) = images(tmp_path / "reused")
+    reused = extract(image, tmp_path / "y")
+    made_here = {p.relative_to(volume).as_posix(): sha256(p) for p in (volume / "site").rglob("*.html")}
+    assert made_here == {p.relative_to(reused).as_posix(): sha256(p) for p in (reused / "site").rglob("*.html")}
+    assert any(rel.startswith("site/lop/") for rel in made_here)
+    class_page = next((volume / "site" / "lop").glob("*.html")).read_text(encoding="utf-8")
+    assert '<td class="num' in class_page  # the results table, with its marks
 
 
 def test_the_volume_script_names_a_damaged_file(media_set, tmp_path):

@@ -27,7 +27,8 @@ TAG_W, TAG_H = 90 * mm, 32 * mm  # a tag tied to a USB stick
 MARK = 5 * mm
 
 
-def _cut_marks(c: canvas.Canvas, x: float, y: float, w: float, h: float) -> None:
+def cut_marks(c: canvas.Canvas, x: float, y: float, w: float, h: float) -> None:
+    """Marks at the four corners of a piece to cut out (A4 sheets, cut by hand)."""
     c.setLineWidth(0.3)
     for cx, cy, dx, dy in ((x, y, -1, -1), (x + w, y, 1, -1), (x, y + h, -1, 1), (x + w, y + h, 1, 1)):
         c.line(cx + dx * 1 * mm, cy, cx + dx * (1 * mm + MARK), cy)
@@ -52,7 +53,7 @@ def label_pdf(info: PackageInfo, tag_sha256: str) -> bytes:
 
     # CD/DVD sleeve, top of the page.
     x, y = (page_w - SLEEVE) / 2, page_h - 25 * mm - SLEEVE
-    _cut_marks(c, x, y, SLEEVE, SLEEVE)
+    cut_marks(c, x, y, SLEEVE, SLEEVE)
     c.setLineWidth(0.2)
     c.setDash(1, 2)
     c.rect(x, y, SLEEVE, SLEEVE)
@@ -81,7 +82,7 @@ def label_pdf(info: PackageInfo, tag_sha256: str) -> bytes:
 
     # USB tag, below.
     tx, ty = (page_w - TAG_W) / 2, y - 25 * mm - TAG_H
-    _cut_marks(c, tx, ty, TAG_W, TAG_H)
+    cut_marks(c, tx, ty, TAG_W, TAG_H)
     c.setDash(1, 2)
     c.rect(tx, ty, TAG_W, TAG_H)
     c.setDash()

@@ -17,20 +17,13 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
 
+from ..archive.label import cut_marks
 from ..qr import draw_qr
 from .medium import DISC_NAMES_VI, Medium
 
 DISC = 118 * mm  # a CD/DVD/BD face
 HOLE = 41 * mm  # the unprintable hub around the centre hole
 INSERT = 120 * mm  # a jewel-case insert or paper sleeve front
-MARK = 5 * mm
-
-
-def _cut_marks(c: canvas.Canvas, x: float, y: float, w: float, h: float) -> None:
-    c.setLineWidth(0.3)
-    for cx, cy, dx, dy in ((x, y, -1, -1), (x + w, y, 1, -1), (x, y + h, -1, 1), (x + w, y + h, 1, 1)):
-        c.line(cx + dx * 1 * mm, cy, cx + dx * (1 * mm + MARK), cy)
-        c.line(cx, cy + dy * 1 * mm, cx, cy + dy * (1 * mm + MARK))
 
 
 def _centred(c: canvas.Canvas, font: str, size: float, x: float, y: float, text: str) -> None:
@@ -58,7 +51,7 @@ def volume_label_pdf(volume, names, medium: Medium) -> bytes:
 
     # Disc face, top of the page: a ring between the hub and the rim.
     cx, cy = page_w / 2, page_h - 18 * mm - DISC / 2
-    _cut_marks(c, cx - DISC / 2, cy - DISC / 2, DISC, DISC)
+    cut_marks(c, cx - DISC / 2, cy - DISC / 2, DISC, DISC)
     c.setLineWidth(0.2)
     c.setDash(1, 2)
     c.circle(cx, cy, DISC / 2)
@@ -76,7 +69,7 @@ def volume_label_pdf(volume, names, medium: Medium) -> bytes:
 
     # Sleeve / jewel-case insert, below.
     x, y = (page_w - INSERT) / 2, 22 * mm
-    _cut_marks(c, x, y, INSERT, INSERT)
+    cut_marks(c, x, y, INSERT, INSERT)
     c.setDash(1, 2)
     c.rect(x, y, INSERT, INSERT)
     c.setDash()

@@ -311,6 +311,7 @@ def make_media(request: MediaRequest, say: Say = lambda line: None) -> MediaResu
             lap("check")
         selection = select_packages(store, tuple(request.years), request.include_all)
         if not selection.packages:
+            _clear_recorded_leftovers(archive, out)
             raise NothingToWrite(_nothing(selection, request))
         result = _make_set(store, out, request, selection, forced, say, seconds, lap)
     return result
@@ -440,6 +441,15 @@ def _own_files_bound(groups: list[Group], by_class: dict[str, list[Package]], na
     files.update({README: 16 * 1024, CHECK_SCRIPT: media_template(CHECK_SCRIPT).stat().st_size,
                   VOLUME_JSON: 64 * 1024 + 400 * len(groups)})
     return files
+
+
+def _clear_recorded_leftovers(archive: Path, out: Path) -> None:
+    """A run killed after its set was recorded (while clearing its staging area) leaves
+    that area in the set's folder; the next run has nothing to write, and clears it."""
+    from .record import read_records
+
+    for record in read_records(archive)[0]:
+        _clear_leftovers(out / record.set_id)
 
 
 def _clear_leftovers(folder: Path) -> None:

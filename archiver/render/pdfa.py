@@ -149,6 +149,23 @@ def _icc() -> bytes:
     return _icc_cache
 
 
+def set_metadata_and_intent(pdf: pikepdf.Pdf, xmp_packet: bytes) -> None:
+    """The document's XMP metadata stream and its sRGB output intent: what every PDF/A
+    part asks of the catalogue (ISO 19005-1 6.2.2, 6.7.2; the same in parts 2 and 3)."""
+    xmp = pikepdf.Stream(pdf, xmp_packet)
+    xmp.Type = Name.Metadata
+    xmp.Subtype = Name.XML
+    pdf.Root.Metadata = pdf.make_indirect(xmp)
+    icc = _flate_stream(pdf, _icc())
+    icc.N = 3
+    pdf.Root.OutputIntents = Array([pdf.make_indirect(Dictionary(
+        Type=Name.OutputIntent, S=Name.GTS_PDFA1,
+        OutputConditionIdentifier=String(ICC_DESCRIPTION), Info=String(ICC_DESCRIPTION),
+        RegistryName=String("http://www.color.org"),
+        DestOutputProfile=pdf.make_indirect(icc),
+    ))])
+
+
 def _flate_stream(pdf: pikepdf.Pdf, data: bytes, level: int = 6) -> pikepdf.Stream:
     """A Flate-compressed stream; zlib at a fixed level gives the same bytes every time."""
     stream = pikepdf.Stream(pdf, zlib.compress(data, level))
@@ -199,19 +216,7 @@ def make_pdfa(pdf_bytes: bytes, meta: PdfMeta, flavour: str,
             Keywords=String(meta.keywords), Creator=String(meta.creator_tool),
             Producer=String(meta.producer), CreationDate=String(date), ModDate=String(date),
         ))
-        xmp = pikepdf.Stream(pdf, _xmp(meta, part))
-        xmp.Type = Name.Metadata
-        xmp.Subtype = Name.XML
-        pdf.Root.Metadata = pdf.make_indirect(xmp)
-
-        icc = _flate_stream(pdf, _icc())
-        icc.N = 3
-        pdf.Root.OutputIntents = Array([pdf.make_indirect(Dictionary(
-            Type=Name.OutputIntent, S=Name.GTS_PDFA1,
-            OutputConditionIdentifier=String(ICC_DESCRIPTION), Info=String(ICC_DESCRIPTION),
-            RegistryName=String("http://www.color.org"),
-            DestOutputProfile=pdf.make_indirect(icc),
-        ))])
+        set_metadata_and_intent(pdf, _xmp(meta, part))
 
         if part == 3 and attachment is not None:
             data = attachment.data

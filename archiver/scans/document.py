@@ -272,7 +272,7 @@ def _signature_fields(pdf: pikepdf.Pdf, record: ScanRecord) -> None:
 
 
 def _pdfa(record: ScanRecord, info_pdf: bytes, images: pikepdf.Pdf) -> bytes:
-    from ..render.pdfa import _distinct_subset_tags, _flate_stream, _icc, pdf_date
+    from ..render.pdfa import _distinct_subset_tags, pdf_date, set_metadata_and_intent
 
     title = f"Học bạ giấy số hóa — {record.name} — {record.student_code}"
     author = record.school_name
@@ -285,17 +285,8 @@ def _pdfa(record: ScanRecord, info_pdf: bytes, images: pikepdf.Pdf) -> bytes:
         pdf.trailer.Info = pdf.make_indirect(Dictionary(
             Title=String(title), Author=String(author), Subject=String(description), Creator=String(made_by),
             Producer=String(producer()), CreationDate=String(date), ModDate=String(date)))
-        xmp = pikepdf.Stream(pdf, xmp_packet(record, title=title, author=author, description=description,
-                                             date=record.digitised, creator_tool=made_by, producer=producer()))
-        xmp.Type = Name.Metadata
-        xmp.Subtype = Name.XML
-        pdf.Root.Metadata = pdf.make_indirect(xmp)
-        icc = _flate_stream(pdf, _icc())
-        icc.N = 3
-        pdf.Root.OutputIntents = Array([pdf.make_indirect(Dictionary(
-            Type=Name.OutputIntent, S=Name.GTS_PDFA1, OutputConditionIdentifier=String("sRGB IEC61966-2.1"),
-            Info=String("sRGB IEC61966-2.1"), RegistryName=String("http://www.color.org"),
-            DestOutputProfile=pdf.make_indirect(icc)))])
+        set_metadata_and_intent(pdf, xmp_packet(record, title=title, author=author, description=description,
+                                                date=record.digitised, creator_tool=made_by, producer=producer()))
         pdf.Root.Lang = String("vi")
         _signature_fields(pdf, record)
         for page in pdf.pages:  # PDF/A: nothing an image asks to be smoothed (6.2.8.1: /Interpolate false)

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
 from ..errors import ConfigError
+from ..verify.subject import common_name, user_id
 
 PERSON, ORGANISATION = "person", "organisation"
 ROLE_IDENTITY = {"HT": PERSON, "TC": ORGANISATION}
@@ -129,7 +130,7 @@ def _pkcs12(spec: KeySpec, role: str, secret: Secret, who: str) -> SigningKey:
         raise KeyProblem(f"{path}: chỉ hỗ trợ khoá RSA hoặc ECDSA ({who}) / only RSA and ECDSA keys are supported")
     chain = [c for c in extra or [] if c != certificate]
     signer = _InMemorySigner.make(private_key, certificate, chain)
-    return SigningKey(role, signer, certificate, chain, str(path), _uid(certificate), _cn(certificate))
+    return SigningKey(role, signer, certificate, chain, str(path), user_id(certificate), common_name(certificate))
 
 
 def _asn1(cert: x509.Certificate):  # type: ignore[no-untyped-def]
@@ -271,7 +272,7 @@ def _pkcs11(spec: KeySpec, role: str, secret: Secret, who: str) -> SigningKey:
     certificate = x509.load_der_x509_certificate(signer.signing_cert.dump())
     chain = [x509.load_der_x509_certificate(c.dump()) for c in signer.cert_registry
              if c.dump() != signer.signing_cert.dump()]
-    return SigningKey(role, signer, certificate, chain, spec.key, _uid(certificate), _cn(certificate),
+    return SigningKey(role, signer, certificate, chain, spec.key, user_id(certificate), common_name(certificate),
                       [session.close])
 
 
@@ -314,19 +315,9 @@ def _text(value: Any) -> str:
 
 
 # -- checks -----------------------------------------------------------------------------------------
-def _uid(cert: x509.Certificate) -> str:
-    values = cert.subject.get_attributes_for_oid(NameOID.USER_ID)
-    return str(values[0].value) if values else ""
-
-
-def _cn(cert: x509.Certificate) -> str:
-    values = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(values[0].value) if values else ""
-
-
 def identity_problem(cert: x509.Certificate, role: str) -> str:
     """Why a certificate cannot sign for ``role`` (spec section 3), or ''."""
-    uid = _uid(cert)
+    uid = user_id(cert)
     if ROLE_IDENTITY.get(role) == PERSON:
         if not re.fullmatch(r"CCCD:\d{12}", uid):
             return (f"chứng thư số của {cert.subject.rfc4514_string()} không phải chứng thư cá nhân có UID=CCCD:<12 chữ "

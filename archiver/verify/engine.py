@@ -13,7 +13,6 @@ from typing import Mapping
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from .. import __version__
@@ -37,6 +36,7 @@ from .report import (
     SignatureCheck,
     VerificationReport,
 )
+from .subject import common_name, user_id
 from .trust import TrustStore, sha256
 from .xmldsig import (
     DS,
@@ -71,16 +71,6 @@ def certificate_info(cert: x509.Certificate) -> CertificateInfo:
         not_after=cert.not_valid_after_utc.isoformat(),
         sha256=sha256(cert.public_bytes(Encoding.DER)),
     )
-
-
-def _uid(cert: x509.Certificate) -> str:
-    values = cert.subject.get_attributes_for_oid(NameOID.USER_ID)
-    return str(values[0].value) if values else ""
-
-
-def _common_name(cert: x509.Certificate) -> str:
-    values = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(values[0].value) if values else ""
 
 
 class Verifier:
@@ -133,7 +123,7 @@ class Verifier:
         """(info, UID, CN) of a certificate, computed once."""
         found = self._cert_info.get(cert)
         if found is None:
-            found = (certificate_info(cert), _uid(cert), _common_name(cert))
+            found = (certificate_info(cert), user_id(cert), common_name(cert))
             self._cert_info[cert] = found
         return found
 

@@ -59,6 +59,7 @@ from .report import (
     SignatureCheck,
     VerificationReport,
 )
+from .subject import common_name, user_id
 from .trust import TrustStore
 
 PDFA_NS = "http://www.aiim.org/pdfa/ns/id/"
@@ -307,7 +308,7 @@ class PdfVerifier:
             cert = x509.load_der_x509_certificate(sig.signer_cert.dump())
             check.certificate = certificate_info(cert)
             if not check.signer:
-                check.signer = _common_name(cert)
+                check.signer = common_name(cert)
         except Exception:  # noqa: BLE001 - no or damaged signer certificate
             cert = None
         subfilter = str(sig.sig_object.get("/SubFilter", ""))
@@ -513,25 +514,11 @@ def _utc(when: dt.datetime) -> dt.datetime:
     return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
 
 
-def _common_name(cert: x509.Certificate) -> str:
-    from cryptography.x509.oid import NameOID
-
-    values = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(values[0].value) if values else ""
-
-
-def _uid(cert: x509.Certificate) -> str:
-    from cryptography.x509.oid import NameOID
-
-    values = cert.subject.get_attributes_for_oid(NameOID.USER_ID)
-    return str(values[0].value) if values else ""
-
-
 def _role_problem(entry: Listed, rule: PdfRole | None, cert: x509.Certificate) -> str:
     """Spec section 3: the certificate must be the listed signer's."""
     if rule is None:
         return f"vai trò {entry.role!r} không có trong profile / unknown role"
-    uid = _uid(cert)
+    uid = user_id(cert)
     want = f"CCCD:{entry.signer_id}" if rule.identity == "person" else entry.signer_id
     if rule.identity == "organisation" and not entry.signer_id.startswith(("MNS:", "MST:")):
         return (f"danh sách ghi {entry.signer_id!r} cho {rule.label}, không phải mã MNS:/MST: của tổ chức / the listed "
