@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import errno
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -152,6 +153,43 @@ def new_folder(parent: Path, prefix: str) -> Path:
     folder = Path(tempfile.mkdtemp(prefix=f"{prefix}.", dir=parent))
     os.chmod(folder, public_mode(folder=True))
     return folder
+
+
+def scratch_folder(kind: str) -> Path:
+    """A new folder in the system's temporary folder for one run's scratch work, named
+    ``archiver-<kind>-<process id>-…``. Those that killed runs left behind (their process
+    gone) are removed first: a killed process cleans nothing up, and Windows never empties
+    its temporary folder by itself."""
+    base = Path(tempfile.gettempdir())
+    prefix = f"archiver-{kind}-"
+    for old in base.glob(f"{prefix}*"):
+        pid = old.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-"))
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether a process of this id runs (when in doubt, yes: its folder is then kept)."""
+    if pid == os.getpid():
+        return True
+    if sys.platform == "win32":  # os.kill(pid, 0) would end the process there
+        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return kernel32.GetLastError() != 87  # ERROR_INVALID_PARAMETER: no such process
+        try:
+            code = ctypes.c_ulong()
+            return not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)) or code.value == 259  # STILL_ACTIVE
+        finally:
+            kernel32.CloseHandle(handle)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process
+    return True
 
 
 def publish_dir(staged: Path, final: Path) -> None:

@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from archiver.scans.keys import SigningKey, _InMemorySigner, _cn, _uid
+from archiver.scans.keys import SigningKey, _InMemorySigner
+from archiver.verify.subject import common_name, user_id
 from archiver.scans.record import ScanRecord, Signer
 
 from .conftest import SAMPLE
@@ -52,7 +53,7 @@ def pem_key(name: str, role: str) -> SigningKey:
 def make_key(key, cert: x509.Certificate, role: str, chain: list[x509.Certificate] | None = None) -> SigningKey:  # type: ignore[no-untyped-def]
     issuing = x509.load_pem_x509_certificate((TRUST / "issuing-ca.pem").read_bytes())
     chain = chain if chain is not None else [issuing]
-    return SigningKey(role, _InMemorySigner.make(key, cert, chain), cert, chain, "test", _uid(cert), _cn(cert))
+    return SigningKey(role, _InMemorySigner.make(key, cert, chain), cert, chain, "test", user_id(cert), common_name(cert))
 
 
 def issue(subject: x509.Name, *, ca_name: str = "issuing-ca", ca_cert: x509.Certificate | None = None,

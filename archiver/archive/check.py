@@ -20,12 +20,12 @@ import hashlib
 import json
 import re
 import shutil
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from ..fsutil import scratch_folder
 from ..jsonstream import load_object
 from .bag import Manifest, file_digests, read_manifests
 from .index import expected_index, index_bytes
@@ -44,7 +44,6 @@ from .records import (
     PackageUnreadable,
     TranscriptRecord,
     content_facts,
-    inside_bag,
 )
 from .store import Archive, data_objects
 from .trust import timestamp_problems
@@ -518,7 +517,7 @@ def _check_site(store: Archive, result: CheckResult) -> None:
         problems.append(f"{INDEX}, {SITE}/{MARKER}: trang tra cứu được tạo từ một index.json khác (một trong hai tệp "
                         "đã bị sửa); chạy `archiver site` để tạo lại nếu index.json đúng / the site was made from "
                         "another index.json (one of the two files changed)")
-    scratch = Path(tempfile.mkdtemp(prefix="archiver-check-site-"))
+    scratch = scratch_folder("check-site")
     try:
         try:
             build_site(store.root, scratch / SITE)

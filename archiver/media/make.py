@@ -453,11 +453,11 @@ def _clear_recorded_leftovers(archive: Path, out: Path) -> None:
 
 
 def _clear_leftovers(folder: Path) -> None:
-    """What a killed run left in the set's folder: its staging area and temporary images."""
+    """What a killed run left in the set's folder: its staging area, temporary images and labels."""
     if folder.is_dir():
         shutil.rmtree(folder / STAGING, ignore_errors=True)
         for path in folder.iterdir():
-            if path.name.startswith(".") and path.name.endswith(".part"):
+            if path.name.startswith(".") and path.name.endswith((".part", ".tmp")):  # an image, a label (fsutil)
                 shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
 
 

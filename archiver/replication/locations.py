@@ -26,7 +26,7 @@ from typing import Iterable, Iterator
 
 from ..archive.layout import PACKAGE_JSON, STAGING, TAG_FILES
 from ..errors import UsageError
-from ..fsutil import fsync_dir, fsync_tree, public_mode, write_error
+from ..fsutil import fsync_dir, fsync_tree, public_mode, scratch_folder, write_error
 from .rclone import NotFound, Rclone, TransferFailed
 
 #: archiver's own folders and files at a destination (never packages, never audited).
@@ -317,7 +317,7 @@ class RcloneRemote(Location):
 
     @contextlib.contextmanager
     def _download(self, package: str, rels: list[str]) -> Iterator[Path]:
-        folder = Path(tempfile.mkdtemp(prefix="archiver-download-"))
+        folder = scratch_folder("download")
         try:
             try:
                 self.rclone.copy_files(join(self.base, package), str(folder), rels)
@@ -457,7 +457,7 @@ class RcloneRemote(Location):
 
     def _put(self, name: str, data: bytes) -> None:
         """One file of archiver's own at the top of the remote, replacing the old one."""
-        folder = Path(tempfile.mkdtemp(prefix="archiver-state-"))
+        folder = scratch_folder("state")
         try:
             (folder / name).write_bytes(data)
             staged = self.staging_name("state")

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
 from ..archive.bag import file_digests
+from ..fsutil import scratch_folder
 from .audit import EXTRA, MISSING, CopyResult, Finding, PackageAudit, Reference, anchors_of, audit_package, check_copy
 from .locations import DAMAGED, Location
 from .log import PremisEvent, RunLog
@@ -134,7 +134,7 @@ def _repair_copy(target: Location, audit: PackageAudit, sources: list[Location],
     extras = [f for f in findings if f.kind == EXTRA]
     needed = sorted(reference.digests) if whole else sorted({f.path for f in findings if f.kind != EXTRA})
     by_path = {f.path: f for f in findings}
-    work = Path(tempfile.mkdtemp(prefix="archiver-repair-"))
+    work = scratch_folder("repair")
     try:
         fetched = _fetch_good(package, needed, reference, audit, sources, work)
         missing_good = [rel for rel in needed if rel not in fetched]
