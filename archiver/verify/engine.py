@@ -73,6 +73,22 @@ def certificate_info(cert: x509.Certificate) -> CertificateInfo:
     )
 
 
+def undecided(report: VerificationReport, path: object, exc: Exception, *, stop: bool, what: str) -> None:
+    """Something in a document defeated the checks. In a build (``stop``) that is a bug of
+    ours and stops it, so no transcript is archived with a wrong verdict; in ``verify``
+    the document is INDETERMINATE (VERIFIER_ERROR) and nothing else is decided."""
+    if stop:
+        raise InternalError(
+            f"{path}: lỗi nội bộ khi kiểm tra {what} ({type(exc).__name__}: {exc}); không tệp nào được lưu với kết "
+            "luận sai. Hãy báo lỗi này cho bộ phận kỹ thuật kèm tệp, hoặc tạm chuyển tệp ra khỏi thư mục đầu vào "
+            "rồi chạy lại / internal error while verifying this file: please report it") from exc
+    report.signatures.clear()
+    report.verdict = INDETERMINATE
+    report.reasons.append(Finding(
+        "VERIFIER_ERROR", f"Không kiểm tra được tài liệu này ({type(exc).__name__}: {exc}); hãy báo bộ phận kỹ thuật "
+                          "/ the verifier could not process this document; please report it"))
+
+
 class Verifier:
     """Verifies transcripts against a trust store at a validation time."""
 
@@ -167,18 +183,7 @@ class Verifier:
         try:
             self._check_document(root, profile, report, proof_of_existence)
         except Exception as exc:  # noqa: BLE001 - a verdict, never a traceback
-            if self.stop_on_internal_error:
-                raise InternalError(
-                    f"{path}: lỗi nội bộ khi kiểm tra chữ ký ({type(exc).__name__}: {exc}); không tệp nào được lưu "
-                    "với kết luận sai. Hãy báo lỗi này cho bộ phận kỹ thuật kèm tệp, hoặc tạm chuyển tệp ra khỏi thư "
-                    "mục đầu vào rồi chạy lại / internal error while verifying this file: please report it") from exc
-            # Something in this document defeated the checks: say so, decide nothing.
-            report.signatures.clear()
-            report.verdict = INDETERMINATE
-            report.reasons.append(Finding(
-                "VERIFIER_ERROR",
-                f"Không kiểm tra được tài liệu này ({type(exc).__name__}: {exc}); hãy báo bộ phận kỹ thuật "
-                "/ the verifier could not process this document; please report it"))
+            undecided(report, path, exc, stop=self.stop_on_internal_error, what="chữ ký")
         return report
 
     # -- the checks -------------------------------------------------------------------------

@@ -39,13 +39,12 @@ from typing import Any, Mapping
 from cryptography import x509
 
 from .. import __version__
-from ..errors import InternalError
 from ..scans.profile import PdfProfile, PdfRole
 from ..scans.record import RecordError, decode_record, nfc, pointer, xmp_property
 from ..timestamps import tsa as _tsa  # noqa: F401 - quiets pyHanko's loggers
 from ..timestamps.tsa import LOCAL_TSA_LABEL, LOCAL_TSA_LABEL_VI, LOCAL_TSA_ORGANIZATION
 from .certpath import CertificateEvaluator
-from .engine import CHECK_ORDER, certificate_info
+from .engine import CHECK_ORDER, certificate_info, undecided
 from .report import (
     FAILED,
     INDETERMINATE,
@@ -138,16 +137,7 @@ class PdfVerifier:
         try:
             return self._verify(data, report, proof_of_existence)
         except Exception as exc:  # noqa: BLE001 - a verdict, never a traceback
-            if self.stop_on_internal_error:
-                raise InternalError(
-                    f"{path}: lỗi nội bộ khi kiểm tra chữ ký PDF ({type(exc).__name__}: {exc}); không tệp nào được lưu "
-                    "với kết luận sai. Hãy báo lỗi này cho bộ phận kỹ thuật kèm tệp / internal error while verifying "
-                    "this PDF: please report it") from exc
-            report.signatures.clear()
-            report.verdict = INDETERMINATE
-            report.reasons.append(Finding(
-                "VERIFIER_ERROR", f"Không kiểm tra được tài liệu này ({type(exc).__name__}: {exc}); hãy báo bộ phận kỹ "
-                                  "thuật / the verifier could not process this document; please report it"))
+            undecided(report, path, exc, stop=self.stop_on_internal_error, what="chữ ký PDF")
             return report
 
     def _verify(self, data: bytes, report: VerificationReport, poe: dt.datetime | None) -> VerificationReport:
