@@ -30,3 +30,8 @@ def decimal(value: object) -> str:
     if v.replace(".", "", 1).isdigit() and v.count(".") == 1:
         return v.replace(".", ",")
     return v
+
+
+def thousands(n: int) -> str:
+    """Vietnamese groups thousands with a dot: ``4700372992`` -> ``4.700.372.992``."""
+    return f"{n:,}".replace(",", ".")

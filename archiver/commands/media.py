@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from ..vn import decimal, thousands
+
 MEDIUM_HELP = ("cd, dvd, dvd-dl, bd, bd-dl (an ISO image per disc), usb (one folder), usb:SIZE (folders of at "
                "most SIZE), or a SIZE such as 650M (MiB), 4G (GiB), 16GB (10^9 bytes): images of at most SIZE.")
 
@@ -76,8 +78,8 @@ def write_command(archive: Path, out: Path, medium_text: str, years: tuple[str, 
     click.echo(f"Bộ đĩa / media set {result.set_id}: {len(result.volumes)} "
                f"{'thư mục USB' if not medium.is_image else 'đĩa'} ({medium.describe()})")
     for v in result.volumes:
-        fill = f", {v.fill:.1%}" if medium.capacity else ""
-        click.echo(f"  {v.number}/{v.count} {v.path} — {v.bytes:,} B{fill}, SHA-256 {v.sha256}")
+        fill = f", {decimal(f'{v.fill * 100:.1f}')} %" if medium.capacity else ""
+        click.echo(f"  {v.number}/{v.count} {v.path} — {thousands(v.bytes)} B{fill}, SHA-256 {v.sha256}")
         click.echo(f"      lớp / classes: {', '.join(v.classes)}")
         if v.label:
             click.echo(f"      nhãn / label: {v.label}")

@@ -38,7 +38,7 @@ from ..archive.store import Archive, Package
 from ..errors import ArchiveWriteError, InternalError, UsageError
 from ..fsutil import atomic_write, fsync_tree, write_error
 from ..site import StudentPages, student_pages
-from ..vn import VN
+from ..vn import VN, thousands
 from .catalogue import CatalogueEntry, make_catalogue
 from .iso import ImageLabels, file_sha256, temporary_name, write_image
 from .isofs import check_names, data_sectors, fat_bytes, fat_overhead, iso_bytes
@@ -374,7 +374,7 @@ def _make_set(store: Archive, out: Path, request: MediaRequest, selection: Selec
     fixed = FIXED_PER_VOLUME + exact_size(own_files, medium)
     if limit and limit <= fixed:
         raise UsageError(f"--medium {medium.name}: quá nhỏ để chứa cả trang tra cứu của đĩa / too small for a volume's "
-                         f"own files ({fixed:,} B)")
+                         f"own files ({thousands(fixed)} B)")
     try:
         plan = plan_volumes(groups, limit - fixed if limit else 0, max(0, medium.fill_target - fixed))
     except GroupTooLarge as exc:
@@ -502,8 +502,8 @@ def _stage_volumes(store: Archive, plan: Plan, by_class: dict[str, list[Package]
         while keep and (over > 0 or not dropped) and len(keep) > 1:
             dropped.insert(0, keep.pop())
             over -= dropped[0].size
-        say(f"Đĩa {k + 1} vượt sức chứa {total - limit:,} B: chuyển {len(dropped)} lớp sang đĩa sau / volume "
-            f"{k + 1} over by {total - limit:,} B: {len(dropped)} classes move on")
+        say(f"Đĩa {k + 1} vượt sức chứa {thousands(total - limit)} B: chuyển {len(dropped)} lớp sang đĩa sau / volume "
+            f"{k + 1} over by {thousands(total - limit)} B: {len(dropped)} classes move on")
         rest = [g for v in volumes[k + 1:] for g in v.groups] + dropped
         replanned = plan_volumes(rest, plan.capacity, 0) if rest else Plan((), plan.capacity)
         volumes = volumes[:k] + [Volume(k + 1, tuple(keep))] + [
@@ -569,7 +569,7 @@ def _finish_volumes(store: Archive, volumes: list[Volume], by_class: dict[str, l
         if medium.capacity:
             size = exact_size(files.sizes(), medium)
             if size > usable(medium):
-                raise InternalError(f"đĩa {volume.number}: {size:,} B > {usable(medium):,} B sau khi hoàn tất / volume "
+                raise InternalError(f"đĩa {volume.number}: {thousands(size)} B > {thousands(usable(medium))} B sau khi hoàn tất / volume "
                                     f"{volume.number} outgrew the medium once finished (a bug in the size count)")
         results.append(files)
     return results

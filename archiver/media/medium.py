@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import UsageError
+from ..vn import decimal, thousands
 
 SECTOR = 2048
 
@@ -73,16 +74,12 @@ class Medium:
         if not self.capacity:
             return "USB (một thư mục / one folder)"
         label = DISC_NAMES_VI.get(self.name, self.name.upper())
-        return (f"{label}: {_vn_int(self.capacity)} B, dự phòng / margin {MARGIN * 100:.1f} % "
-                f"({_vn_int(self.margin)} B)").replace("0.5 %", "0,5 %")
+        return (f"{label}: {thousands(self.capacity)} B, dự phòng / margin {decimal(f'{MARGIN * 100:.1f}')} % "
+                f"({thousands(self.margin)} B)")
 
     def to_json(self) -> dict:
         return {"name": self.name, "kind": self.kind, "capacity": self.capacity, "margin": self.margin,
                 "usable": self.usable, "fill_target": FILL_TARGET}
-
-
-def _vn_int(n: int) -> str:
-    return f"{n:,}".replace(",", ".")
 
 
 def parse_size(text: str) -> int:

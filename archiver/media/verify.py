@@ -29,6 +29,7 @@ from typing import BinaryIO, Callable
 
 from ..archive.bag import ALGORITHMS
 from ..errors import UsageError
+from ..vn import thousands
 from .iso import BLOCK
 from .medium import SECTOR
 from .volume import SUMS, VOLUME_JSON
@@ -373,12 +374,12 @@ def verify_media(target: str, *, sha256: str = "", archive: Path | None = None,
             fp.end = size
         digest, read, error = _hash_prefix(fp, size)
         if error is not None:
-            result.problems.append(f"{path.name}: LỖI ĐỌC từ byte {read:,} ({error.strerror or error}); đĩa có thể bị "
-                                   f"xước hoặc hỏng / READ ERROR at byte {read:,} of {size:,}: the disc may be "
+            result.problems.append(f"{path.name}: LỖI ĐỌC từ byte {thousands(read)} ({error.strerror or error}); đĩa có thể bị "
+                                   f"xước hoặc hỏng / READ ERROR at byte {thousands(read)} of {thousands(size)}: the disc may be "
                                    "scratched or failing")
         elif read < size:
-            result.problems.append(f"{path.name}: ẢNH BỊ CẮT NGẮN, chỉ có {read:,} trên {size:,} byte / TRUNCATED: "
-                                   f"{read:,} of {size:,} bytes")
+            result.problems.append(f"{path.name}: ẢNH BỊ CẮT NGẮN, chỉ có {thousands(read)} trên {thousands(size)} byte / TRUNCATED: "
+                                   f"{thousands(read)} of {thousands(size)} bytes")
         else:
             result.image_sha256 = digest
         try:
@@ -398,7 +399,7 @@ def verify_media(target: str, *, sha256: str = "", archive: Path | None = None,
             result.problems.append(f"{path.name}: SHA-256 của ảnh ({result.image_sha256}) khác mã đã ghi ({where}: "
                                    f"{recorded}) / the image differs from its recorded SHA-256")
         else:
-            result.notes.append(f"SHA-256 của {size:,} byte đầu khớp mã đã ghi ({where}) / the image matches its "
+            result.notes.append(f"SHA-256 của {thousands(size)} byte đầu khớp mã đã ghi ({where}) / the image matches its "
                                 "recorded SHA-256")
     elif result.image_sha256:
         result.notes.append(f"SHA-256 của ảnh / image: {result.image_sha256}; không có mã đã ghi để so (dùng --sha256 "

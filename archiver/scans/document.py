@@ -16,6 +16,7 @@ import pikepdf
 from pikepdf import Array, Dictionary, Name, String
 
 from .. import __version__
+from ..vn import thousands
 from .pages import Page, PageError, Scan, _scanned_image, page_images
 from .record import ScanRecord, xmp_packet
 
@@ -206,7 +207,7 @@ def _information_page(record: ScanRecord) -> bytes:
     story.append(Paragraph("Tệp nguồn và mã SHA-256 / Source files and their SHA-256", head))
     rows = [[Paragraph(t, cell_bold) for t in ("Tệp nguồn / source file", "Byte", "SHA-256")]]
     for source in record.sources:
-        rows.append([Paragraph(text(source.file), small), Paragraph(f"{source.size:,}".replace(",", "."), small),
+        rows.append([Paragraph(text(source.file), small), Paragraph(thousands(source.size), small),
                      Paragraph(source.sha256, mono)])
     story.append(Table(rows, colWidths=[62 * mm, 20 * mm, 94 * mm], style=grid, repeatRows=1, hAlign="LEFT"))
 
