@@ -497,29 +497,16 @@ def test_check_notices_a_student_page_of_the_site_that_was_changed(archive: Path
 
 
 # == 6. a full disk ===============================================================================
-def _in_a_small_file_system(tmp_path: Path, size_kib: int) -> tuple[subprocess.CompletedProcess, str, Path]:
-    """Build the sample into a tmpfs of ``size_kib``, then grow it to 64 MiB and build
-    again. Returns (the first build, what it left in .staging, a copy of the archive after
-    the second build). The tmpfs lives in a private mount namespace (unshare), so it is
-    gone whatever happens; it is also unmounted at the end."""
-    mount_point, results = tmp_path / "small", tmp_path / "results"
-    mount_point.mkdir()
-    results.mkdir()
-    out = mount_point / "out"
+def with_small_disk(mount_point: Path, size_kib: int, steps: list[str]) -> subprocess.CompletedProcess:
+    """Run the shell ``steps`` with a tmpfs of ``size_kib`` mounted at ``mount_point`` (a
+    step may grow it: ``mount -o remount,size=64m``). The tmpfs lives in a private mount
+    namespace (unshare), so it is gone whatever happens; it is also unmounted at the end.
+    Exit 99 means it could not be mounted here; any other failure of the script fails."""
     q = shlex.quote
-    script = "\n".join([
-        f"mount -t tmpfs -o size={size_kib}k tmpfs {q(str(mount_point))} || exit 99",
-        f"trap 'umount {q(str(mount_point))}' EXIT",
-        f"{shlex.join(build_cmd(out, '--no-site'))} > {q(str(results / 'first.txt'))} 2>&1",
-        f"echo $? > {q(str(results / 'first.rc'))}",
-        f"[ -d {q(str(out / '.staging'))} ] && find {q(str(out / '.staging'))} -mindepth 1 "
-        f"> {q(str(results / 'staging.txt'))}",
-        f"mount -o remount,size=64m {q(str(mount_point))} || exit 98",
-        f"{shlex.join(build_cmd(out, '--no-site'))} > {q(str(results / 'second.txt'))} 2>&1",
-        f"echo $? > {q(str(results / 'second.rc'))}",
-        f"cp -a {q(str(out))} {q(str(results / 'archive'))}",
-    ])
+    script = "\n".join([f"mount -t tmpfs -o size={size_kib}k tmpfs {q(str(mount_point))} || exit 99",
+                         f"trap 'umount {q(str(mount_point))}' EXIT", *steps])
     launchers = [["unshare", "-m"], []] if os.geteuid() == 0 else [["unshare", "-Urm"]]
+    proc = None
     try:
         for launcher in launchers:
             if launcher and shutil.which(launcher[0]) is None:
@@ -528,11 +515,35 @@ def _in_a_small_file_system(tmp_path: Path, size_kib: int) -> tuple[subprocess.C
             if proc.returncode != 99 and not proc.stderr.startswith("unshare:"):
                 break
         else:
-            pytest.fail(f"cannot mount a tmpfs here (root, or unshare with user namespaces, needed): {said(proc)}")
+            pytest.fail("cannot mount a tmpfs here (root, or unshare with user namespaces, needed)"
+                        + (f": {said(proc)}" if proc is not None else ""))
     finally:
         if os.path.ismount(mount_point):
             subprocess.run(["umount", str(mount_point)], check=False)
     assert proc.returncode == 0, said(proc)
+    return proc
+
+
+def _in_a_small_file_system(tmp_path: Path, size_kib: int) -> tuple[subprocess.CompletedProcess, str, Path]:
+    """Build the sample into a tmpfs of ``size_kib``, then grow it to 64 MiB and build
+    again. Returns (the first build, what it left in .staging, a copy of the archive after
+    the second build)."""
+    mount_point, results = tmp_path / "small", tmp_path / "results"
+    mount_point.mkdir()
+    results.mkdir()
+    out = mount_point / "out"
+    q = shlex.quote
+    steps = [
+        f"{shlex.join(build_cmd(out, '--no-site'))} > {q(str(results / 'first.txt'))} 2>&1",
+        f"echo $? > {q(str(results / 'first.rc'))}",
+        f"[ -d {q(str(out / '.staging'))} ] && find {q(str(out / '.staging'))} -mindepth 1 "
+        f"> {q(str(results / 'staging.txt'))}",
+        f"mount -o remount,size=64m {q(str(mount_point))} || exit 98",
+        f"{shlex.join(build_cmd(out, '--no-site'))} > {q(str(results / 'second.txt'))} 2>&1",
+        f"echo $? > {q(str(results / 'second.rc'))}",
+        f"cp -a {q(str(out))} {q(str(results / 'archive'))}",
+    ]
+    with_small_disk(mount_point, size_kib, steps)
     first = subprocess.CompletedProcess([], int((results / "first.rc").read_text()),
                                         (results / "first.txt").read_text(encoding="utf-8", errors="replace"), "")
     staging = (results / "staging.txt").read_text() if (results / "staging.txt").exists() else ""

@@ -566,6 +566,8 @@ def test_media_killed_at_random_moments_leaves_no_complete_looking_partial_image
 def test_a_full_disk_while_writing_an_image_removes_it_and_keeps_the_earlier_ones(media_set, tmp_path):
     import shlex
 
+    from .test_faults import with_small_disk
+
     reference = {p.name: sha256(p) for p in media_set["images"]}
     page = 4096
     generated = sum(-(-p.stat().st_size // page) * page for v in media_set["extracted"] for p in v.rglob("*")
@@ -580,9 +582,7 @@ def test_a_full_disk_while_writing_an_image_removes_it_and_keeps_the_earlier_one
     q = shlex.quote
     media = shlex.join([sys.executable, "-m", "archiver", "media", str(copy), "--out", str(out), "--medium", "3M",
                         "--jobs", "1"])
-    script = "\n".join([
-        f"mount -t tmpfs -o size={size_kib}k tmpfs {q(str(mount))} || exit 99",
-        f"trap 'umount {q(str(mount))}' EXIT",
+    steps = [
         f"{media} > {q(str(results / 'first.txt'))} 2>&1; echo $? > {q(str(results / 'first.rc'))}",
         f"find {q(str(out))} -mindepth 1 > {q(str(results / 'left.txt'))}",
         f"ls -A {q(str(copy))}/media > {q(str(results / 'recorded.txt'))} 2>/dev/null || true",
@@ -590,10 +590,8 @@ def test_a_full_disk_while_writing_an_image_removes_it_and_keeps_the_earlier_one
         f"mount -o remount,size=64m {q(str(mount))} || exit 98",
         f"{media} > {q(str(results / 'second.txt'))} 2>&1; echo $? > {q(str(results / 'second.rc'))}",
         f"for f in {q(str(out))}/*/*.iso; do sha256sum \"$f\"; done > {q(str(results / 'final.txt'))}",
-    ])
-    launcher = ["unshare", "-m"] if os.geteuid() == 0 else ["unshare", "-Urm"]
-    proc = subprocess.run([*launcher, "sh", "-c", script], capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ]
+    with_small_disk(mount, size_kib, steps)
     text = (results / "first.txt").read_text(encoding="utf-8")
     assert (results / "first.rc").read_text().strip() == "1", text
     assert "Traceback" not in text and re.search(r"disk full", text, re.I) and str(mount) in "".join(text.split())

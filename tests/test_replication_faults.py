@@ -6,16 +6,14 @@ completes, every copy checks, and nothing half-written is left at its final name
 from __future__ import annotations
 
 import json
-import os
 import random
 import shlex
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from .test_faults import KILLS, archiver_cmd, build_cmd, gist, run, said, start_and_kill, timed
+from .test_faults import KILLS, archiver_cmd, build_cmd, gist, run, said, start_and_kill, timed, with_small_disk
 
 PACKAGE = "0109944_2025-2026_8A1"
 OTHER = "0109944_2025-2026_9A1"
@@ -125,9 +123,7 @@ def test_a_repair_into_a_full_disk_is_a_clear_message_and_completes_with_room(tm
     results.mkdir()
     replica = mount_point / "replica"
     q = shlex.quote
-    script = "\n".join([
-        f"mount -t tmpfs -o size=64m tmpfs {q(str(mount_point))} || exit 99",
-        f"trap 'umount {q(str(mount_point))}' EXIT",
+    steps = [
         f"cp -a {q(str(good))} {q(str(replica))} || exit 97",
         f"rm -rf {q(str(replica / OTHER))}",
         # fill what is left, so the package cannot come back
@@ -142,20 +138,8 @@ def test_a_repair_into_a_full_disk_is_a_clear_message_and_completes_with_room(tm
         f"echo $? > {q(str(results / 'second.rc'))}",
         f"{shlex.join(archiver_cmd('check', '--no-evidence', replica))} > {q(str(results / 'check.txt'))} 2>&1",
         f"echo $? > {q(str(results / 'check.rc'))}",
-    ])
-    launchers = [["unshare", "-m"], []] if os.geteuid() == 0 else [["unshare", "-Urm"]]
-    proc = None
-    for launcher in launchers:
-        if launcher and shutil.which(launcher[0]) is None:
-            continue
-        proc = run([*launcher, "sh", "-c", script], timeout=600)
-        if proc.returncode != 99 and not proc.stderr.startswith("unshare:"):
-            break
-    else:
-        pytest.fail(f"cannot mount a tmpfs here (root, or unshare with user namespaces, needed): {said(proc)}")
-    if os.path.ismount(mount_point):
-        subprocess.run(["umount", str(mount_point)], check=False)
-    assert proc.returncode == 0, said(proc)
+    ]
+    with_small_disk(mount_point, 64 * 1024, steps)
     first = (results / "first.txt").read_text(errors="replace")
     flat = " ".join(first.split())
     assert (results / "first.rc").read_text().strip() == "1", first

@@ -10,7 +10,6 @@ import unicodedata
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID

@@ -3,7 +3,6 @@ ever left, and the next run completes the rest (the faults harness of test_fault
 
 from __future__ import annotations
 
-import os
 import random
 import shlex
 import shutil
@@ -64,9 +63,7 @@ def test_an_import_out_of_room_says_so_and_leaves_nothing_half_written(tmp_path:
     results.mkdir()
     out = mount_point / "out"
     q = shlex.quote
-    script = "\n".join([
-        f"mount -t tmpfs -o size=600k tmpfs {q(str(mount_point))} || exit 99",
-        f"trap 'umount {q(str(mount_point))}' EXIT",
+    steps = [
         f"{shlex.join(import_cmd(out))} > {q(str(results / 'first.txt'))} 2>&1",
         f"echo $? > {q(str(results / 'first.rc'))}",
         f"find {q(str(out))} -type f > {q(str(results / 'files.txt'))}",
@@ -74,12 +71,8 @@ def test_an_import_out_of_room_says_so_and_leaves_nothing_half_written(tmp_path:
         f"{shlex.join(import_cmd(out))} > {q(str(results / 'second.txt'))} 2>&1",
         f"echo $? > {q(str(results / 'second.rc'))}",
         f"cp -a {q(str(out))} {q(str(results / 'out'))}",
-    ])
-    launcher = ["unshare", "-m"] if os.geteuid() == 0 else ["unshare", "-Urm"]
-    proc = faults.run([*launcher, "sh", "-c", script], timeout=600)
-    if proc.returncode == 99:
-        pytest.fail(f"cannot mount a tmpfs here: {faults.said(proc)}")
-    assert proc.returncode == 0, faults.said(proc)
+    ]
+    faults.with_small_disk(mount_point, 600, steps)
     first = (results / "first.txt").read_text(encoding="utf-8", errors="replace")
     assert (results / "first.rc").read_text().strip() == "1", first
     assert "disk full" in first or "đầy" in first, first

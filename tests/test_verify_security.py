@@ -16,7 +16,7 @@ from lxml import etree
 from archiver.verify import Verifier, load_trust
 
 from .conftest import SAMPLE, require_tool
-from .xmlsec_cli import signature_ids, verify_crypto_only
+from .xmlsec_cli import verify_crypto_only
 
 AT = dt.datetime.fromisoformat("2026-12-01T00:00:00+07:00")
 DS = "{http://www.w3.org/2000/09/xmldsig#}"
