@@ -162,11 +162,16 @@ def scratch_folder(kind: str) -> Path:
     its temporary folder by itself."""
     base = Path(tempfile.gettempdir())
     prefix = f"archiver-{kind}-"
-    for old in base.glob(f"{prefix}*"):
-        pid = old.name[len(prefix):].split("-", 1)[0]
-        if pid.isdigit() and not _process_alive(int(pid)):
-            shutil.rmtree(old, ignore_errors=True)
+    if kind not in _SWEPT:  # once a process: a remote audit asks for a folder per package
+        _SWEPT.add(kind)
+        for old in base.glob(f"{prefix}*"):
+            pid = old.name[len(prefix):].split("-", 1)[0]
+            if pid.isdigit() and not _process_alive(int(pid)):
+                shutil.rmtree(old, ignore_errors=True)
     return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-"))
+
+
+_SWEPT: set[str] = set()
 
 
 def _process_alive(pid: int) -> bool:

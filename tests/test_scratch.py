@@ -9,11 +9,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+from archiver import fsutil
 from archiver.fsutil import scratch_folder
 
 
 def test_a_killed_runs_scratch_folder_is_removed_and_a_running_ones_kept(monkeypatch, tmp_path):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(fsutil, "_SWEPT", set())  # as in a fresh process
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(gone.stdout)  # a process that has ended
     left = tmp_path / f"archiver-check-site-{dead_pid}-abc"
