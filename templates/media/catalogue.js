@@ -119,17 +119,8 @@
         li.appendChild(document.createTextNode(' '));
         li.appendChild(HB.el('span', 'trên ' + where.vi + ' (nhãn ' + where.label + ')',
                              'on ' + where.en + ' (label ' + where.label + ')', 'tag tag-new where'));
-        var meta = document.createElement('p');
-        meta.className = 'hit-meta';
-        meta.appendChild(HB.el('span', 'Ngày sinh', 'Born'));
-        meta.appendChild(document.createTextNode(' ' + r[K.birth] + ' · '));
-        meta.appendChild(HB.el('span', 'Lớp', 'Class'));
-        meta.appendChild(document.createTextNode(' ' + r[K.cls] + ' · ' + r[K.year] + ' · '));
-        meta.appendChild(HB.el('span', 'Mã HS', 'Student code'));
-        meta.appendChild(document.createTextNode(' ' + r[K.student] + ' · '));
-        meta.appendChild(HB.el('span', 'Gói', 'Package'));
-        meta.appendChild(document.createTextNode(' ' + r[K.pkg]));
-        li.appendChild(meta);
+        li.appendChild(HB.hitMeta([['Ngày sinh', 'Born', r[K.birth]], ['Lớp', 'Class', r[K.cls] + ' · ' + r[K.year]],
+                                   ['Mã HS', 'Student code', r[K.student]], ['Gói', 'Package', r[K.pkg]]]));
         list.appendChild(li);
       });
       section.appendChild(list);

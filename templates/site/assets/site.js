@@ -86,6 +86,16 @@
     }
     return el;
   };
+  /* A hit's line of facts, [[vi, en, value], ...]: "Ngày sinh 01/02/2010 · Lớp 8A1 · …". */
+  HB.hitMeta = function (facts) {
+    var meta = document.createElement('p');
+    meta.className = 'hit-meta';
+    facts.forEach(function (f, i) {
+      meta.appendChild(HB.el('span', f[0], f[1]));
+      meta.appendChild(document.createTextNode(' ' + f[2] + (i < facts.length - 1 ? ' · ' : '')));
+    });
+    return meta;
+  };
   HB.VERDICTS = {
     V: ['valid', 'Hợp lệ', 'Valid', '✓'], I: ['invalid', 'Không hợp lệ', 'Invalid', '✗'],
     D: ['indeterminate', 'Chưa xác định', 'Indeterminate', '?'], R: ['rejected', 'Bị từ chối', 'Rejected', '⊘']
@@ -266,17 +276,8 @@
         li.appendChild(document.createTextNode(' '));
         li.appendChild(HB.el('span', 'bản quét', 'scan', 'tag tag-scan'));
       }
-      var meta = document.createElement('p');
-      meta.className = 'hit-meta';
-      meta.appendChild(HB.el('span', 'Ngày sinh', 'Born'));
-      meta.appendChild(document.createTextNode(' ' + r[R.birth] + ' · '));
-      meta.appendChild(HB.el('span', 'Lớp', 'Class'));
-      meta.appendChild(document.createTextNode(' ' + r[R.cls] + ' · ' + r[R.year] + ' · '));
-      meta.appendChild(HB.el('span', 'Mã HS', 'Student code'));
-      meta.appendChild(document.createTextNode(' ' + r[R.student] + ' · '));
-      meta.appendChild(HB.el('span', 'Định danh', 'Citizen ID'));
-      meta.appendChild(document.createTextNode(' ' + r[R.cid]));
-      li.appendChild(meta);
+      li.appendChild(HB.hitMeta([['Ngày sinh', 'Born', r[R.birth]], ['Lớp', 'Class', r[R.cls] + ' · ' + r[R.year]],
+                                 ['Mã HS', 'Student code', r[R.student]], ['Định danh', 'Citizen ID', r[R.cid]]]));
       list.appendChild(li);
     });
     box.appendChild(list);
