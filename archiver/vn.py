@@ -32,6 +32,11 @@ def decimal(value: object) -> str:
     return v
 
 
+def megabytes(n: int) -> str:
+    """A size in MB the Vietnamese way: ``2883912345`` -> ``2.883,9 MB``."""
+    return f"{n / 1e6:,.1f}".translate(str.maketrans(",.", ".,")) + " MB"
+
+
 def thousands(n: int) -> str:
     """Vietnamese groups thousands with a dot: ``4700372992`` -> ``4.700.372.992``."""
     return f"{n:,}".replace(",", ".")

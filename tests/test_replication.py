@@ -376,6 +376,11 @@ def test_faults_in_the_archive_and_two_replicas_are_all_found_and_all_repaired(a
         target = fresh / package / rel
         assert not target.exists() or target.read_bytes() == (usb / package / rel).read_bytes(), path
 
+    # on the screen, the audit names the commands that repair what it found
+    told = archiver("audit", archive, "--replica", usb, "--replica", sftp, env=servers.env, check_rc=1).stdout
+    assert [line.split(": ", 1)[1] for line in told.splitlines() if line.startswith("Sửa ")] == [
+        f"archiver repair {archive} --from {usb} --from {sftp}", f"archiver repair {archive} --to {usb}",
+        f"archiver repair {archive} --to {sftp}"], told
     repaired = archiver("repair", archive, "--from", usb, "--from", sftp, env=servers.env)
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
     repaired = archiver("repair", archive, "--to", usb, "--to", sftp, env=servers.env)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from ..vn import megabytes
+
 
 def _slice(text: str | None) -> tuple[int, int] | None:
     if text is None:
@@ -73,9 +75,33 @@ def command(archive: Path, replicas: tuple[str, ...], slice_text: str | None, da
         else:
             click.echo(f"{s.name} ({'kho / archive' if s.kind == 'archive' else 'bản sao / replica'}, "
                        f"{s.method or '-'}): {s.packages} gói / packages, {s.files} tệp / files, "
-                       f"{s.bytes / 1e6:.1f} MB — " + ("ổn / ok" if not s.findings else f"{s.findings} phát hiện / "
+                       f"{megabytes(s.bytes)} — " + ("ổn / ok" if not s.findings else f"{s.findings} phát hiện / "
                                                                                           "findings"))
     click.echo(f"{len(result.packages)} gói đã kiểm / packages audited — "
-               + ("toàn vẹn / intact" if result.ok else f"{len(result.findings)} phát hiện / findings; sửa bằng / "
-                  "repair with: archiver repair") + f" · nhật ký / log: {archive / 'audit' / 'audit.jsonl'}")
+               + ("toàn vẹn / intact" if result.ok else f"{len(result.findings)} phát hiện / findings")
+               + f" · nhật ký / log: {archive / 'audit' / 'audit.jsonl'}")
+    for line in _repair_commands(result, archive):
+        click.echo(line)
     sys.exit(code)
+
+
+def _repair_commands(result, archive: Path) -> list[str]:  # type: ignore[no-untyped-def]
+    """What to run for the findings: the archive repaired from its replicas, each damaged
+    replica from the archive (repair checks every copy before it takes a byte of it)."""
+    def arg(text: object) -> str:
+        return f'"{text}"' if " " in str(text) else str(text)
+
+    damaged = {f.location for f in result.findings}
+    replicas = [s for s in result.locations if s.kind != "archive" and not s.error]
+    lines = []
+    if any(s.kind == "archive" and s.name in damaged for s in result.locations):
+        if replicas:
+            sources = " ".join(f"--from {arg(s.name)}" for s in replicas)
+            lines.append(f"Sửa kho từ bản sao / repair the archive: archiver repair {arg(archive)} {sources}")
+        else:
+            lines.append("Chưa có bản sao nào để sửa kho; hãy chỉ ra bản sao bằng --replica / no replica to repair "
+                         "the archive from: name one with --replica")
+    for s in replicas:
+        if s.name in damaged:
+            lines.append(f"Sửa bản sao từ kho / repair the replica: archiver repair {arg(archive)} --to {arg(s.name)}")
+    return lines

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from ..vn import decimal, megabytes
+
 
 @click.command("replicate", short_help="Sao kho sang nơi khác (ổ đĩa, rclone) / replicate an archive.")
 @click.argument("archive", type=click.Path(exists=True, file_okay=False, path_type=Path))
@@ -48,8 +50,8 @@ def command(archive: Path, destinations: tuple[str, ...], rclone_program: str | 
                 click.echo(f"  VẤN ĐỀ / PROBLEM: {note}")
             click.echo(f"  {result.packages} gói / packages: {len(result.confirmed)} vừa xác nhận / confirmed now, "
                        f"{result.already} đã có từ trước / already replicated; {result.files_copied} tệp gói / package "
-                       f"files ({result.bytes_copied / 1e6:.1f} MB), {result.archive_files_copied} tệp khác (nhãn, "
-                       f"index, trang) / other files copied; {result.seconds:.1f} s — "
+                       f"files ({megabytes(result.bytes_copied)}), {result.archive_files_copied} tệp khác (nhãn, "
+                       f"index, trang) / other files copied; {decimal(f'{result.seconds:.1f}')} s — "
                        + ("ổn / ok" if result.ok else "có vấn đề / problems"))
     log = RunLog("replicate", vn.now())
     for r in results:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from ..vn import megabytes
+
 
 @click.command("site", short_help="Dựng trang tra cứu ngoại tuyến / build the lookup site.")
 @click.argument("archive", type=click.Path(exists=True, file_okay=False, path_type=Path))
@@ -31,6 +33,6 @@ def command(archive: Path, out: Path | None, jobs: int | None) -> None:
         sys.exit(2)
     click.echo(f"Đã tạo trang tra cứu / site written: {summary.out}")
     click.echo(f"  {summary.transcripts} học bạ / transcripts, {summary.pages} trang / pages, "
-               f"{summary.files} tệp / files, {summary.bytes / 1e6:.1f} MB "
+               f"{summary.files} tệp / files, {megabytes(summary.bytes)} "
                f"({summary.bytes_per_transcript / 1e3:.1f} kB / học bạ), {summary.seconds:.1f} s")
     click.echo(f"  Mở / open: {summary.out / 'index.html'}")

@@ -38,7 +38,7 @@ from ..archive.store import Archive, Package
 from ..errors import ArchiveWriteError, InternalError, UsageError
 from ..fsutil import atomic_write, fsync_tree, write_error
 from ..site import StudentPages, student_pages
-from ..vn import VN, thousands
+from ..vn import VN, megabytes, thousands
 from .catalogue import CatalogueEntry, make_catalogue
 from .iso import ImageLabels, file_sha256, temporary_name, write_image
 from .isofs import check_names, data_sectors, fat_bytes, fat_overhead, iso_bytes
@@ -420,8 +420,8 @@ def _tag_sha(package: Package) -> str:
 
 
 def _too_large(groups, medium: Medium, capacity: int) -> str:
-    listed = ", ".join(f"{g.key} ({g.size / 1e6:,.1f} MB)" for g in groups)
-    return (f"Gói lớn hơn một đĩa {medium.name} ({capacity / 1e6:,.1f} MB dùng được cho các lớp), không tách gói: "
+    listed = ", ".join(f"{g.key} ({megabytes(g.size)})" for g in groups)
+    return (f"Gói lớn hơn một đĩa {medium.name} ({megabytes(capacity)} dùng được cho các lớp), không tách gói: "
             f"{listed}. Chọn đĩa lớn hơn (--medium) / larger than one {medium.name} volume: a package is never split: "
             f"choose a larger --medium")
 
